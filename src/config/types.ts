@@ -1,0 +1,97 @@
+import type { Observable } from 'rxjs';
+import type { Owner } from '../events/identity.js';
+import type { JsonObject } from '../events/json.js';
+import type { MethodOf, ServiceType } from '../events/methodTables.js';
+import type { HttpMethod, ProvisionerResponse, RetryOptions } from '../events/request.js';
+import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
+
+/** What payload functions, `http_method` functions and `url_factory` receive: the service
+ * method's arguments, plus `owner` when `with_record_owner` is set. */
+export type PayloadArgs<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = Omit<MethodArgs<S, M, R>, 'uow'> & {
+  readonly owner?: Owner;
+};
+
+/** The keyword arguments of the seed's callback contract, plus what a write-back needs. */
+export type CallbackMeta<R = AppRecord> = {
+  readonly service_type: ServiceType;
+  readonly service_method: string;
+  readonly request_url: string;
+  readonly payload: JsonObject | null;
+  readonly record_id: string | null;
+  readonly draft_id: string | null;
+  readonly delivery_id: string;
+  readonly endpoint: string;
+  readonly attempts: number;
+  readonly record: R | null;
+  readonly draft: R | null;
+  readonly data: JsonObject | null;
+  readonly event: ServiceEvent<R>;
+};
+
+/** What a callback may return: nothing, a value, a Promise or an Observable. */
+export type CallbackResult = unknown | Promise<unknown> | Observable<unknown>;
+
+/**
+ * What to send to one endpoint when one service method runs. Keys are the seed's own
+ * (`http_method`, `payload`, `with_record_owner`, `url_factory`, `callback`, `headers`,
+ * `auth_token`) plus this library's options (`include_restricted`, `allowed_origins`,
+ * `retry`, `timeout_ms`).
+ */
+export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<S> = MethodOf<S>, R = AppRecord> = {
+  /** The HTTP method, or a function of the method's arguments that returns it. */
+  readonly http_method: HttpMethod | ((args: PayloadArgs<S, M, R>) => HttpMethod);
+  /** The JSON body; `null` for none; or a (possibly async) function of the arguments returning it. */
+  readonly payload:
+    | JsonObject
+    | null
+    | ((args: PayloadArgs<S, M, R>) => JsonObject | null | Promise<JsonObject | null>);
+  /** Pass the record owner to the payload function as `owner`. @default false */
+  readonly with_record_owner?: boolean;
+  /** Builds the URL from the record and the arguments; without it the endpoint key is the URL. */
+  readonly url_factory?: (record: R | null | undefined, args: PayloadArgs<S, M, R>) => string;
+  /** Runs after a 2xx response with the response and the seed's keyword arguments. */
+  readonly callback?: (response: ProvisionerResponse, meta: CallbackMeta<R>) => CallbackResult;
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sent as `Authorization: Bearer <auth_token>`; never logged. */
+  readonly auth_token?: string;
+  /** Send records whose access is not public too. @default false */
+  readonly include_restricted?: boolean;
+  /** Origins a `url_factory` URL may have besides the endpoint's own; `true` allows any. */
+  readonly allowed_origins?: true | readonly string[];
+  /** Overrides of the global retry policy for this event. */
+  readonly retry?: RetryOptions;
+  /** Overrides the global per-attempt timeout for this event. */
+  readonly timeout_ms?: number;
+};
+
+/** The methods configured for one endpoint of one service. */
+export type EndpointConfig<S extends ServiceType, R = AppRecord> = {
+  readonly [M in MethodOf<S>]?: EventConfig<S, M, R>;
+};
+
+/** Endpoint URL → its methods, for one service. */
+export type ServiceConfig<S extends ServiceType, R = AppRecord> = {
+  readonly [endpoint: string]: EndpointConfig<S, R>;
+};
+
+/** The whole config: the shape of the seed's `REMOTE_API_PROVISIONER_EVENTS`. */
+export type ProvisionerConfig<R = AppRecord> = {
+  readonly rdm_record?: ServiceConfig<'rdm_record', R>;
+  readonly community?: ServiceConfig<'community', R>;
+};
+
+/** The keys an event config may have, as data for the validator. */
+export const EVENT_CONFIG_KEYS = [
+  'http_method',
+  'payload',
+  'with_record_owner',
+  'url_factory',
+  'callback',
+  'headers',
+  'auth_token',
+  'include_restricted',
+  'allowed_origins',
+  'retry',
+  'timeout_ms',
+] as const;

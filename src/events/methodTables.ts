@@ -1,0 +1,111 @@
+/**
+ * The service methods of the seed's table, as data: the config validator, the hooks and the
+ * event types are all derived from these tables, so a method is named in one place only.
+ */
+
+/** The two services the provisioner attaches to. */
+export const SERVICE_TYPES = ['rdm_record', 'community'] as const;
+/** `rdm_record` (RDMRecordService) or `community` (CommunityService). */
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/** Every argument name a service method may pass to its components. */
+export type ArgumentName =
+  | 'identity'
+  | 'record'
+  | 'draft'
+  | 'data'
+  | 'errors'
+  | 'uow'
+  | 'search'
+  | 'params'
+  | 'old_slug'
+  | 'slug';
+
+/** Methods both services run (the seed's "any" rows), with their documented arguments. */
+export const ANY_METHODS = {
+  create: ['identity', 'data', 'record', 'errors', 'uow'],
+  update_tombstone: ['identity', 'record', 'data', 'uow'],
+  search: ['identity', 'search', 'params'],
+  scan: ['identity', 'search', 'params'],
+  read: ['identity', 'record'],
+} as const satisfies Record<string, readonly ArgumentName[]>;
+
+/** RDMRecordService methods. `delete_draft` and `import_files` have no documented arguments
+ * in the seed; they get those InvenioRDM passes (`identity`, `draft`, `record`). */
+export const RDM_RECORD_METHODS = {
+  publish: ['identity', 'record', 'draft', 'uow'],
+  delete_record: ['identity', 'record', 'data', 'uow'],
+  restore_record: ['identity', 'record', 'uow'],
+  mark_record: ['identity', 'record', 'uow'],
+  unmark_record: ['identity', 'record', 'uow'],
+  update_draft: ['identity', 'record', 'data', 'errors', 'uow'],
+  edit: ['identity', 'record', 'draft', 'uow'],
+  new_version: ['identity', 'record', 'draft', 'uow'],
+  delete_draft: ['identity', 'draft', 'record', 'uow'],
+  import_files: ['identity', 'draft', 'record', 'uow'],
+  read_draft: ['identity', 'draft'],
+  search_drafts: ['identity', 'search', 'params'],
+  search_versions: ['identity', 'search', 'params'],
+} as const satisfies Record<string, readonly ArgumentName[]>;
+
+/** CommunityService methods. */
+export const COMMUNITY_METHODS = {
+  update: ['identity', 'record', 'data', 'uow'],
+  rename: ['identity', 'data', 'record', 'old_slug', 'slug', 'uow'],
+  scan_versions: ['identity', 'search', 'params'],
+  delete_community: ['identity', 'data', 'record', 'uow'],
+  search_user_communities: ['identity', 'search', 'params'],
+  search_community_requests: ['identity', 'search', 'params'],
+  featured_search: ['identity', 'search', 'params'],
+  featured_create: ['identity', 'data', 'record', 'uow'],
+  featured_update: ['identity', 'data', 'record', 'uow'],
+  featured_delete: ['identity', 'record', 'uow'],
+  restore_community: ['identity', 'record', 'uow'],
+  mark: ['identity', 'record', 'uow'],
+  unmark: ['identity', 'record', 'uow'],
+} as const satisfies Record<string, readonly ArgumentName[]>;
+
+/** The full method table of each service: its own methods plus the "any" ones. */
+export const METHOD_TABLES = {
+  rdm_record: { ...ANY_METHODS, ...RDM_RECORD_METHODS },
+  community: { ...ANY_METHODS, ...COMMUNITY_METHODS },
+} as const;
+
+/** The method names a service accepts, e.g. `MethodOf<'community'>` includes `rename`. */
+export type MethodOf<S extends ServiceType> = keyof (typeof METHOD_TABLES)[S] & string;
+/** Every method name of either service. */
+export type AnyMethod = MethodOf<ServiceType>;
+/** The documented argument names of one method. */
+export type ArgumentsOf<S extends ServiceType, M extends MethodOf<S>> = (typeof METHOD_TABLES)[S][M] extends readonly (infer A)[]
+  ? A & ArgumentName
+  : never;
+
+/** The method names of a service, in table order. */
+export function methodsOf<S extends ServiceType>(service: S): readonly MethodOf<S>[] {
+  return Object.keys(METHOD_TABLES[service]) as MethodOf<S>[];
+}
+
+/** Whether `method` is a method of `service`. */
+export function isMethodOf<S extends ServiceType>(service: S, method: string): method is MethodOf<S> {
+  return Object.prototype.hasOwnProperty.call(METHOD_TABLES[service], method);
+}
+
+/**
+ * The same operation on the other service, for "did you mean" hints: the seed's own example
+ * config uses `delete_record` under `community`, where the method is `delete_community`.
+ */
+export const COUNTERPART_METHODS: Readonly<Record<string, string>> = {
+  delete_record: 'delete_community',
+  delete_community: 'delete_record',
+  restore_record: 'restore_community',
+  restore_community: 'restore_record',
+  mark_record: 'mark',
+  mark: 'mark_record',
+  unmark_record: 'unmark',
+  unmark: 'unmark_record',
+  update_draft: 'update',
+  edit: 'update',
+  update: 'update_draft',
+  search_versions: 'scan_versions',
+  scan_versions: 'search_versions',
+};

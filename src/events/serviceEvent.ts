@@ -1,0 +1,79 @@
+import type { Identity } from './identity.js';
+import type { JsonObject } from './json.js';
+import type { ArgumentName, ArgumentsOf, MethodOf, ServiceType } from './methodTables.js';
+import type { UnitOfWork } from './unitOfWork.js';
+
+/**
+ * The shape of a record as far as the library reads it. Apps keep their own record type and
+ * pass it as the `R` type parameter; the library only reads `id`, `access` and `parent`.
+ */
+export type AppRecord = {
+  readonly id?: string | number | null;
+  readonly access?: { readonly record?: string; readonly visibility?: string; readonly [key: string]: unknown };
+  readonly [key: string]: unknown;
+};
+
+/** The type of each argument name, given the app's record type `R`. */
+export type ArgumentTypes<R> = {
+  identity: Identity;
+  record: R;
+  draft: R;
+  data: JsonObject;
+  errors: readonly unknown[];
+  uow: UnitOfWork;
+  search: unknown;
+  params: Readonly<Record<string, unknown>>;
+  old_slug: string;
+  slug: string;
+};
+
+/** Arguments the hook call may leave out: the seed's table lists them, Invenio often passes none. */
+type OptionalArgument = Exclude<ArgumentName, 'identity'>;
+
+/**
+ * The arguments a service method passes to its components (and the hook receives), typed
+ * from the method table. `identity` is required; the others are optional, as Invenio passes
+ * `None` for many of them.
+ */
+export type MethodArgs<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = {
+  readonly [A in ArgumentsOf<S, M> & 'identity']: ArgumentTypes<R>[A];
+} & {
+  readonly [A in ArgumentsOf<S, M> & OptionalArgument]?: ArgumentTypes<R>[A] | null | undefined;
+};
+
+/**
+ * The provenance of an event emitted while a callback ran: the delivery whose callback wrote
+ * back into the app. Used to stop feedback loops.
+ */
+export type EventCause = {
+  readonly deliveryId: string;
+  readonly serviceType: ServiceType;
+  readonly serviceMethod: string;
+  readonly endpoint: string;
+};
+
+/** One event of one service method, before the union is taken. */
+export type ServiceEventOf<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = {
+  /** Unique per hook call; delivery ids are derived from it. */
+  readonly eventId: string;
+  readonly serviceType: S;
+  readonly method: M;
+  /** A snapshot taken when the hook was called (the `uow` is not part of it). */
+  readonly args: Omit<MethodArgs<S, M, R>, 'uow'>;
+  /** `record.id` (or `null` when the method has no record, e.g. searches). */
+  readonly recordId: string | null;
+  /** `draft.id` when the method has a draft. */
+  readonly draftId: string | null;
+  /** When the hook was called (ms since epoch). */
+  readonly emittedAt: number;
+  /** Set when the event was emitted inside a provisioner callback. */
+  readonly causedBy: EventCause | null;
+};
+
+/**
+ * A typed event for every method of every service: discriminate on `serviceType`, then on
+ * `method`, and `args` has that method's documented arguments.
+ */
+export type ServiceEvent<R = AppRecord> = {
+  [S in ServiceType]: { [M in MethodOf<S>]: ServiceEventOf<S, M, R> }[MethodOf<S>];
+}[ServiceType];

@@ -1,0 +1,91 @@
+// Explicit named exports only: this file is the whole public surface.
+
+// --- events (ground floor: types and method tables)
+export {
+  SERVICE_TYPES,
+  ANY_METHODS,
+  RDM_RECORD_METHODS,
+  COMMUNITY_METHODS,
+  METHOD_TABLES,
+  methodsOf,
+  isMethodOf,
+} from './events/methodTables.js';
+export type { ServiceType, ArgumentName, MethodOf, AnyMethod, ArgumentsOf } from './events/methodTables.js';
+export { SYSTEM_IDENTITY, SYSTEM_OWNER, isSystemIdentity } from './events/identity.js';
+export type { Identity, Owner } from './events/identity.js';
+export type { UnitOfWork } from './events/unitOfWork.js';
+export type { JsonValue, JsonArray, JsonObject } from './events/json.js';
+export type {
+  AppRecord,
+  ArgumentTypes,
+  MethodArgs,
+  EventCause,
+  ServiceEventOf,
+  ServiceEvent,
+} from './events/serviceEvent.js';
+export { HTTP_METHODS } from './events/request.js';
+export type { HttpMethod, RetryOptions, RequestDescriptor, ProvisionerResponse } from './events/request.js';
+export type { HttpEffect } from './events/httpEffect.js';
+export type {
+  FailureReason,
+  SkipReason,
+  DeliveredOutcome,
+  FailedOutcome,
+  SkippedOutcome,
+  DeliveryOutcome,
+  RequestPlan,
+  CallbackOutcome,
+} from './events/outcomes.js';
+
+// --- errors
+export {
+  ProvisionerError,
+  ConfigError,
+  HttpStatusError,
+  RedirectError,
+  NetworkError,
+  TimeoutError,
+  PayloadError,
+  UrlError,
+  OwnerError,
+  OverflowError,
+  ClosedError,
+  CallbackError,
+  isProvisionerError,
+  isConfigError,
+  isHttpStatusError,
+  isRedirectError,
+  isNetworkError,
+  isTimeoutError,
+  isPayloadError,
+  isUrlError,
+  isOwnerError,
+  isOverflowError,
+  isClosedError,
+  isCallbackError,
+} from './errors.js';
+
+// --- config
+export { EVENT_CONFIG_KEYS } from './config/types.js';
+export type {
+  PayloadArgs,
+  CallbackMeta,
+  CallbackResult,
+  EventConfig,
+  EndpointConfig,
+  ServiceConfig,
+  ProvisionerConfig,
+} from './config/types.js';
+// (config validation exports go here)
+
+// --- hooks, unit of work, bus
+// (hooks exports go here)
+
+// --- operators
+// (operator exports go here)
+
+// --- delivery
+// (delivery exports go here)
+
+// --- provisioner
+// (provisioner exports go here)
