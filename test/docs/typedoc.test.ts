@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './docBlocks.js';
+
+// Runs typedoc with the project's typedoc.json, as `npm run docs` does, but writes only the
+// JSON model to .tmp/ so the test leaves docs/api alone. Warnings are collected rather than
+// raised (they would stop typedoc before it writes the model); the test fails on any of them.
+
+type Comment = {
+  readonly summary?: readonly { readonly text: string }[];
+  readonly blockTags?: readonly { readonly tag: string }[];
+};
+type Reflection = {
+  readonly name: string;
+  readonly comment?: Comment;
+  readonly signatures?: readonly { readonly comment?: Comment }[];
+  readonly children?: readonly Reflection[];
+};
+
+const JSON_OUT = path.join(REPO_ROOT, '.tmp', 'typedoc', 'api.json');
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
+
+function runTypedoc(): { status: number | null; output: string } {
+  rmSync(JSON_OUT, { force: true });
+  const result = spawnSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'node_modules/typedoc/bin/typedoc'), '--json', JSON_OUT, '--treatWarningsAsErrors', 'false', '--logLevel', 'Warn'],
+    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, timeout: 60_000 },
+  );
+  return { status: result.status, output: stripAnsi(`${result.stdout}${result.stderr}`) };
+}
+
+/** The comment of an export: on the reflection, or on its first signature for functions. */
+function commentOf(reflection: Reflection): Comment | undefined {
+  return reflection.comment ?? reflection.signatures?.find((signature) => signature.comment !== undefined)?.comment;
+}
+
+describe('API reference (typedoc)', () => {
+  const config = JSON.parse(readFileSync(path.join(REPO_ROOT, 'typedoc.json'), 'utf8')) as Record<string, unknown>;
+  const run = runTypedoc();
+
+  it('makes `npm run docs` fail on any warning', () => {
+    expect(config['treatWarningsAsErrors']).toBe(true);
+  });
+
+  it('builds without warnings or errors', () => {
+    const problems = run.output.split('\n').filter((line) => /\[(warning|error)\]| - error TS\d+/.test(line));
+    expect(problems.join('\n'), 'typedoc warnings and errors').toBe('');
+    expect(run.status, run.output).toBe(0);
+  });
+
+  it('gives every export a summary and an @example', () => {
+    const project = JSON.parse(readFileSync(JSON_OUT, 'utf8')) as Reflection;
+    const exports = project.children ?? [];
+    expect(exports.length).toBeGreaterThan(0);
+    const missing = exports.flatMap((reflection) => {
+      const comment = commentOf(reflection);
+      const lacks = [
+        ...(comment?.summary?.some((part) => part.text.trim() !== '') === true ? [] : ['a summary']),
+        ...(comment?.blockTags?.some((tag) => tag.tag === '@example') === true ? [] : ['an @example']),
+      ];
+      return lacks.length === 0 ? [] : [`${reflection.name}: lacks ${lacks.join(' and ')}`];
+    });
+    expect(missing.join('\n'), 'exports without a summary or an example').toBe('');
+  });
+});
