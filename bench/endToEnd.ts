@@ -1,0 +1,169 @@
+/**
+ * a. End-to-end deliveries per second and client CPU per delivery: hooks → pipeline → default
+ * effect → receiver in another process, against raw undici `request` and global `fetch`
+ * sending the same 1 KB JSON POST at the same concurrency, in interleaved rounds.
+ */
+import ky from 'ky';
+import type { JsonObject } from 'remote-api-provisioner';
+import { fetchClient, runPool, undiciClient, type Client } from './clients.js';
+import type { BenchContext, Section, SectionResult } from './context.js';
+import { drivePublishes, publishConfig } from './drive.js';
+import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
+import { NOT_BUILT, type BenchProvisioner } from './library.js';
+import { missing, row, type Row, type Verdict } from './stats.js';
+
+export const CONCURRENCIES = [1, 16, 64] as const;
+
+/** A measured round: how many deliveries, in how long, for how much CPU. */
+type Round = { readonly done: number; readonly wallNs: number; readonly cpuUs: number };
+
+/** One contender of a section: warmed up once, then measured once per round. */
+export type Contender = {
+  readonly name: string;
+  warmUp(): Promise<void>;
+  measure(round: number): Promise<Round>;
+  close(): Promise<void>;
+};
+
+/** Measures every contender once per round, rotating who goes first. */
+export async function interleave(
+  contenders: readonly Contender[],
+  rounds: number,
+  log: (message: string) => void,
+): Promise<Map<string, Round[]>> {
+  const results = new Map<string, Round[]>(contenders.map((c) => [c.name, []]));
+  for (const contender of contenders) await contender.warmUp();
+  for (let round = 0; round < rounds; round += 1) {
+    for (let i = 0; i < contenders.length; i += 1) {
+      const contender = contenders[(round + i) % contenders.length] as Contender;
+      const result = await contender.measure(round);
+      results.get(contender.name)?.push(result);
+      log(
+        `  ${contender.name}: ${result.done} in ${(result.wallNs / 1e6).toFixed(0)} ms, ` +
+          `${(result.cpuUs / result.done).toFixed(1)} µs CPU each`,
+      );
+    }
+  }
+  return results;
+}
+
+export const perSecond = (r: Round): number => r.done / (r.wallNs / 1e9);
+export const cpuPerItem = (r: Round): number => r.cpuUs / r.done;
+
+function poolContender(name: string, client: Client, total: number, concurrency: number, payload: (n: number) => JsonObject, maxMs: number): Contender {
+  return {
+    name,
+    warmUp: async () => {
+      await runPool(client, Math.min(total, 200), concurrency, payload, maxMs);
+    },
+    measure: () => runPool(client, total, concurrency, payload, maxMs),
+    close: () => client.close(),
+  };
+}
+
+/** Stock ky 1.x, as an app would use it without the library: `retry: 0`, `.json()`. */
+function kyClient(url: string): Client {
+  return {
+    async send(payload) {
+      await ky.post(url, { json: payload, retry: 0, timeout: 10_000 }).json();
+    },
+    close: async () => {},
+  };
+}
+
+/** The library end to end: `hooks.publish` for distinct records, drained at the end of each round. */
+export function provisionerContender(
+  name: string,
+  provisioner: BenchProvisioner,
+  total: number,
+  window: number,
+  maxMs: number,
+): Contender {
+  const base = bigRecord();
+  let offset = 0;
+  const runFor = async (count: number): Promise<Round> => {
+    const start = offset;
+    offset += count;
+    const run = await drivePublishes(provisioner, count, window, (n) => recordWithId(base, recordId(start + n)), maxMs);
+    if (run.tally.failed > 0 || run.tally.skipped > 0) {
+      throw new Error(
+        `Expected every delivery of ${name} to succeed, got ${run.tally.failed} failed ` +
+          `(${JSON.stringify(run.tally.reasons)}) and ${run.tally.skipped} skipped`,
+      );
+    }
+    return { done: run.tally.delivered, wallNs: run.wallNs, cpuUs: run.cpuUs };
+  };
+  return {
+    name,
+    warmUp: async () => {
+      await runFor(Math.min(total, 200));
+    },
+    measure: () => runFor(total),
+    close: () => provisioner.close(),
+  };
+}
+
+export const endToEnd: Section = {
+  id: 'a',
+  title: 'a. End to end: 1 KB JSON POST to a receiver in another process',
+  async run(context: BenchContext): Promise<SectionResult> {
+    const { quick, receiver, library, log } = context;
+    await receiver.setMode('healthy');
+    const url = `${receiver.origin}/api/v1/documents`;
+    const document = searchDocument();
+    const payload = (n: number): JsonObject => ({ ...document, id: recordId(n) });
+    const rounds = quick ? 2 : 5;
+    const maxMs = quick ? 5_000 : 30_000;
+    const rows: Row[] = [];
+    const details: Record<string, unknown> = {};
+
+    for (const concurrency of CONCURRENCIES) {
+      const total = quick ? (concurrency === 1 ? 100 : 400) : concurrency === 1 ? 2_000 : 6_000;
+      log(`a. concurrency ${concurrency}, ${total} deliveries per round, ${rounds} rounds`);
+      const contenders: Contender[] = [
+        poolContender('undici request', undiciClient(url, concurrency), total, concurrency, payload, maxMs),
+        poolContender('global fetch', fetchClient(url), total, concurrency, payload, maxMs),
+      ];
+      if (concurrency === 16) {
+        contenders.push(poolContender('ky 1.x stock', kyClient(url), total, concurrency, payload, maxMs));
+      }
+      const create = library.createProvisioner;
+      if (create !== undefined) {
+        const provisioner = create({
+          events: publishConfig(url, document),
+          http: { concurrency, maxQueue: 100_000, timeoutMs: 10_000, retry: { limit: 0 } },
+        });
+        contenders.push(provisionerContender('createProvisioner', provisioner, total, Math.max(2 * concurrency, 4), maxMs));
+      }
+      try {
+        const results = await interleave(contenders, rounds, log);
+        details[`c${concurrency}`] = Object.fromEntries(results);
+        const baseRounds = results.get('undici request') ?? [];
+        const baseRate = row('a', `c=${concurrency} undici request`, 'deliveries/s', baseRounds.map(perSecond));
+        const baseCpu = row('a', `c=${concurrency} undici request CPU`, 'µs/delivery', baseRounds.map(cpuPerItem));
+        rows.push(baseRate, baseCpu);
+        for (const contender of contenders.slice(1)) {
+          const measured = results.get(contender.name) ?? [];
+          const rate = row('a', `c=${concurrency} ${contender.name}`, 'deliveries/s', measured.map(perSecond), { baseline: baseRate });
+          const cpu = row('a', `c=${concurrency} ${contender.name} CPU`, 'µs/delivery', measured.map(cpuPerItem), { baseline: baseCpu });
+          if (contender.name === 'createProvisioner' && concurrency === 16) {
+            rows.push(withVerdicts(rate, [{ target: '≥ 0.35× undici', pass: (rate.ratio ?? 0) >= 0.35 }]));
+            rows.push(withVerdicts(cpu, [{ target: '≤ 3× undici', pass: (cpu.ratio ?? Infinity) <= 3 }]));
+          } else {
+            rows.push(rate, cpu);
+          }
+        }
+        if (create === undefined) {
+          rows.push(missing('a', `c=${concurrency} createProvisioner`, 'deliveries/s', NOT_BUILT));
+        }
+      } finally {
+        for (const contender of contenders) await contender.close();
+      }
+    }
+    return { rows, details };
+  },
+};
+
+function withVerdicts(measured: Row, verdicts: readonly Verdict[]): Row {
+  return { ...measured, verdicts };
+}

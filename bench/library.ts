@@ -1,0 +1,57 @@
+/**
+ * The library as the benchmark drives it, loaded from the built package. The pieces land one
+ * by one; a section whose piece is not built yet prints "not built" instead of failing.
+ */
+import type { Observable } from 'rxjs';
+import type {
+  DeliveryOutcome,
+  HttpEffect,
+  Identity,
+  JsonObject,
+  ProvisionerConfig,
+  RetryOptions,
+  UnitOfWork,
+} from 'remote-api-provisioner';
+
+/** What a hook method receives, loosely typed: the bench calls methods by name. */
+export type HookArgs = {
+  readonly identity: Identity;
+  readonly record?: JsonObject;
+  readonly draft?: JsonObject;
+  readonly data?: JsonObject;
+  readonly uow?: UnitOfWork;
+};
+export type HookMethod = (args: HookArgs) => unknown;
+
+/** The part of a provisioner the bench uses (DESIGN.md, "Public API"). */
+export type BenchProvisioner = {
+  hooks(service: 'rdm_record'): Readonly<Record<string, HookMethod>>;
+  readonly outcomes$: Observable<DeliveryOutcome>;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type BenchHttpOptions = {
+  readonly concurrency?: number;
+  readonly maxQueue?: number;
+  readonly timeoutMs?: number;
+  readonly retry?: RetryOptions;
+  readonly effect?: HttpEffect;
+};
+
+export type CreateProvisioner = (options: { events: ProvisionerConfig; http?: BenchHttpOptions }) => BenchProvisioner;
+
+export type Library = {
+  readonly createProvisioner: CreateProvisioner | undefined;
+};
+
+/** Loads the built package and picks the entry points that exist so far. */
+export async function loadLibrary(): Promise<Library> {
+  const exported = (await import('remote-api-provisioner')) as unknown as Record<string, unknown>;
+  const pick = <T>(name: string): T | undefined =>
+    typeof exported[name] === 'function' ? (exported[name] as T) : undefined;
+  return { createProvisioner: pick<CreateProvisioner>('createProvisioner') };
+}
+
+/** The reason printed for a measurement whose library piece is not built yet. */
+export const NOT_BUILT = 'not built yet: createProvisioner is not exported by dist/';
