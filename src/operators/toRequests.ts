@@ -1,0 +1,491 @@
+import { createHash } from 'node:crypto';
+import {
+  Observable,
+  Subscription,
+  asyncScheduler,
+  catchError,
+  defer,
+  from,
+  isObservable,
+  map,
+  mergeMap,
+  of,
+  shareReplay,
+  throwError,
+  timeout,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
+import type { EventConfig, ProvisionerConfig } from '../config/types.js';
+import { deliveryKey } from '../delivery/deliveryKey.js';
+import { OwnerError, PayloadError, ProvisionerError, UrlError } from '../errors.js';
+import { SYSTEM_OWNER, isSystemIdentity, type Identity, type Owner } from '../events/identity.js';
+import type { JsonObject } from '../events/json.js';
+import type { FailedOutcome, FailureReason, RequestPlan, SkippedOutcome } from '../events/outcomes.js';
+import { HTTP_METHODS, type HttpMethod, type RequestDescriptor } from '../events/request.js';
+import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import { assertHttpUrl, endpointsFor, logger } from './interim.js';
+
+const log = logger('requests');
+
+/** What `resolveOwner` receives: who ran the method, on which record, in which event. */
+export type ResolveOwnerInput<R = AppRecord> = {
+  readonly identity: Identity;
+  readonly record: R | null;
+  readonly event: ServiceEvent<R>;
+};
+
+/** The app's lookup of a record's owner, for event configs with `with_record_owner`. */
+export type ResolveOwner<R = AppRecord> = (input: ResolveOwnerInput<R>) => Owner | Promise<Owner>;
+
+/** Options of {@link toRequests}. */
+export type ToRequestsOptions<R = AppRecord> = {
+  /** Looks up the record owner for `with_record_owner`; the system identity gets {@link SYSTEM_OWNER} without it. */
+  readonly resolveOwner?: ResolveOwner<R>;
+  /** How long `resolveOwner` may take before the plan fails with reason `owner`. @default 10000 */
+  readonly ownerTimeoutMs?: number;
+  /** How long an async payload function may take before the plan fails with reason `payload`. @default 30000 */
+  readonly payloadTimeoutMs?: number;
+  /** Scheduler of those timeouts (virtual time in marble tests). @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
+};
+
+/** Default of {@link ToRequestsOptions.ownerTimeoutMs}. */
+export const DEFAULT_OWNER_TIMEOUT_MS = 10_000;
+/** Default of {@link ToRequestsOptions.payloadTimeoutMs}. */
+export const DEFAULT_PAYLOAD_TIMEOUT_MS = 30_000;
+
+type Target = { readonly endpoint: string; readonly eventConfig: EventConfig };
+type LooseArgs = Readonly<Record<string, unknown>>;
+/** Why a plan could not be built; a class so that it is never mistaken for a payload. */
+class BuildFailure {
+  constructor(
+    readonly reason: FailureReason,
+    readonly error: ProvisionerError,
+  ) {}
+}
+
+/**
+ * Plans the HTTP messages of each service event: one {@link RequestPlan} per endpoint whose
+ * config has the event's method, in config order. A plan is a request ready to send (URL,
+ * method, headers, the payload serialized once into `body`, a delivery id stable for the
+ * event and endpoint, sent as `Idempotency-Key`), or the outcome already reached:
+ * `skipped` for a record whose access is not public (unless `include_restricted`) or for an
+ * event that this endpoint's own callback caused (`feedback-loop`; other endpoints still get
+ * it), `failed` when the owner, the payload or the URL cannot be had. Nothing is thrown.
+ * Plans of the same endpoint and record come out in event order, even when payload
+ * functions are async; plans of other records do not wait for them.
+ *
+ * ```
+ * events:  -p----d---|        p: publish of record A, d: delete_record of record A
+ * plans:   -P----D---|        P: POST to the endpoint, D: DELETE to url_factory(record)
+ * ```
+ *
+ * @example
+ * ```ts
+ * const plans$ = provisioner.events$.pipe(
+ *   ofService('rdm_record'),
+ *   toRequests(config, { resolveOwner: ({ record }) => users.ownerOf(record) }),
+ * );
+ * ```
+ */
+export function toRequests<R = AppRecord>(
+  config: ProvisionerConfig<R>,
+  options: ToRequestsOptions<R> = {},
+): OperatorFunction<ServiceEvent<R>, RequestPlan<R>> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const ownerTimeoutMs = options.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS;
+  const payloadTimeoutMs = options.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS;
+  const endpointIds = new Map<string, string>();
+  const endpointId = (endpoint: string): string => {
+    let id = endpointIds.get(endpoint);
+    if (id === undefined) {
+      id = createHash('sha256').update(endpoint).digest('base64url').slice(0, 12);
+      endpointIds.set(endpoint, id);
+    }
+    return id;
+  };
+
+  const resolveOwner = (event: ServiceEvent<R>): Observable<Owner | BuildFailure> => {
+    const args = event.args as LooseArgs;
+    const identity = args['identity'] as Identity;
+    const record = (args['record'] ?? args['draft'] ?? null) as R | null;
+    const subject = describeSubject(event);
+    if (isSystemIdentity(identity)) return of(SYSTEM_OWNER);
+    const resolver = options.resolveOwner;
+    if (resolver === undefined) {
+      return of(failure('owner', new OwnerError(`Expected a \`resolveOwner\` option to find the owner of ${subject} (with_record_owner), found none`)));
+    }
+    return defer(() => {
+      const owner: unknown = resolver({ identity, record, event });
+      return isPromiseLike(owner) ? from(owner) : of(owner);
+    }).pipe(
+      timeout({
+        first: ownerTimeoutMs,
+        scheduler,
+        with: () => throwError(() => new OwnerError(`Expected \`resolveOwner\` to settle within ${ownerTimeoutMs} ms for ${subject}, it did not`)),
+      }),
+      map((owner): Owner | BuildFailure =>
+        isOwner(owner)
+          ? owner
+          : failure('owner', new OwnerError(`Expected \`resolveOwner\` to return an owner object with an \`id\` for ${subject}, got ${describeValue(owner)}`)),
+      ),
+      catchError((error: unknown) =>
+        of(
+          failure(
+            'owner',
+            error instanceof OwnerError ? error : new OwnerError(`\`resolveOwner\` failed for ${subject}: ${messageOf(error)}`, { cause: error }),
+          ),
+        ),
+      ),
+    );
+  };
+
+  const planFor = (event: ServiceEvent<R>, target: Target, owner$: () => Observable<Owner | BuildFailure>): Observable<RequestPlan<R>> => {
+    const { endpoint, eventConfig } = target;
+    const base = { event, endpoint, acceptedAt: event.emittedAt };
+    const settledAt = (): number => scheduler.now();
+    const skipped = (reason: SkippedOutcome['reason']): SkippedOutcome<R> => ({ kind: 'skipped', ...base, reason, settledAt: settledAt() });
+    const failed = ({ reason, error }: BuildFailure): FailedOutcome<R> => ({
+      kind: 'failed',
+      ...base,
+      request: null,
+      reason,
+      error,
+      attempts: 0,
+      response: null,
+      settledAt: settledAt(),
+    });
+    const path = configPath(event.serviceType, endpoint, event.method);
+    const subject = describeSubject(event);
+
+    const snapshotError = (event as { readonly snapshotError?: string }).snapshotError;
+    if (snapshotError !== undefined) {
+      return of(failed(failure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`))));
+    }
+    if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
+      log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
+      return of(skipped('feedback-loop'));
+    }
+    if (eventConfig.include_restricted !== true && isRestricted(event)) {
+      log('skip %s for %s: access is not public', path, subject);
+      return of(skipped('restricted'));
+    }
+
+    const args = event.args as LooseArgs;
+    const argsWithOwner$: Observable<LooseArgs | BuildFailure> =
+      eventConfig.with_record_owner === true
+        ? owner$().pipe(map((owner) => (isFailure(owner) ? owner : { ...args, owner })))
+        : of(args);
+
+    return argsWithOwner$.pipe(
+      mergeMap((callArgs) => {
+        if (isFailure(callArgs)) return of(callArgs);
+        return buildPayload(eventConfig, callArgs, path, subject, payloadTimeoutMs, scheduler).pipe(
+          map((payload) => (isFailure(payload) ? payload : buildRequest(event, target, callArgs, payload, path, subject, endpointId(endpoint)))),
+        );
+      }),
+      map((built): RequestPlan<R> => (isFailure(built) ? failed(built) : { kind: 'request', event, request: built, acceptedAt: base.acceptedAt })),
+      catchError((error: unknown) =>
+        of(failed(failure('payload', new PayloadError(`Planning ${path} for ${subject} failed: ${messageOf(error)}`, { cause: error })))),
+      ),
+    );
+  };
+
+  return (source) =>
+    new Observable<RequestPlan<R>>((subscriber) => {
+      // One FIFO of slots per delivery key: a plan is emitted once every plan before it for
+      // the same endpoint and record has been.
+      const slots = new Map<string, { plan: RequestPlan<R> | undefined }[]>();
+      const builds = new Subscription();
+      let building = 0;
+      let sourceDone = false;
+
+      const flush = (key: string): void => {
+        const lane = slots.get(key);
+        if (lane === undefined) return;
+        while (lane.length > 0 && lane[0]?.plan !== undefined) {
+          const slot = lane.shift();
+          if (slot?.plan !== undefined) subscriber.next(slot.plan);
+        }
+        if (lane.length === 0) slots.delete(key);
+      };
+      const completeWhenDone = (): void => {
+        if (sourceDone && building === 0) subscriber.complete();
+      };
+
+      const sourceSubscription = source.subscribe({
+        next: (event) => {
+          const targets = endpointsFor(config as ProvisionerConfig<never>, event.serviceType, event.method);
+          if (targets.length === 0) return;
+          let owner: Observable<Owner | BuildFailure> | undefined;
+          const owner$ = (): Observable<Owner | BuildFailure> =>
+            (owner ??= resolveOwner(event).pipe(shareReplay({ bufferSize: 1, refCount: false })));
+          for (const target of targets) {
+            const key = deliveryKey({ endpoint: target.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
+            const slot: { plan: RequestPlan<R> | undefined } = { plan: undefined };
+            const lane = slots.get(key);
+            if (lane === undefined) slots.set(key, [slot]);
+            else lane.push(slot);
+            building += 1;
+            builds.add(
+              planFor(event, target, owner$).subscribe({
+                next: (plan) => {
+                  slot.plan = plan;
+                },
+                error: (error: unknown) => subscriber.error(error),
+                complete: () => {
+                  building -= 1;
+                  slot.plan ??= {
+                    kind: 'failed',
+                    event,
+                    endpoint: target.endpoint,
+                    request: null,
+                    reason: 'payload',
+                    error: new PayloadError(`Expected a plan for ${configPath(event.serviceType, target.endpoint, event.method)}, found none`),
+                    attempts: 0,
+                    response: null,
+                    acceptedAt: event.emittedAt,
+                    settledAt: scheduler.now(),
+                  };
+                  flush(key);
+                  completeWhenDone();
+                },
+              }),
+            );
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          sourceDone = true;
+          completeWhenDone();
+        },
+      });
+
+      return () => {
+        sourceSubscription.unsubscribe();
+        builds.unsubscribe();
+      };
+    });
+}
+
+function buildPayload(
+  eventConfig: EventConfig,
+  args: LooseArgs,
+  path: string,
+  subject: string,
+  timeoutMs: number,
+  scheduler: SchedulerLike,
+): Observable<JsonObject | null | BuildFailure> {
+  const payload: unknown = eventConfig.payload;
+  if (typeof payload !== 'function') return of(checkPayload(payload, `The payload of ${path}`, subject));
+  const where = `The payload function of ${path}`;
+  return defer(() => {
+    const result: unknown = (payload as (args: LooseArgs) => unknown)(args);
+    if (isPromiseLike(result)) {
+      return from(result).pipe(
+        timeout({
+          first: timeoutMs,
+          scheduler,
+          with: () => throwError(() => new PayloadError(`Expected ${lower(where)} to settle within ${timeoutMs} ms for ${subject}, it did not`)),
+        }),
+      );
+    }
+    if (isObservable(result)) return of(failure('payload', new PayloadError(`Expected ${lower(where)} to return a JSON object, null or a Promise of one for ${subject}, got an Observable`)));
+    return of(result);
+  }).pipe(
+    map((value) => (isFailure(value) ? value : checkPayload(value, where, subject))),
+    catchError((error: unknown) =>
+      of(failure('payload', error instanceof PayloadError ? error : new PayloadError(`${where} threw for ${subject}: ${messageOf(error)}`, { cause: error }))),
+    ),
+  );
+}
+
+function checkPayload(value: unknown, where: string, subject: string): JsonObject | null | BuildFailure {
+  if (value === null) return null;
+  if (!isPlainObject(value)) {
+    return failure('payload', new PayloadError(`Expected ${lower(where)} to be a JSON object or null for ${subject}, got ${describeValue(value)}`));
+  }
+  if (Object.prototype.hasOwnProperty.call(value, 'internal_error')) {
+    return failure('payload', new PayloadError(`${where} reported an internal error for ${subject}: ${describeInternalError(value['internal_error'])}`));
+  }
+  return value as JsonObject;
+}
+
+function buildRequest<R>(
+  event: ServiceEvent<R>,
+  target: Target,
+  args: LooseArgs,
+  payload: JsonObject | null,
+  path: string,
+  subject: string,
+  endpointId: string,
+): RequestDescriptor | BuildFailure {
+  const { endpoint, eventConfig } = target;
+
+  let body: string | null = null;
+  let sentPayload: JsonObject | null = null;
+  if (payload !== null) {
+    try {
+      body = JSON.stringify(payload);
+      sentPayload = JSON.parse(body) as JsonObject;
+    } catch (error) {
+      return failure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}, but serializing it failed: ${messageOf(error)}`, { cause: error }));
+    }
+  }
+
+  let method: unknown;
+  try {
+    method = typeof eventConfig.http_method === 'function' ? (eventConfig.http_method as (args: LooseArgs) => unknown)(args) : eventConfig.http_method;
+  } catch (error) {
+    return failure('payload', new PayloadError(`The http_method function of ${path} threw for ${subject}: ${messageOf(error)}`, { cause: error }));
+  }
+  if (!isHttpMethod(method)) {
+    return failure('payload', new PayloadError(`Expected the http_method of ${path} to be one of ${HTTP_METHODS.join(', ')} for ${subject}, got ${describeValue(method)}`));
+  }
+
+  const url = buildUrl(eventConfig, endpoint, args, path, subject);
+  if (isFailure(url)) return url;
+
+  const deliveryId = `${event.eventId}.${endpointId}`;
+  const headers: Record<string, string> = {};
+  const ownNames = new Set(['authorization', 'idempotency-key']);
+  if (eventConfig.auth_token === undefined) ownNames.delete('authorization');
+  let hasContentType = false;
+  for (const [name, value] of Object.entries(eventConfig.headers ?? {})) {
+    const lowerName = name.toLowerCase();
+    if (ownNames.has(lowerName)) continue;
+    if (lowerName === 'content-type') hasContentType = true;
+    headers[name] = value;
+  }
+  if (eventConfig.auth_token !== undefined) headers['Authorization'] = `Bearer ${eventConfig.auth_token}`;
+  if (body !== null && !hasContentType) headers['Content-Type'] = 'application/json';
+  headers['Idempotency-Key'] = deliveryId;
+
+  return {
+    deliveryId,
+    eventId: event.eventId,
+    serviceType: event.serviceType,
+    serviceMethod: event.method,
+    endpoint,
+    url,
+    method,
+    headers,
+    payload: sentPayload,
+    body,
+    recordId: event.recordId,
+    draftId: event.draftId,
+    ...(eventConfig.retry !== undefined ? { retry: eventConfig.retry } : {}),
+    ...(eventConfig.timeout_ms !== undefined ? { timeoutMs: eventConfig.timeout_ms } : {}),
+  };
+}
+
+function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, path: string, subject: string): string | BuildFailure {
+  let endpointUrl: URL;
+  try {
+    endpointUrl = assertHttpUrl(endpoint);
+  } catch (error) {
+    return failure('url', new UrlError(`Expected the endpoint ${path} to be an absolute http(s) URL: ${messageOf(error)}`, { cause: error }));
+  }
+  const factory = eventConfig.url_factory as ((record: unknown, args: LooseArgs) => unknown) | undefined;
+  if (factory === undefined) return endpoint;
+
+  let produced: unknown;
+  try {
+    produced = factory(args['record'], args);
+  } catch (error) {
+    return failure('url', new UrlError(`The url_factory of ${path} threw for ${subject}: ${messageOf(error)}`, { cause: error }));
+  }
+  if (typeof produced !== 'string') {
+    return failure('url', new UrlError(`Expected the url_factory of ${path} to return a URL string for ${subject}, got ${describeValue(produced)}`));
+  }
+  let url: URL;
+  try {
+    url = assertHttpUrl(produced);
+  } catch (error) {
+    return failure('url', new UrlError(`Expected the url_factory of ${path} to return an absolute http(s) URL for ${subject}: ${messageOf(error)}`, { cause: error }));
+  }
+  const allowed = eventConfig.allowed_origins;
+  if (url.origin !== endpointUrl.origin && allowed !== true && !(allowed ?? []).includes(url.origin)) {
+    return failure(
+      'url',
+      new UrlError(
+        `Expected the url_factory URL of ${path} to have the endpoint's origin ${endpointUrl.origin} for ${subject}, got ${url.origin} (list it in \`allowed_origins\` to allow it)`,
+      ),
+    );
+  }
+  return produced;
+}
+
+/** Records (`access.record`) and communities (`access.visibility`) that say anything but "public". */
+function isRestricted<R>(event: ServiceEvent<R>): boolean {
+  const args = event.args as LooseArgs;
+  const subject = (args['record'] ?? args['draft']) as AppRecord | null | undefined;
+  const access = subject?.access;
+  if (access === undefined || access === null || typeof access !== 'object') return false;
+  const level = event.serviceType === 'community' ? access.visibility : access.record;
+  return level !== undefined && level !== 'public';
+}
+
+function configPath(serviceType: string, endpoint: string, method: string): string {
+  return `${serviceType}[${JSON.stringify(endpoint)}].${method}`;
+}
+
+function describeSubject<R>(event: ServiceEvent<R>): string {
+  const noun = event.serviceType === 'community' ? 'community' : 'record';
+  if (event.recordId !== null) return `${noun} ${event.recordId}`;
+  if (event.draftId !== null) return `draft ${event.draftId}`;
+  return `event ${event.eventId}`;
+}
+
+function failure(reason: FailureReason, error: ProvisionerError): BuildFailure {
+  return new BuildFailure(reason, error);
+}
+
+function isFailure(value: unknown): value is BuildFailure {
+  return value instanceof BuildFailure;
+}
+
+function isOwner(value: unknown): value is Owner {
+  return typeof value === 'object' && value !== null && 'id' in value;
+}
+
+function isHttpMethod(value: unknown): value is HttpMethod {
+  return typeof value === 'string' && (HTTP_METHODS as readonly string[]).includes(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)})`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `a ${typeof value} (${String(value)})`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return name !== undefined && name !== 'Object' ? `an instance of ${name}` : 'an object';
+  }
+  return typeof value;
+}
+
+function describeInternalError(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : describeValue(value);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : describeValue(error);
+}
+
+function lower(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
