@@ -76,12 +76,26 @@ export type {
   ServiceConfig,
   ProvisionerConfig,
 } from './config/types.js';
-// (config validation exports go here)
+export { decodeConfig, parseConfig } from './config/decodeConfig.js';
+export { defineConfig } from './config/defineConfig.js';
+export { ProvisionerConfigCodec } from './config/codecs.js';
+export { indexConfig, configuredMethods, endpointsFor, configNeedsOwner } from './config/configIndex.js';
+export type { ConfigIndex, EndpointBinding } from './config/configIndex.js';
 
 // --- hooks, unit of work, bus
-// (hooks exports go here)
+export { createHooks } from './hooks/createHooks.js';
+export type { ServiceHooks, HookOptions, HookRejection } from './hooks/createHooks.js';
+export { createUnitOfWork, isUnitOfWork } from './hooks/unitOfWork.js';
+export type { ManagedUnitOfWork, UnitOfWorkState } from './hooks/unitOfWork.js';
+export { runWithCause, currentCause } from './hooks/causeContext.js';
+export { createEventBus } from './bus/eventBus.js';
+export type { EventBus, BusEvents } from './bus/eventBus.js';
 
 // --- operators
+export { ofService } from './operators/ofService.js';
+export type { OfServiceEvent } from './operators/ofService.js';
+export { ofMethod } from './operators/ofMethod.js';
+export type { OfMethodEvent } from './operators/ofMethod.js';
 // (operator exports go here)
 
 // --- delivery

@@ -74,7 +74,8 @@ export const METHOD_TABLES = {
 /** The method names a service accepts, e.g. `MethodOf<'community'>` includes `rename`. */
 export type MethodOf<S extends ServiceType> = keyof (typeof METHOD_TABLES)[S] & string;
 /** Every method name of either service. */
-export type AnyMethod = MethodOf<ServiceType>;
+// Distributed over the services: `keyof` of a union would keep only the shared ("any") methods.
+export type AnyMethod = { [S in ServiceType]: MethodOf<S> }[ServiceType];
 /** The documented argument names of one method. */
 export type ArgumentsOf<S extends ServiceType, M extends MethodOf<S>> = (typeof METHOD_TABLES)[S][M] extends readonly (infer A)[]
   ? A & ArgumentName

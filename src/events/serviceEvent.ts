@@ -68,6 +68,12 @@ export type ServiceEventOf<S extends ServiceType, M extends MethodOf<S>, R = App
   readonly emittedAt: number;
   /** Set when the event was emitted inside a provisioner callback. */
   readonly causedBy: EventCause | null;
+  /**
+   * Set when some arguments could not be copied (a cycle, a throwing getter, a BigInt...):
+   * `args` holds what could be, and every delivery of the event fails with reason `payload`.
+   * Names paths only, never values.
+   */
+  readonly snapshotError?: string;
 };
 
 /**
