@@ -1,0 +1,133 @@
+/**
+ * Compact descriptions of found values for config issues ("got X"). Strings are quoted and
+ * cut; containers, functions and non-JSON values are named by kind, never dumped.
+ */
+
+/** Strings longer than this are cut (with `…`) when echoed in an issue. */
+const MAX_ECHOED_STRING = 60;
+
+/**
+ * A compact, human description of a value: `"PUT"` (strings quoted, cut after 60
+ * characters), `42`, `NaN`, `true`, `null`, `undefined`, `a function`, `an array`,
+ * `an object`, `a Date`, `a Map`, `an instance of Foo`, `a bigint`, `a symbol`.
+ *
+ * @example
+ * ```ts
+ * describeValue('PUTT');       // '"PUTT"'
+ * describeValue([1, 2]);       // 'an array'
+ * describeValue(() => null);   // 'a function'
+ * ```
+ * @internal
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return quote(value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    return Object.is(value, -0) ? '-0' : String(value);
+  }
+  return describeKind(value);
+}
+
+/**
+ * The kind of a value without its content: `a string`, `an empty string`, `a number`,
+ * `a boolean`, and for everything else the same words as {@link describeValue}. Used where
+ * a string was found in place of an object (it may be a misplaced token) and for secrets.
+ *
+ * @example
+ * ```ts
+ * describeKind('sk_live_123');  // 'a string'
+ * describeKind(null);           // 'null'
+ * ```
+ * @internal
+ */
+export function describeKind(value: unknown): string {
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined';
+    case 'string':
+      return value === '' ? 'an empty string' : 'a string';
+    case 'number':
+      return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : String(value);
+    case 'boolean':
+      return 'a boolean';
+    case 'bigint':
+      return 'a bigint';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return describeObject(value);
+  }
+}
+
+/**
+ * The description of a secret: its kind only, marked `(hidden)` when it has content, so
+ * that an `auth_token` or an `Authorization` header value never appears in an issue.
+ *
+ * @example
+ * ```ts
+ * describeHidden('Bearer abc');  // 'a string (hidden)'
+ * describeHidden(12345);         // 'a number (hidden)'
+ * describeHidden('');            // 'an empty string'
+ * ```
+ * @internal
+ */
+export function describeHidden(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value === '' ? 'an empty string' : 'a string (hidden)';
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${withArticle(typeof value)} (hidden)`;
+    default:
+      return describeKind(value);
+  }
+}
+
+/** A string in double quotes (JSON escaping), cut to a readable length. */
+export function quote(text: string): string {
+  if (text.length <= MAX_ECHOED_STRING) {
+    return JSON.stringify(text);
+  }
+  return `${JSON.stringify(text.slice(0, MAX_ECHOED_STRING - 1)).slice(0, -1)}…"`;
+}
+
+/** `a`/`an` before a word, by its first letter. */
+export function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+}
+
+function describeObject(value: unknown): string {
+  if (value === null) {
+    return 'null';
+  }
+  if (Array.isArray(value)) {
+    return 'an array';
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === null || prototype === Object.prototype) {
+    return 'an object';
+  }
+  const name = constructorName(prototype);
+  if (name === undefined || name === 'Object') {
+    return 'an object';
+  }
+  return BUILT_INS.has(name) ? withArticle(name) : `an instance of ${name}`;
+}
+
+const BUILT_INS = new Set(['Date', 'Map', 'Set', 'WeakMap', 'WeakSet', 'RegExp', 'Promise', 'Error', 'URL', 'Buffer', 'Uint8Array', 'ArrayBuffer']);
+
+function constructorName(prototype: unknown): string | undefined {
+  try {
+    const constructor: unknown = (prototype as { constructor?: unknown }).constructor;
+    if (typeof constructor === 'function' && typeof constructor.name === 'string' && /^[A-Za-z_$][\w$]{0,40}$/.test(constructor.name)) {
+      return constructor.name;
+    }
+  } catch {
+    // A proxy or a getter that throws: name it by kind only.
+  }
+  return undefined;
+}
