@@ -3,7 +3,9 @@
 //
 // A block is runnable when its fence's info string is `ts runnable` (or `typescript
 // runnable`). Each block is a module of its own: it imports what it uses, from
-// 'remote-api-provisioner' as users do, and may `declare` what it does not show.
+// 'remote-api-provisioner' as users do, and may `declare` what it does not show. A block
+// marked `file=config.ts` is written under that name, so that later blocks of the same
+// markdown file can import it (`from './config.js'`); the others are named by their line.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,11 +105,15 @@ export function typeCheckBlocks(blocks: readonly CodeBlock[], root: string = REP
   mkdirSync(outDir, { recursive: true });
   const byFile = new Map<string, CodeBlock>();
   for (const block of blocks) {
-    const name = `${block.file.replace(/[^A-Za-z0-9]+/g, '_')}_L${block.line}.ts`;
-    const blockPath = path.join(outDir, name);
+    const blockPath = path.resolve(outDir, block.file.replace(/[^A-Za-z0-9]+/g, '_'), blockFileName(block));
+    const taken = byFile.get(blockPath);
+    if (taken !== undefined) {
+      throw new Error(`${block.file}:${block.line}: expected a file name of its own, got ${blockFileName(block)}, already used at line ${taken.line}`);
+    }
+    mkdirSync(path.dirname(blockPath), { recursive: true });
     // `export {}` keeps a block without imports a module, so blocks never share top-level names.
     writeFileSync(blockPath, `${block.code}\nexport {};\n`);
-    byFile.set(path.resolve(blockPath), block);
+    byFile.set(blockPath, block);
   }
   const program = ts.createProgram([...byFile.keys()], compilerOptions(root));
   const diagnostics: BlockDiagnostic[] = [];
@@ -123,6 +129,15 @@ export function typeCheckBlocks(blocks: readonly CodeBlock[], root: string = REP
     diagnostics.push({ file: block.file, line: block.line + line, message: `TS${diagnostic.code}: ${message}` });
   }
   return diagnostics;
+}
+
+/** The name a block is written under: its `file=` attribute, or `L<line>.ts`. */
+export function blockFileName(block: CodeBlock): string {
+  const named = block.attributes.find((attribute) => attribute.startsWith('file='))?.slice('file='.length);
+  if (named !== undefined && !/^[A-Za-z0-9_-]+\.ts$/.test(named)) {
+    throw new Error(`${block.file}:${block.line}: expected file= to name a .ts file without directories, got ${JSON.stringify(named)}`);
+  }
+  return named ?? `L${block.line}.ts`;
 }
 
 /** `file:line TSxxxx: message`, one a line, for a failing test's message. */
