@@ -41,8 +41,20 @@ export type BenchHttpOptions = {
 
 export type CreateProvisioner = (options: { events: ProvisionerConfig; http?: BenchHttpOptions }) => BenchProvisioner;
 
+/** `createHooks(service, emit, options)`: the hooks alone, emitting wherever they are told. */
+export type CreateHooks = (
+  service: 'rdm_record',
+  emit: (event: unknown) => void,
+  options?: { readonly isConfigured?: (method: string) => boolean },
+) => Readonly<Record<string, HookMethod>>;
+
+/** `createEventBus()`: the mitt emitter feeding a Subject. */
+export type CreateEventBus = () => { emit(event: unknown): void; complete(): void };
+
 export type Library = {
   readonly createProvisioner: CreateProvisioner | undefined;
+  readonly createHooks: CreateHooks | undefined;
+  readonly createEventBus: CreateEventBus | undefined;
 };
 
 /** Loads the built package and picks the entry points that exist so far. */
@@ -50,8 +62,14 @@ export async function loadLibrary(): Promise<Library> {
   const exported = (await import('remote-api-provisioner')) as unknown as Record<string, unknown>;
   const pick = <T>(name: string): T | undefined =>
     typeof exported[name] === 'function' ? (exported[name] as T) : undefined;
-  return { createProvisioner: pick<CreateProvisioner>('createProvisioner') };
+  return {
+    createProvisioner: pick<CreateProvisioner>('createProvisioner'),
+    createHooks: pick<CreateHooks>('createHooks'),
+    createEventBus: pick<CreateEventBus>('createEventBus'),
+  };
 }
 
 /** The reason printed for a measurement whose library piece is not built yet. */
 export const NOT_BUILT = 'not built yet: createProvisioner is not exported by dist/';
+/** The same, for the hooks alone. */
+export const HOOKS_NOT_BUILT = 'not built yet: createHooks / createEventBus are not exported by dist/';
