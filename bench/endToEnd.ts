@@ -4,12 +4,12 @@
  * sending the same 1 KB JSON POST at the same concurrency, in interleaved rounds.
  */
 import ky from 'ky';
-import type { JsonObject } from 'remote-api-provisioner';
+import type { JsonObject, RequestDescriptor } from 'remote-api-provisioner';
 import { fetchClient, runPool, undiciClient, type Client } from './clients.js';
 import type { BenchContext, Section, SectionResult } from './context.js';
 import { drivePublishes, publishConfig } from './drive.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
-import { NOT_BUILT, type BenchProvisioner } from './library.js';
+import { NOT_BUILT, type BenchProvisioner, type CreateKyEffect } from './library.js';
 import { missing, row, type Row, type Verdict } from './stats.js';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
@@ -71,6 +71,42 @@ function kyClient(url: string): Client {
   };
 }
 
+/** The default effect on its own (no hooks, no pipeline): one subscription per request. */
+function effectClient(createKyEffect: CreateKyEffect, url: string, connections: number): Client {
+  const effect = createKyEffect({ timeoutMs: 10_000, connections });
+  let sequence = 0;
+  return {
+    send(payload) {
+      sequence += 1;
+      const deliveryId = `bench-${sequence}`;
+      const request: RequestDescriptor = {
+        deliveryId,
+        eventId: deliveryId,
+        serviceType: 'rdm_record',
+        serviceMethod: 'publish',
+        endpoint: url,
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': deliveryId },
+        payload,
+        body: JSON.stringify(payload),
+        recordId: String(payload['id']),
+        draftId: null,
+      };
+      return new Promise<void>((resolve, reject) => {
+        effect(request).subscribe({
+          next: (response) => {
+            if (response.status < 200 || response.status > 299) reject(new Error(`Expected a 2xx answer from ${url}, got ${response.status}`));
+          },
+          error: reject,
+          complete: resolve,
+        });
+      });
+    },
+    close: () => effect.close(),
+  };
+}
+
 /** The library end to end: `hooks.publish` for distinct records, drained at the end of each round. */
 export function provisionerContender(
   name: string,
@@ -126,6 +162,10 @@ export const endToEnd: Section = {
       ];
       if (concurrency === 16) {
         contenders.push(poolContender('ky 1.x stock', kyClient(url), total, concurrency, payload, maxMs));
+      }
+      if (library.createKyEffect !== undefined) {
+        const client = effectClient(library.createKyEffect, url, concurrency);
+        contenders.push(poolContender('default effect alone', client, total, concurrency, payload, maxMs));
       }
       const create = library.createProvisioner;
       if (create !== undefined) {

@@ -51,8 +51,14 @@ export type CreateHooks = (
 /** `createEventBus()`: the mitt emitter feeding a Subject. */
 export type CreateEventBus = () => { emit(event: unknown): void; complete(): void };
 
+/** `createKyEffect(options)`: the default effect on its own. */
+export type CreateKyEffect = (options?: { readonly timeoutMs?: number; readonly connections?: number }) => HttpEffect & {
+  close(): Promise<void>;
+};
+
 export type Library = {
   readonly createProvisioner: CreateProvisioner | undefined;
+  readonly createKyEffect: CreateKyEffect | undefined;
   readonly createHooks: CreateHooks | undefined;
   readonly createEventBus: CreateEventBus | undefined;
 };
@@ -64,6 +70,7 @@ export async function loadLibrary(): Promise<Library> {
     typeof exported[name] === 'function' ? (exported[name] as T) : undefined;
   return {
     createProvisioner: pick<CreateProvisioner>('createProvisioner'),
+    createKyEffect: pick<CreateKyEffect>('createKyEffect'),
     createHooks: pick<CreateHooks>('createHooks'),
     createEventBus: pick<CreateEventBus>('createEventBus'),
   };
