@@ -100,21 +100,7 @@ export function compilerOptions(root: string = REPO_ROOT): ts.CompilerOptions {
  * Returns the errors of the blocks, located at their markdown file and line.
  */
 export function typeCheckBlocks(blocks: readonly CodeBlock[], root: string = REPO_ROOT): BlockDiagnostic[] {
-  const outDir = path.join(root, '.tmp', 'doc-blocks');
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  const byFile = new Map<string, CodeBlock>();
-  for (const block of blocks) {
-    const blockPath = path.resolve(outDir, block.file.replace(/[^A-Za-z0-9]+/g, '_'), blockFileName(block));
-    const taken = byFile.get(blockPath);
-    if (taken !== undefined) {
-      throw new Error(`${block.file}:${block.line}: expected a file name of its own, got ${blockFileName(block)}, already used at line ${taken.line}`);
-    }
-    mkdirSync(path.dirname(blockPath), { recursive: true });
-    // `export {}` keeps a block without imports a module, so blocks never share top-level names.
-    writeFileSync(blockPath, `${block.code}\nexport {};\n`);
-    byFile.set(blockPath, block);
-  }
+  const byFile = writeBlocks(blocks, path.join(root, '.tmp', 'doc-blocks'));
   const program = ts.createProgram([...byFile.keys()], compilerOptions(root));
   const diagnostics: BlockDiagnostic[] = [];
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
@@ -129,6 +115,28 @@ export function typeCheckBlocks(blocks: readonly CodeBlock[], root: string = REP
     diagnostics.push({ file: block.file, line: block.line + line, message: `TS${diagnostic.code}: ${message}` });
   }
   return diagnostics;
+}
+
+/**
+ * Writes each block as a module under `outDir` (emptied first), one directory per markdown
+ * file, and returns the absolute path of each block's module.
+ */
+export function writeBlocks(blocks: readonly CodeBlock[], outDir: string): Map<string, CodeBlock> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const byFile = new Map<string, CodeBlock>();
+  for (const block of blocks) {
+    const blockPath = path.resolve(outDir, block.file.replace(/[^A-Za-z0-9]+/g, '_'), blockFileName(block));
+    const taken = byFile.get(blockPath);
+    if (taken !== undefined) {
+      throw new Error(`${block.file}:${block.line}: expected a file name of its own, got ${blockFileName(block)}, already used at line ${taken.line}`);
+    }
+    mkdirSync(path.dirname(blockPath), { recursive: true });
+    // `export {}` keeps a block without imports a module, so blocks never share top-level names.
+    writeFileSync(blockPath, `${block.code}\nexport {};\n`);
+    byFile.set(blockPath, block);
+  }
+  return byFile;
 }
 
 /** The name a block is written under: its `file=` attribute, or `L<line>.ts`. */
