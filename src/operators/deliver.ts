@@ -6,7 +6,8 @@ import type { HttpEffect } from '../events/httpEffect.js';
 import type { DeliveryOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger, sendWithRetry, type SendResult } from './interim.js';
+import { logger } from '../log.js';
+import { sendWithRetry, type SendResult } from './interim.js';
 
 const log = logger('delivery');
 

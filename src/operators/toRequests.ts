@@ -16,6 +16,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
+import { endpointsFor } from '../config/configIndex.js';
 import type { EventConfig, ProvisionerConfig } from '../config/types.js';
 import { deliveryKey } from '../delivery/deliveryKey.js';
 import { OwnerError, PayloadError, ProvisionerError, UrlError } from '../errors.js';
@@ -24,7 +25,8 @@ import type { JsonObject } from '../events/json.js';
 import type { FailedOutcome, FailureReason, RequestPlan, SkippedOutcome } from '../events/outcomes.js';
 import { HTTP_METHODS, type HttpMethod, type RequestDescriptor } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { assertHttpUrl, endpointsFor, logger } from './interim.js';
+import { logger } from '../log.js';
+import { assertHttpUrl } from './interim.js';
 
 const log = logger('requests');
 
@@ -216,7 +218,7 @@ export function toRequests<R = AppRecord>(
 
       const sourceSubscription = source.subscribe({
         next: (event) => {
-          const targets = endpointsFor(config as ProvisionerConfig<never>, event.serviceType, event.method);
+          const targets = endpointsFor(config, event.serviceType, event.method) as readonly Target[];
           if (targets.length === 0) return;
           let owner: Observable<Owner | BuildFailure> | undefined;
           const owner$ = (): Observable<Owner | BuildFailure> =>
