@@ -123,9 +123,26 @@ export function redactUrl(url: string): string {
   return changed ? parsed.toString() : url;
 }
 
+/** URLs inside free text (error messages, log lines). */
+const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/**
+ * A text with every URL inside it passed through {@link redactUrl}: for error messages and
+ * other free text that may quote a request URL.
+ *
+ * @example
+ * ```ts
+ * redactText('GET https://x.org/a?token=abc failed'); // 'GET https://x.org/a?token=%5Bredacted%5D failed'
+ * ```
+ * @internal
+ */
+export function redactText(text: string): string {
+  return text.includes('://') ? text.replace(URL_IN_TEXT, (url) => redactUrl(url)) : text;
+}
+
 function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') {
-    return redactUrl(value);
+    return redactText(value);
   }
   if (typeof value === 'function') {
     return `[function ${value.name || 'anonymous'}]`;
@@ -145,7 +162,7 @@ function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unkn
       return value.map((item: unknown) => redactValue(item, depth + 1, seen));
     }
     if (value instanceof Error) {
-      return { name: value.name, message: redactUrl(value.message) };
+      return { name: value.name, message: redactText(value.message) };
     }
     if (value instanceof Map) {
       return new Map(
@@ -160,7 +177,13 @@ function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unkn
     }
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
-      copy[key] = isSecretKey(key) ? REDACTED : redactValue(readProperty(value, key), depth + 1, seen);
+      const item = readProperty(value, key);
+      // A URL key (an endpoint of the config) is data, not a name: redact inside it instead.
+      if (key.includes('://')) {
+        copy[redactText(key)] = redactValue(item, depth + 1, seen);
+      } else {
+        copy[key] = isSecretKey(key) ? REDACTED : redactValue(item, depth + 1, seen);
+      }
     }
     return copy;
   } catch {
