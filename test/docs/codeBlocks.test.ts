@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  REPO_ROOT,
   type CodeBlock,
   extractCodeBlocks,
   formatDiagnostics,
   guideFiles,
   isRunnable,
+  copiedBlocks,
   runnableBlocks,
   typeCheckBlocks,
 } from './docBlocks.js';
@@ -41,5 +45,14 @@ describe('runnable code blocks of README.md and docs/', () => {
 
     expect(formatDiagnostics(fromGuides), 'runnable blocks that do not compile').toBe('');
     expect(fromSelfCheck.map((d) => d.line)).toContain(SELF_CHECK.line + 2);
+  });
+
+  it('that are marked `copy-of=<file>` are that file, character for character', () => {
+    const copies = copiedBlocks(guideFiles());
+    expect(copies.length).toBeGreaterThanOrEqual(1);
+    for (const { block, source } of copies) {
+      const original = readFileSync(path.join(REPO_ROOT, source), 'utf8');
+      expect(`${block.code}\n`, `${block.file}:${block.line} is a copy of ${source}`).toBe(original);
+    }
   });
 });

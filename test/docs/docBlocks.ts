@@ -81,6 +81,19 @@ export function runnableBlocks(files: readonly string[], root: string = REPO_ROO
   return files.flatMap((file) => extractCodeBlocks(file, readFileSync(path.join(root, file), 'utf8')).filter(isRunnable));
 }
 
+/**
+ * The blocks that show a file of the repository (`copy-of=test/docs/userPipeline.test.ts`):
+ * the file is compiled and run by the suite itself, and the block must stay identical to it.
+ */
+export function copiedBlocks(files: readonly string[], root: string = REPO_ROOT): { block: CodeBlock; source: string }[] {
+  return files.flatMap((file) =>
+    extractCodeBlocks(file, readFileSync(path.join(root, file), 'utf8')).flatMap((block) => {
+      const source = block.attributes.find((attribute) => attribute.startsWith('copy-of='))?.slice('copy-of='.length);
+      return source === undefined ? [] : [{ block, source }];
+    }),
+  );
+}
+
 /** The project's compiler options, with the package name mapped to its source. */
 export function compilerOptions(root: string = REPO_ROOT): ts.CompilerOptions {
   const configPath = path.join(root, 'tsconfig.json');
