@@ -42,6 +42,10 @@ export function snapshotArgs(input: unknown): ArgsSnapshot {
     }
   }
   if (problems.length === 0) {
+    const plain = plainCopy(picked, 0);
+    if (plain !== NOT_PLAIN) {
+      return { args: plain as Record<string, unknown>, error: null };
+    }
     try {
       return { args: structuredClone(picked), error: null };
     } catch {
@@ -55,6 +59,49 @@ export function snapshotArgs(input: unknown): ArgsSnapshot {
     if (copy !== undefined) args[key] = copy;
   }
   return { args, error: problems.length === 0 ? null : describeProblems(problems) };
+}
+
+/** Returned by {@link plainCopy} when the value holds anything but plain JSON-like data. */
+const NOT_PLAIN: unique symbol = Symbol('not plain');
+
+/** How deep the fast copy goes before it leaves the value to `structuredClone` (which handles cycles). */
+const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * The fast path: records are usually plain data (parsed JSON), which this copies several
+ * times faster than `structuredClone` does. Anything else (Dates, Maps, class instances,
+ * functions, BigInts, very deep or cyclic data) gives up with {@link NOT_PLAIN}.
+ */
+function plainCopy(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object') {
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === undefined
+      ? value
+      : NOT_PLAIN;
+  }
+  if (value === null) return null;
+  if (depth >= MAX_PLAIN_DEPTH) return NOT_PLAIN;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+    const copy: unknown[] = new Array<unknown>(value.length);
+    for (let index = 0; index < value.length; index += 1) {
+      const item = plainCopy(value[index], depth + 1);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      copy[index] = item;
+    }
+    return copy;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined || !('value' in descriptor)) return NOT_PLAIN;
+    const item = plainCopy(descriptor.value, depth + 1);
+    if (item === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = item;
+  }
+  return copy;
 }
 
 function describeProblems(problems: readonly string[]): string {

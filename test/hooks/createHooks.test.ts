@@ -131,6 +131,23 @@ describe('createHooks', () => {
       expect(events[0]).not.toHaveProperty('snapshotError');
     });
 
+    it('copy the value of getters and of records made by classes', () => {
+      class RecordApi {
+        readonly id = 'q1k7x-8mz42';
+        get title(): string {
+          return 'A Romans Story';
+        }
+      }
+      const withGetter = Object.defineProperty({ ...rdmRecord() }, 'title', { enumerable: true, get: () => 'From a getter' });
+      const { hooks, events } = capture('rdm_record');
+      hooks.read({ identity, record: withGetter });
+      hooks.read({ identity, record: new RecordApi() as never });
+      expect(recordIn(events[0])['title']).toBe('From a getter');
+      expect(Object.getOwnPropertyDescriptor(recordIn(events[0]), 'title')).toHaveProperty('value', 'From a getter');
+      expect(recordIn(events[1])).toEqual({ id: 'q1k7x-8mz42' });
+      expect(events[1]?.recordId).toBe('q1k7x-8mz42');
+    });
+
     it('drop functions from records that carry them, without marking the event', () => {
       const { hooks, events } = capture('rdm_record');
       const record = { ...rdmRecord(), commit: () => undefined, created: new Date('2026-03-02T14:05:11Z') };
