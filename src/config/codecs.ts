@@ -3,7 +3,7 @@ import * as t from 'io-ts/lib/index.js';
 import { COUNTERPART_METHODS, SERVICE_TYPES, isMethodOf, methodsOf, type ServiceType } from '../events/methodTables.js';
 import { HTTP_METHODS } from '../events/request.js';
 import { EVENT_CONFIG_KEYS, type EventConfig, type ProvisionerConfig } from './types.js';
-import { describeHidden, describeKind, describeValue, quote } from './describeValue.js';
+import { describeHidden, describeKind, describeValue, quote, withoutCredentials } from './describeValue.js';
 import { didYouMeanName, didYouMeanValue, keyedByData, problem } from './reporter.js';
 import { suggest } from './suggest.js';
 
@@ -189,14 +189,16 @@ export const HeadersCodec = keyedByData(
     for (const name of Object.keys(input)) {
       const value = read(input, name);
       const at = t.appendContext(context, name, HeaderValueCodec, value);
-      const describe = isSecretHeaderName(name) ? describeHidden : describeValue;
+      // Header values are never echoed: any header may carry a credential. Secret-looking
+      // names say so with `(hidden)`.
+      const secret = isSecretHeaderName(name);
       if (!HEADER_NAME.test(name)) {
         errors.push(issue(value, at, problem("a header name of letters, digits and !#$%&'*+-.^_`|~ only", name === '' ? 'an empty name' : 'a name with other characters')));
       }
       if (typeof value !== 'string') {
-        errors.push(issue(value, at, problem('a string', describe(value))));
+        errors.push(issue(value, at, problem('a string', secret ? describeHidden(value) : describeKind(value))));
       } else if (LINE_BREAK.test(value)) {
-        errors.push(issue(value, at, problem('a header value without line breaks', isSecretHeaderName(name) ? 'a string with a line break (hidden)' : quote(value))));
+        errors.push(issue(value, at, problem('a header value without line breaks', `a string with a line break${secret ? ' (hidden)' : ''}`)));
       }
     }
     return errors;
@@ -271,7 +273,7 @@ const OriginCodec = new ConfigCodec<string>('Origin', ORIGIN_EXPECTED, (input, c
   }
   const bad = urlProblem(input);
   if (bad !== undefined) {
-    return [issue(input, context, problem(ORIGIN_EXPECTED, quote(input), bad.hint === undefined ? bad.found : `${bad.found}; ${bad.hint}`))];
+    return [issue(input, context, problem(ORIGIN_EXPECTED, quote(withoutCredentials(input)), bad.hint === undefined ? bad.found : `${bad.found}; ${bad.hint}`))];
   }
   const url = new URL(input);
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || /[?#]/.test(input)) {

@@ -95,6 +95,21 @@ export function quote(text: string): string {
   return `${JSON.stringify(text.slice(0, MAX_ECHOED_STRING - 1)).slice(0, -1)}…"`;
 }
 
+/**
+ * A URL-like string with its user info replaced by `[redacted]`, so that endpoint keys and
+ * origins can be shown without the password some URLs carry.
+ *
+ * @example
+ * ```ts
+ * withoutCredentials('https://user:pw@x.org/a'); // 'https://[redacted]@x.org/a'
+ * ```
+ * @internal
+ */
+export function withoutCredentials(text: string): string {
+  const userInfo = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/.exec(text);
+  return userInfo === null ? text : `${userInfo[1] ?? ''}[redacted]@${text.slice(userInfo[0].length)}`;
+}
+
 /** `a`/`an` before a word, by its first letter. */
 export function withArticle(word: string): string {
   return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;

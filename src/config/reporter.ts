@@ -1,5 +1,5 @@
 import type * as t from 'io-ts/lib/index.js';
-import { describeKind } from './describeValue.js';
+import { describeKind, withoutCredentials } from './describeValue.js';
 
 /*
  * The issue format, one line per problem, the same everywhere:
@@ -92,12 +92,6 @@ export function formatPath(context: t.Context): string {
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-/** An endpoint key with user info in it shows `[redacted]` there: paths never carry secrets. */
-function withoutCredentials(key: string): string {
-  const at = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/.exec(key);
-  return at === null ? key : `${at[1] ?? ''}[redacted]@${key.slice(at[0].length)}`;
-}
 
 /**
  * Every problem of a failed decode as `path: expected X, got Y` lines, in the order found,

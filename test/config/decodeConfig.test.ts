@@ -244,9 +244,9 @@ const BAD_CONFIGS: readonly BadCase[] = [
   { name: 'callback is an object', input: withEvent({ ...GOOD, callback: {} }), issues: [`${AT}.publish.callback: expected a function, got an object`] },
   { name: 'headers is an array', input: withEvent({ ...GOOD, headers: [] }), issues: [`${AT}.publish.headers: expected an object of header names to string values, got an array`] },
   {
-    name: 'header values must be strings; secret ones are not shown',
+    name: 'header values must be strings, and are never echoed',
     input: withEvent({ ...GOOD, headers: { 'X-Trace': 7, Authorization: 12345 } }),
-    issues: [`${AT}.publish.headers["X-Trace"]: expected a string, got 7`, `${AT}.publish.headers["Authorization"]: expected a string, got a number (hidden)`],
+    issues: [`${AT}.publish.headers["X-Trace"]: expected a string, got a number`, `${AT}.publish.headers["Authorization"]: expected a string, got a number (hidden)`],
   },
   {
     name: 'header name is not a token',
@@ -258,7 +258,7 @@ const BAD_CONFIGS: readonly BadCase[] = [
     input: withEvent({ ...GOOD, headers: { 'X-Api-Key': 'k\r\nX-Evil: 1', 'X-Note': 'a\nb' } }),
     issues: [
       `${AT}.publish.headers["X-Api-Key"]: expected a header value without line breaks, got a string with a line break (hidden)`,
-      `${AT}.publish.headers["X-Note"]: expected a header value without line breaks, got "a\\nb"`,
+      `${AT}.publish.headers["X-Note"]: expected a header value without line breaks, got a string with a line break`,
     ],
   },
   { name: 'auth_token is empty', input: withEvent({ ...GOOD, auth_token: '' }), issues: [`${AT}.publish.auth_token: expected a non-empty string, got an empty string`] },
