@@ -7,12 +7,26 @@ import { createEmitter } from './mitt.js';
 
 const log = logger('bus');
 
-/** The events of the bus's mitt emitter: one type, `event`, carrying a {@link ServiceEvent}. */
+/**
+ * The events of the bus's mitt emitter: one type, `event`, carrying a {@link ServiceEvent}.
+ *
+ * @example
+ * ```ts
+ * const emitter: Emitter<BusEvents> = provisioner.emitter;
+ * emitter.on('event', (event) => audit.write(event.eventId));
+ * ```
+ */
 export type BusEvents<R = AppRecord> = { event: ServiceEvent<R> };
 
 /**
  * The bridge from the hooks' mitt emitter to an RxJS stream. Whatever is emitted as `event`
  * on `emitter` (by `emit`, by the hooks, or by the app itself) is pushed to `events$`.
+ *
+ * @example
+ * ```ts
+ * const bus: EventBus<MyRecord> = createEventBus<MyRecord>();
+ * bus.events$.subscribe((event) => console.log(event.serviceType, event.method));
+ * ```
  */
 export type EventBus<R = AppRecord> = {
   /** The mitt emitter; the app may listen on it (`emitter.on('event', ...)`) or emit on it. */

@@ -15,6 +15,13 @@ const log = logger('hooks');
  * source): the app calls `hooks.publish({ identity, record, draft, uow })` where its own
  * service method runs, the way Invenio runs service components. A hook returns at once and
  * never throws.
+ *
+ * @example
+ * ```ts
+ * const hooks: ServiceHooks<'rdm_record', MyRecord> = provisioner.hooks('rdm_record');
+ * hooks.publish({ identity, record, draft, uow });
+ * hooks.delete_record({ identity, record, data: tombstone, uow });
+ * ```
  */
 export type ServiceHooks<S extends ServiceType, R = AppRecord> = {
   readonly [M in MethodOf<S>]: (args: MethodArgs<S, M, R>) => void;
@@ -24,12 +31,32 @@ export type ServiceHooks<S extends ServiceType, R = AppRecord> = {
  * An event a hook built but could not emit: the provisioner was closed when the event was
  * due (`closed`), or the `uow` argument would not take the commit callback (`unit-of-work`).
  * The provisioner turns it into a `failed` outcome, so that nothing is dropped silently.
+ *
+ * @example
+ * ```ts
+ * createHooks('rdm_record', bus.emit, {
+ *   isClosed: () => closed,
+ *   onRejected: (rejection) => failed.push({ event: rejection.event, reason: rejection.kind, error: rejection.error }),
+ * });
+ * ```
  */
 export type HookRejection<R = AppRecord> =
   | { readonly kind: 'closed'; readonly event: ServiceEvent<R>; readonly error: ClosedError }
   | { readonly kind: 'unit-of-work'; readonly event: ServiceEvent<R>; readonly error: ProvisionerError };
 
-/** How {@link createHooks}' hooks decide what to emit; every option has a default. */
+/**
+ * How {@link createHooks}' hooks decide what to emit; every option has a default.
+ *
+ * @example
+ * ```ts
+ * const configured = new Set(['publish', 'delete_record']);
+ * const options: HookOptions<'rdm_record'> = {
+ *   isConfigured: (method) => configured.has(method),
+ *   isClosed: () => closing,
+ *   onRejected: (rejection) => reportFailure(rejection),
+ * };
+ * ```
+ */
 export type HookOptions<S extends ServiceType = ServiceType, R = AppRecord> = {
   /**
    * Whether any endpoint is configured for a method. Hooks of unconfigured methods return at

@@ -1,13 +1,37 @@
 import { ProvisionerError } from '../errors.js';
 import type { UnitOfWork } from '../events/unitOfWork.js';
 
-/** Where a {@link ManagedUnitOfWork} is: still open, or settled one way for good. */
+/**
+ * Where a {@link ManagedUnitOfWork} is: still open, or settled one way for good.
+ *
+ * @example
+ * ```ts
+ * const uow = createUnitOfWork();
+ * uow.state; // 'open'
+ * uow.commit();
+ * uow.state; // 'committed'
+ * ```
+ */
 export type UnitOfWorkState = 'open' | 'committed' | 'rolled-back';
 
 /**
  * A ready-made {@link UnitOfWork} for apps without their own: the app calls `commit()` after
  * its transaction commits (or `rollback()` after it rolls back), and the callbacks registered
  * meanwhile run then, in registration order, once.
+ *
+ * @example
+ * ```ts
+ * const uow: ManagedUnitOfWork = createUnitOfWork();
+ * uow.onCommit(() => cache.invalidate(record.id));
+ * hooks.publish({ identity, record, uow });
+ * try {
+ *   await db.save(record);
+ *   uow.commit();
+ * } catch (error) {
+ *   uow.rollback();
+ *   throw error;
+ * }
+ * ```
  */
 export type ManagedUnitOfWork = UnitOfWork & {
   /**

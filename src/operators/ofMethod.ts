@@ -4,7 +4,14 @@ import { ProvisionerError } from '../errors.js';
 import { METHOD_TABLES } from '../events/methodTables.js';
 import type { AnyMethod } from '../events/methodTables.js';
 
-/** The events of `E` whose `method` is one of `M`. */
+/**
+ * The events of `E` whose `method` is one of `M`: what {@link ofMethod} emits.
+ *
+ * @example
+ * ```ts
+ * type VersionEvent = OfMethodEvent<ServiceEvent<MyRecord>, 'publish' | 'new_version'>;
+ * ```
+ */
 export type OfMethodEvent<E, M extends string> = Extract<E, { readonly method: M }>;
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([

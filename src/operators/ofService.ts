@@ -4,7 +4,14 @@ import { ProvisionerError } from '../errors.js';
 import { SERVICE_TYPES } from '../events/methodTables.js';
 import type { ServiceType } from '../events/methodTables.js';
 
-/** The events of `E` whose `serviceType` is one of `S`. */
+/**
+ * The events of `E` whose `serviceType` is one of `S`: what {@link ofService} emits.
+ *
+ * @example
+ * ```ts
+ * type CommunityEvent = OfServiceEvent<ServiceEvent<MyRecord>, 'community'>;
+ * ```
+ */
 export type OfServiceEvent<E, S extends ServiceType> = Extract<E, { readonly serviceType: S }>;
 
 /**
