@@ -25,7 +25,7 @@ export type BusEvents<R = AppRecord> = { event: ServiceEvent<R> };
  * @example
  * ```ts
  * const bus: EventBus<MyRecord> = createEventBus<MyRecord>();
- * bus.events$.subscribe((event) => console.log(event.serviceType, event.method));
+ * bus.events$.subscribe((event) => audit.write(event.serviceType, event.method, event.recordId));
  * ```
  */
 export type EventBus<R = AppRecord> = {
@@ -62,7 +62,7 @@ export type EventBus<R = AppRecord> = {
  * @example
  * ```ts
  * const bus = createEventBus();
- * bus.events$.pipe(ofService('rdm_record')).subscribe((event) => console.log(event.method));
+ * bus.events$.pipe(ofService('rdm_record')).subscribe((event) => audit.write(event.method, event.recordId));
  * const hooks = createHooks('rdm_record', bus.emit);
  * hooks.publish({ identity, record });
  * bus.complete();

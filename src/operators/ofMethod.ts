@@ -39,7 +39,7 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
  * ```ts
  * provisioner.events$
  *   .pipe(ofService('rdm_record'), ofMethod('publish', 'new_version'))
- *   .subscribe((event) => console.log(event.recordId, event.args.draft?.id));
+ *   .subscribe((event) => versions.track(event.recordId, event.args.draft?.id));
  * ```
  */
 export function ofMethod<M extends AnyMethod>(

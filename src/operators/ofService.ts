@@ -33,7 +33,7 @@ export type OfServiceEvent<E, S extends ServiceType> = Extract<E, { readonly ser
  * ```ts
  * provisioner.events$
  *   .pipe(ofService('community'), ofMethod('rename'))
- *   .subscribe((event) => console.log(event.args.old_slug, '→', event.args.slug));
+ *   .subscribe((event) => redirects.add(event.args.old_slug, event.args.slug));
  * ```
  */
 export function ofService<S extends ServiceType>(
