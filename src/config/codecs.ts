@@ -491,7 +491,7 @@ const ROOT_EXPECTED = `an object with ${SERVICE_TYPES.join(' and/or ')}`;
  * isRight(ProvisionerConfigCodec.decode({ rdm_record: {} })); // true
  * ```
  */
-export const ProvisionerConfigCodec = new ConfigCodec<ProvisionerConfig>('ProvisionerConfig', ROOT_EXPECTED, (input, context) => {
+export const ProvisionerConfigCodec: t.Type<ProvisionerConfig, ProvisionerConfig, unknown> = new ConfigCodec<ProvisionerConfig>('ProvisionerConfig', ROOT_EXPECTED, (input, context) => {
   if (!isPlainObject(input)) {
     return [issue(input, context, problem(ROOT_EXPECTED, describeKind(input)))];
   }
