@@ -1,12 +1,12 @@
-import createDebug from 'debug';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { ConfigError } from '../errors.js';
+import { logger } from '../log.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { ProvisionerConfigCodec } from './codecs.js';
 import { ROOT_PATH, problem, reportIssues } from './reporter.js';
 import type { ProvisionerConfig } from './types.js';
 
-const log = createDebug('remote-api-provisioner:config');
+const log = logger('config');
 
 /**
  * Validates a config (the shape of the seed's `REMOTE_API_PROVISIONER_EVENTS`) and returns
