@@ -48,7 +48,15 @@ export class ConfigCodec<A> extends t.Type<A, A, unknown> {
 /** Any config codec, seen as a decoder that can say what it expects. */
 type DescribedDecoder = t.Decoder<unknown, unknown> & { readonly expected: string };
 
-/** One validation error with its message. @internal */
+/**
+ * One validation error with its message.
+ *
+ * @example
+ * ```ts
+ * issue(input, context, problem('a boolean', describeValue(input)));
+ * ```
+ * @internal
+ */
 export function issue(value: unknown, context: t.Context, message: string): t.ValidationError {
   return { value, context, message };
 }
@@ -71,7 +79,16 @@ function unknownKey(context: t.Context, key: string, value: unknown, expected: s
 
 const UnknownKey = new t.Type<never, never, unknown>('UnknownKey', (_): _ is never => false, (input, context) => t.failure(input, context), t.identity);
 
-/** Whether a value is a plain object: `{}` literals, JSON objects, `Object.create(null)`. */
+/**
+ * Whether a value is a plain object: `{}` literals, JSON objects, `Object.create(null)`.
+ *
+ * @example
+ * ```ts
+ * isPlainObject({ a: 1 });    // true
+ * isPlainObject(new Date());  // false
+ * ```
+ * @internal
+ */
 export function isPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return false;
@@ -93,7 +110,16 @@ function leaf<A>(name: string, expected: string, accepts: (input: unknown) => bo
 
 const HTTP_METHOD_LIST = HTTP_METHODS.join(', ');
 
-/** `http_method`: one of {@link HTTP_METHODS} (case-sensitive) or a function. @internal */
+/**
+ * `http_method`: one of {@link HTTP_METHODS} (case-sensitive) or a function.
+ *
+ * @example
+ * ```ts
+ * HttpMethodCodec.is('PUT');   // true
+ * HttpMethodCodec.is('put');   // false: "did you mean "PUT"?"
+ * ```
+ * @internal
+ */
 export const HttpMethodCodec = new ConfigCodec<EventConfig['http_method']>(
   'HttpMethod',
   `one of ${HTTP_METHOD_LIST} or a function`,
@@ -151,7 +177,17 @@ function jsonErrors(input: unknown, context: t.Context, ancestors: Set<object>, 
   return errors;
 }
 
-/** `payload`: a plain JSON object, `null`, or a function. @internal */
+/**
+ * `payload`: a plain JSON object, `null`, or a function; every non-JSON value inside an
+ * object payload is reported at its own path.
+ *
+ * @example
+ * ```ts
+ * PayloadCodec.is({ title: 'A Romans Story' }); // true
+ * PayloadCodec.is({ when: new Date() });         // false
+ * ```
+ * @internal
+ */
 export const PayloadCodec = new ConfigCodec<EventConfig['payload']>('Payload', 'a JSON object, null or a function', (input, context) => {
   if (input === null || typeof input === 'function') {
     return [];
@@ -172,14 +208,31 @@ const SECRET_HEADER = /auth|token|secret|key|cookie|passw|credential|signature|s
 /** Characters that would split or end a header line. */
 const LINE_BREAK = /[\r\n\0]/;
 
-/** Whether a header's value must never be shown (Authorization, X-Api-Key, Cookie, ...). @internal */
+/**
+ * Whether a header's name says its value is a secret (Authorization, X-Api-Key, Cookie, ...).
+ *
+ * @example
+ * ```ts
+ * isSecretHeaderName('X-Api-Key'); // true
+ * isSecretHeaderName('X-Trace');   // false
+ * ```
+ * @internal
+ */
 export function isSecretHeaderName(name: string): boolean {
   return SECRET_HEADER.test(name);
 }
 
 const HeaderValueCodec = new ConfigCodec<string>('HeaderValue', 'a string', () => []);
 
-/** `headers`: an object of header names (tokens) to string values. @internal */
+/**
+ * `headers`: an object of header names (tokens) to string values, never echoed.
+ *
+ * @example
+ * ```ts
+ * HeadersCodec.is({ 'X-Source': 'records-app' }); // true
+ * ```
+ * @internal
+ */
 export const HeadersCodec = keyedByData(
   new ConfigCodec<Readonly<Record<string, string>>>('Headers', 'an object of header names to string values', (input, context) => {
     if (!isPlainObject(input)) {
@@ -205,7 +258,15 @@ export const HeadersCodec = keyedByData(
   }),
 );
 
-/** `auth_token`: a non-empty string; never echoed. @internal */
+/**
+ * `auth_token`: a non-empty string without line breaks; never echoed.
+ *
+ * @example
+ * ```ts
+ * AuthTokenCodec.is('');  // false: "got an empty string"
+ * ```
+ * @internal
+ */
 export const AuthTokenCodec = new ConfigCodec<string>('AuthToken', 'a non-empty string', (input, context) => {
   if (typeof input === 'string' && input !== '' && !LINE_BREAK.test(input)) {
     return [];
@@ -284,7 +345,16 @@ const OriginCodec = new ConfigCodec<string>('Origin', ORIGIN_EXPECTED, (input, c
 
 const ALLOWED_ORIGINS_EXPECTED = 'true or an array of absolute http(s) origins';
 
-/** `allowed_origins`: `true`, or an array of origins. @internal */
+/**
+ * `allowed_origins`: `true`, or an array of absolute http(s) origins.
+ *
+ * @example
+ * ```ts
+ * AllowedOriginsCodec.is(['https://search.example.org']); // true
+ * AllowedOriginsCodec.is(['https://x.org/path']);         // false
+ * ```
+ * @internal
+ */
 export const AllowedOriginsCodec = new ConfigCodec<true | readonly string[]>('AllowedOrigins', ALLOWED_ORIGINS_EXPECTED, (input, context) => {
   if (input === true) {
     return [];
@@ -307,7 +377,15 @@ const RETRY_OPTIONS = {
 } as const;
 const RETRY_OPTION_NAMES = Object.keys(RETRY_OPTIONS);
 
-/** `retry`: an object of retry options (`limit`, `baseDelayMs`, `maxDelayMs`, `maxRetryAfterMs`). @internal */
+/**
+ * `retry`: an object of retry options (`limit`, `baseDelayMs`, `maxDelayMs`, `maxRetryAfterMs`).
+ *
+ * @example
+ * ```ts
+ * RetryCodec.is({ limit: 3, baseDelayMs: 100 }); // true
+ * ```
+ * @internal
+ */
 export const RetryCodec = new ConfigCodec<NonNullable<EventConfig['retry']>>('Retry', 'an object of retry options', (input, context) => {
   if (!isPlainObject(input)) {
     return [issue(input, context, problem(`an object of retry options (${RETRY_OPTION_NAMES.join(', ')})`, describeKind(input)))];
@@ -331,7 +409,15 @@ export const RetryCodec = new ConfigCodec<NonNullable<EventConfig['retry']>>('Re
   return errors;
 });
 
-/** `timeout_ms`: a positive number. @internal */
+/**
+ * `timeout_ms`: a positive number.
+ *
+ * @example
+ * ```ts
+ * TimeoutCodec.is(0); // false
+ * ```
+ * @internal
+ */
 export const TimeoutCodec = leaf<number>('TimeoutMs', 'a positive number', (input) => typeof input === 'number' && Number.isFinite(input) && input > 0);
 
 // --- event config -------------------------------------------------------------------------
@@ -353,7 +439,16 @@ const EVENT_KEY_CODECS: { readonly [K in (typeof EVENT_CONFIG_KEYS)[number]]: De
 const REQUIRED_EVENT_KEYS = ['http_method', 'payload'] as const;
 const EVENT_KEY_LIST = EVENT_CONFIG_KEYS.join(', ');
 
-/** What one service method sends to one endpoint: see {@link EventConfig}. @internal */
+/**
+ * What one service method sends to one endpoint: see {@link EventConfig}. Unknown keys get
+ * "did you mean"; a missing required key (`http_method`, `payload`) is reported once.
+ *
+ * @example
+ * ```ts
+ * EventConfigCodec.is({ http_method: 'DELETE', payload: null }); // true
+ * ```
+ * @internal
+ */
 export const EventConfigCodec = new ConfigCodec<EventConfig>('EventConfig', 'an event config object', (input, context) => {
   if (!isPlainObject(input)) {
     return [issue(input, context, problem('an event config object', describeKind(input)))];

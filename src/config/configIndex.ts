@@ -3,7 +3,15 @@ import { SERVICE_TYPES } from '../events/methodTables.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import type { EventConfig, ProvisionerConfig } from './types.js';
 
-/** One endpoint configured for a service method, with what to send it. */
+/**
+ * One endpoint configured for a service method, with what to send it.
+ *
+ * @example
+ * ```ts
+ * const [first]: readonly EndpointBinding<'rdm_record'>[] = endpointsFor(events, 'rdm_record', 'publish');
+ * first?.endpoint; // 'https://search.example.org/api/v1/documents'
+ * ```
+ */
 export type EndpointBinding<S extends ServiceType = ServiceType, R = AppRecord> = {
   /** The endpoint key of the config (its URL). */
   readonly endpoint: string;
@@ -14,6 +22,12 @@ export type EndpointBinding<S extends ServiceType = ServiceType, R = AppRecord> 
 /**
  * A precomputed, frozen lookup of a validated config: which methods each service has
  * configured, and the endpoints of each (service, method), each lookup O(1).
+ *
+ * @example
+ * ```ts
+ * const index: ConfigIndex = indexConfig(events);
+ * if (index.needsOwner && resolveOwner === undefined) throw new Error('resolveOwner is required');
+ * ```
  */
 export type ConfigIndex<R = AppRecord> = {
   /** The config the index was built from. */

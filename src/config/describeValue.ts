@@ -87,7 +87,15 @@ export function describeHidden(value: unknown): string {
   }
 }
 
-/** A string in double quotes (JSON escaping), cut to a readable length. */
+/**
+ * A string in double quotes (JSON escaping), cut to a readable length.
+ *
+ * @example
+ * ```ts
+ * quote('PUTT'); // '"PUTT"'
+ * ```
+ * @internal
+ */
 export function quote(text: string): string {
   if (text.length <= MAX_ECHOED_STRING) {
     return JSON.stringify(text);
@@ -110,7 +118,15 @@ export function withoutCredentials(text: string): string {
   return userInfo === null ? text : `${userInfo[1] ?? ''}[redacted]@${text.slice(userInfo[0].length)}`;
 }
 
-/** `a`/`an` before a word, by its first letter. */
+/**
+ * `a`/`an` before a word, by its first letter.
+ *
+ * @example
+ * ```ts
+ * withArticle('array'); // 'an array'
+ * ```
+ * @internal
+ */
 export function withArticle(word: string): string {
   return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
 }

@@ -18,7 +18,15 @@ import { describeKind, withoutCredentials } from './describeValue.js';
  *   backticks), `did you mean "PUT"?` for values (in double quotes), or a short reason.
  */
 
-/** The path shown for a problem with the config as a whole. */
+/**
+ * The path shown for a problem with the config as a whole.
+ *
+ * @example
+ * ```ts
+ * `${ROOT_PATH}: expected an object with rdm_record and/or community, got an array`
+ * ```
+ * @internal
+ */
 export const ROOT_PATH = '(root)';
 
 const dataKeyed = new WeakSet<t.Decoder<unknown, unknown>>();
@@ -53,12 +61,28 @@ export function problem(expected: string, found: string, hint?: string): string 
   return `expected ${expected}, got ${found}${hint === undefined ? '' : ` (${hint})`}`;
 }
 
-/** The hint for a misspelt name: ``did you mean `publish`?``. @internal */
+/**
+ * The hint for a misspelt name (keys, methods, services are in backticks).
+ *
+ * @example
+ * ```ts
+ * didYouMeanName('publish'); // 'did you mean `publish`?'
+ * ```
+ * @internal
+ */
 export function didYouMeanName(name: string): string {
   return `did you mean \`${name}\`?`;
 }
 
-/** The hint for a misspelt value: `did you mean "PUT"?`. @internal */
+/**
+ * The hint for a misspelt value (values are in double quotes).
+ *
+ * @example
+ * ```ts
+ * didYouMeanValue('PUT'); // 'did you mean "PUT"?'
+ * ```
+ * @internal
+ */
 export function didYouMeanValue(value: string): string {
   return `did you mean ${JSON.stringify(value)}?`;
 }
