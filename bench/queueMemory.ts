@@ -58,15 +58,19 @@ export const queueMemory: Section = {
         }
       };
       try {
-        // Warm-up against the healthy receiver, then stall it.
-        publishMany(200);
-        await within(provisioner.drain(), 60_000, 'drain() of the warm-up');
+        // Warm-up: fill past the bound once (so both the queueing and the overflow paths are
+        // compiled before the heap is sampled), release, drain, then stall the receiver again.
         await receiver.setMode('stalled');
+        publishMany(maxQueue + 100);
+        await receiver.setMode('healthy');
+        await within(provisioner.drain(), 120_000, 'drain() of the warm-up');
+        await receiver.setMode('stalled');
+        const overflowedBefore = tally.reasons['overflow'] ?? 0;
         const samples: Sample[] = [{ published: 0, overflowed: 0, heapUsed: await settledHeap() }];
         for (let s = 1; s <= steps; s += 1) {
           publishMany(step);
           const heapUsed = await settledHeap();
-          samples.push({ published: s * step, overflowed: tally.reasons['overflow'] ?? 0, heapUsed });
+          samples.push({ published: s * step, overflowed: (tally.reasons['overflow'] ?? 0) - overflowedBefore, heapUsed });
         }
         samplesByRound.push(samples);
         const first = samples[0] as Sample;
@@ -99,7 +103,7 @@ export const queueMemory: Section = {
       {
         ...row('d', `held (not overflowed) after ${1.5 * maxQueue} publishes`, 'deliveries', heldAtEnd),
         verdicts: [
-          { target: `≤ maxQueue + concurrency (${maxQueue + concurrency})`, pass: Math.max(...heldAtEnd) <= maxQueue + concurrency },
+          { target: `≤ maxQueue (${maxQueue})`, pass: Math.max(...heldAtEnd) <= maxQueue },
         ],
       },
     ];
