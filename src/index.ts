@@ -99,6 +99,23 @@ export type { OfMethodEvent } from './operators/ofMethod.js';
 // (operator exports go here)
 
 // --- delivery
+export { createKyEffect } from './delivery/kyEffect.js';
+export type { KyEffectOptions } from './delivery/kyEffect.js';
+export { sendWithRetry } from './delivery/sendWithRetry.js';
+export type { SendResult, SendOptions, AttemptInfo } from './delivery/sendWithRetry.js';
+export {
+  DEFAULT_RETRY_OPTIONS,
+  resolveRetryOptions,
+  isRetryableStatus,
+  classifyResponse,
+  classifyError,
+  backoffDelay,
+  retryDelay,
+} from './delivery/retryPolicy.js';
+export type { ResolvedRetryOptions, AttemptVerdict, AttemptFailureReason } from './delivery/retryPolicy.js';
+export { parseRetryAfter } from './delivery/retryAfter.js';
+export { signRequest, withSigning } from './delivery/signing.js';
+export { recordUrl, assertHttpUrl, sameOrigin } from './delivery/urls.js';
 // (delivery exports go here)
 
 // --- provisioner

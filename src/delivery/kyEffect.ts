@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events';
+import ky, { isTimeoutError as isKyTimeoutError } from 'ky';
+import type { Options as KyOptions } from 'ky';
+import { Observable } from 'rxjs';
+import { NetworkError, TimeoutError } from '../errors.js';
+import type { HttpEffect } from '../events/httpEffect.js';
+import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
+import { createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.js';
+import type { LeanFetchInit } from './leanFetch.js';
+import { describeUrl } from './urls.js';
+
+/** Options of {@link createKyEffect}. */
+export type KyEffectOptions = {
+  /** Per-attempt timeout (until the whole body is read); a request's own `timeoutMs` wins. @default 10000 */
+  readonly timeoutMs?: number;
+  /** Longest response body read; the rest is cut and `bodyTruncated` set. @default 1048576 (1 MiB) */
+  readonly maxResponseBytes?: number;
+  /** Most keep-alive sockets per origin. @default unlimited (the pipeline's concurrency bounds it) */
+  readonly connections?: number;
+  /**
+   * The `fetch` under ky. By default a lean one on undici's `request` over a keep-alive pool
+   * of this effect; pass another (e.g. the global `fetch`) for custom transports. It must not
+   * follow redirects (the effect asks for `redirect: 'manual'`).
+   */
+  readonly fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+};
+
+/** The default timeout of one attempt. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** The default cap of a response body. */
+const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * The default {@link HttpEffect}: one ky 1.x request per subscription, over a lean `fetch` on
+ * undici with a keep-alive pool. ky's own retries are off (retries happen in RxJS, see
+ * `sendWithRetry`), redirects are never followed (a 3xx is emitted as it is), each attempt has a
+ * timeout, the body is sent as the exact string of the request (signatures are over those
+ * bytes) and the response body is read once: JSON when the content type says so (invalid JSON
+ * stays text), text otherwise, `null` when empty, at most `maxResponseBytes` (then the rest is
+ * dropped and `bodyTruncated` set). It emits the response for any status and errors only with
+ * a `TimeoutError` or a `NetworkError` (whose message never shows headers). Unsubscribing aborts
+ * the request. `close()` closes the connection pool.
+ *
+ * ```
+ * request ──► effect(request) ──────────(response|)      any status, one emission
+ *                               ────────#                 TimeoutError | NetworkError
+ * ```
+ *
+ * @example
+ * ```ts
+ * const effect = createKyEffect({ timeoutMs: 5_000 });
+ * effect(request).subscribe((response) => console.log(response.status, response.body));
+ * await effect.close();
+ * ```
+ */
+export function createKyEffect(options: KyEffectOptions = {}): HttpEffect & { close(): Promise<void> } {
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const customFetch = options.fetch;
+  const leanFetch = customFetch === undefined ? createLeanFetch(options.connections === undefined ? {} : { connections: options.connections }) : undefined;
+
+  const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
+    new Observable<ProvisionerResponse>((subscriber) => {
+      const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
+      // The lean fetch is aborted through an emitter (no AbortSignal to combine); another fetch
+      // through the signal ky combines with its own.
+      const abortEmitter = leanFetch === undefined ? undefined : new EventEmitter();
+      const abortController = leanFetch === undefined ? new AbortController() : undefined;
+      let settled = false;
+      let timedOut = false;
+      const abort = (): void => {
+        abortEmitter?.emit('abort');
+        abortController?.abort();
+      };
+      // One deadline for the whole attempt, connection to last body byte; ky's own timeout stops
+      // at the response headers, so it is off.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort();
+      }, timeoutMs);
+
+      const init: KyOptions & LeanFetchInit = {
+        method: request.method,
+        retry: 0,
+        throwHttpErrors: false,
+        redirect: 'manual',
+        timeout: false,
+        ...(leanFetch === undefined
+          ? {
+              fetch: customFetch as NonNullable<KyOptions['fetch']>,
+              headers: request.headers,
+              body: request.body,
+              signal: (abortController as AbortController).signal,
+            }
+          : {
+              fetch: leanFetch as NonNullable<KyOptions['fetch']>,
+              lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as EventEmitter },
+            }),
+      };
+
+      ky(request.url, init)
+        .then((response) => (settled ? undefined : readResponse(request, response, maxResponseBytes)))
+        .then(
+          (response) => {
+            clearTimeout(timer);
+            if (settled || response === undefined) return;
+            settled = true;
+            subscriber.next(response);
+            subscriber.complete();
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            if (settled) return;
+            settled = true;
+            subscriber.error(toTransportError(request, timeoutMs, timedOut || isKyTimeoutError(error), error));
+          },
+        );
+
+      return () => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          abort();
+        }
+      };
+    });
+
+  return Object.assign(effect, { close: async () => leanFetch?.close() });
+}
+
+async function readResponse(request: RequestDescriptor, response: Response, maxResponseBytes: number): Promise<ProvisionerResponse> {
+  const { bytes, truncated } = await readBodyBounded(response, maxResponseBytes);
+  const headers = responseHeaders(response);
+  return {
+    status: response.status,
+    headers,
+    body: decodeBody(bytes, headers['content-type']),
+    url: request.url,
+    ...(truncated ? { bodyTruncated: true } : {}),
+  };
+}
+
+function decodeBody(bytes: Buffer, contentType: string | undefined): unknown {
+  if (bytes.length === 0) {
+    return null;
+  }
+  const text = bytes.toString('utf8');
+  if (contentType !== undefined && JSON_CONTENT_TYPE.test(contentType)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/** Our error for what ky threw; never built from the request's headers (they may hold tokens). */
+function toTransportError(request: RequestDescriptor, timeoutMs: number, timedOut: boolean, error: unknown): TimeoutError | NetworkError {
+  const target = `${request.method} ${describeUrl(request.url)}`;
+  if (timedOut) {
+    return new TimeoutError(`Expected a response from ${target} within ${timeoutMs} ms, got none in time`);
+  }
+  return new NetworkError(`Expected a response from ${target}, got ${describeCause(error)}`, { cause: stripRequest(error) });
+}
+
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return `a non-error rejection (${typeof error})`;
+  }
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  const code = (cause as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code;
+  const detail = cause === undefined ? error.message : `${error.message}: ${cause.message}`;
+  return `${error.name}${typeof code === 'string' ? ` ${code}` : ''} (${detail})`;
+}
+
+/** ky's errors carry the `Request` (with its headers); keep only the name, message and code. */
+function stripRequest(error: unknown): unknown {
+  if (error instanceof Error && 'request' in error) {
+    return { name: error.name, message: error.message };
+  }
+  return error;
+}

@@ -1,0 +1,371 @@
+import type { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+
+/** Options of {@link createLeanFetch}. */
+export type LeanFetchOptions = {
+  /** Most sockets per origin. @default unlimited (the pipeline's concurrency bounds it) */
+  readonly connections?: number;
+  /** How long an idle keep-alive socket stays open. @default 4000 */
+  readonly keepAliveTimeoutMs?: number;
+};
+
+/**
+ * Per-request extras the lean fetch reads from its `init` under the `lean` key. ky hands every
+ * option it does not know to `fetch` (as it does undici's `dispatcher`), so these travel through
+ * ky untouched.
+ */
+export type LeanFetchExtras = {
+  /**
+   * The exact bytes to send. Used instead of reading the `Request`'s body stream, which saves
+   * the web-stream wrapping and the clone ky makes for its retries.
+   */
+  readonly body?: string | Uint8Array | null;
+  /**
+   * The request headers, sent as they are instead of the `Request`'s (which ky copies into
+   * `Headers` objects several times per request).
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Aborts the request, or the reading of its response body, when it emits `'abort'`. When
+   * given, the `Request`'s signal is not listened to: the caller aborts through the emitter
+   * (on unsubscribe, or when ky rejects with its `TimeoutError`).
+   */
+  readonly abortEmitter?: EventEmitter;
+};
+
+/** The `init` of the lean fetch: a `RequestInit` plus {@link LeanFetchExtras}. */
+export type LeanFetchInit = RequestInit & { readonly lean?: LeanFetchExtras };
+
+/** A `fetch` for ky over one keep-alive undici pool; `close()` closes the pool. */
+export type LeanFetch = {
+  (input: string | URL | Request, init?: LeanFetchInit): Promise<Response>;
+  /** Closes the keep-alive pool; in-flight requests finish first. */
+  close(): Promise<void>;
+};
+
+/** What {@link readBodyBounded} read. */
+export type BoundedBody = {
+  readonly bytes: Buffer;
+  /** The body was longer than the cap and was cut; the rest was never read. */
+  readonly truncated: boolean;
+};
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A response of the lean fetch. It is a real `Response` (so ky and `instanceof` accept it),
+ * but its body stays the undici stream it arrived on: the body methods read that stream
+ * directly and a web stream is only made if `body` is asked for. Headers are kept as the plain
+ * lower-case record undici parsed; a `Headers` object is built only when `headers` is read.
+ *
+ * @internal
+ */
+export class LeanResponse extends (Response as unknown as new (body: null, init: ResponseInit) => object) {
+  readonly #status: number;
+  readonly #statusText: string;
+  readonly #url: string;
+  readonly #rawHeaders: Readonly<Record<string, string>>;
+  #nodeBody: Readable | null;
+  #headers: Headers | undefined;
+  #webBody: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: Readable | null) {
+    super(null, { status: status >= 200 && status <= 599 ? status : 500 });
+    this.#status = status;
+    this.#statusText = statusText;
+    this.#url = url;
+    this.#rawHeaders = headers;
+    this.#nodeBody = body;
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  get ok(): boolean {
+    return this.#status >= 200 && this.#status <= 299;
+  }
+
+  get statusText(): string {
+    return this.#statusText;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get redirected(): boolean {
+    return false;
+  }
+
+  get type(): Response['type'] {
+    return 'basic';
+  }
+
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers();
+      for (const name in this.#rawHeaders) {
+        headers.append(name, this.#rawHeaders[name] ?? '');
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  /** The response headers as undici parsed them: lower-case names, repeated values joined. */
+  get plainHeaders(): Readonly<Record<string, string>> {
+    return this.#rawHeaders;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#nodeBody === null ? false : this.#nodeBody.readableDidRead || this.#nodeBody.destroyed;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#webBody === undefined) {
+      const nodeBody = this.takeNodeBody();
+      this.#webBody = nodeBody === null ? null : (Readable.toWeb(nodeBody) as ReadableStream<Uint8Array>);
+    }
+    return this.#webBody;
+  }
+
+  /**
+   * Hands over the undici body stream, once; later calls get `null`.
+   * @internal
+   */
+  takeNodeBody(): Readable | null {
+    const body = this.#nodeBody;
+    this.#nodeBody = null;
+    return body;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.#readAll();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    return new Uint8Array(await this.arrayBuffer());
+  }
+
+  async text(): Promise<string> {
+    return (await this.#readAll()).toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  async blob(): Promise<Blob> {
+    return new Blob([await this.arrayBuffer()], { type: this.#rawHeaders['content-type'] ?? '' });
+  }
+
+  async formData(): Promise<FormData> {
+    return new Response(await this.arrayBuffer(), { headers: this.#rawHeaders }).formData();
+  }
+
+  clone(): Response {
+    throw new TypeError('Expected a response that can be cloned, got a lean fetch response (its body is read once)');
+  }
+
+  async #readAll(): Promise<Buffer> {
+    const body = this.takeNodeBody();
+    if (body === null) {
+      if (this.#webBody !== undefined) {
+        throw new TypeError('Expected an unread response body, got one already read');
+      }
+      this.#webBody = null;
+      return EMPTY;
+    }
+    return (await readNodeBody(body, Number.POSITIVE_INFINITY)).bytes;
+  }
+}
+
+/**
+ * A minimal `fetch` for ky, built on undici's `request` over one keep-alive `Agent`. It never
+ * follows redirects: a 3xx comes back as it is, like `redirect: 'manual'` in Node's fetch.
+ * It honours the `Request`'s signal (ky's timeout) and the {@link LeanFetchExtras} ky passes
+ * through; its responses are {@link LeanResponse}s.
+ *
+ * @example
+ * ```ts
+ * const fetch = createLeanFetch({ connections: 16 });
+ * const response = await ky.post(url, { fetch, body, retry: 0, redirect: 'manual' });
+ * await fetch.close();
+ * ```
+ * @internal
+ */
+export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
+  const agent = new Agent({
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+    ...(options.connections === undefined ? {} : { connections: options.connections }),
+  });
+
+  const leanFetch = async (input: string | URL | Request, init?: LeanFetchInit): Promise<Response> => {
+    const isRequest = typeof input === 'object' && input instanceof Request;
+    const href = isRequest ? input.url : String(input);
+    const method = isRequest ? input.method : (init?.method ?? 'GET').toUpperCase();
+    const extras = init?.lean;
+    let headers: Readonly<Record<string, string>> | string[];
+    if (extras?.headers !== undefined) {
+      headers = extras.headers;
+    } else {
+      headers = flattenHeaders(isRequest ? input.headers : new Headers(init?.headers));
+    }
+    let body: string | Uint8Array | null;
+    if (extras?.body !== undefined) {
+      body = extras.body;
+    } else if (isRequest) {
+      body = input.body === null ? null : new Uint8Array(await input.arrayBuffer());
+    } else {
+      body = init?.body === undefined || init.body === null ? null : new Uint8Array(await new Response(init.body).arrayBuffer());
+    }
+    const signal = extras?.abortEmitter ?? (isRequest ? input.signal : (init?.signal ?? null));
+
+    const url = new URL(href);
+    const response = await agent.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      signal,
+    });
+    const hasBody = method !== 'HEAD' && response.statusCode !== 204 && response.statusCode !== 304;
+    if (!hasBody) {
+      response.body.resume();
+    }
+    return new LeanResponse(
+      response.statusCode,
+      response.statusText,
+      href,
+      plainHeaders(response.headers),
+      hasBody ? response.body : null,
+    );
+  };
+
+  return Object.assign(leanFetch, { close: () => agent.close() });
+}
+
+/**
+ * Reads a response body up to `maxBytes`: past the cap it stops reading, cancels the rest (the
+ * connection is dropped rather than drained) and says `truncated`. Works on lean responses
+ * (their undici stream) and on any other `Response` (its web stream).
+ *
+ * @example
+ * ```ts
+ * const { bytes, truncated } = await readBodyBounded(response, 1024 * 1024);
+ * ```
+ * @internal
+ */
+export function readBodyBounded(response: Response, maxBytes: number): Promise<BoundedBody> {
+  if (response instanceof LeanResponse) {
+    const body = response.takeNodeBody();
+    return body === null ? Promise.resolve({ bytes: EMPTY, truncated: false }) : readNodeBody(body, maxBytes);
+  }
+  return readWebBody(response.body, maxBytes);
+}
+
+/**
+ * The headers of a response as a plain record with lower-case names.
+ * @internal
+ */
+export function responseHeaders(response: Response): Readonly<Record<string, string>> {
+  if (response instanceof LeanResponse) {
+    return response.plainHeaders;
+  }
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
+function readNodeBody(body: Readable, maxBytes: number): Promise<BoundedBody> {
+  return new Promise<BoundedBody>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (length + chunk.length > maxBytes) {
+        chunks.push(chunk.subarray(0, maxBytes - length));
+        length = maxBytes;
+        cleanup();
+        body.on('error', ignore);
+        body.destroy();
+        resolve({ bytes: Buffer.concat(chunks, length), truncated: true });
+        return;
+      }
+      chunks.push(chunk);
+      length += chunk.length;
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ bytes: chunks.length === 1 ? (chunks[0] ?? EMPTY) : Buffer.concat(chunks, length), truncated: false });
+    };
+    const onError = (error: unknown): void => {
+      cleanup();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('Expected the response body to end, got the connection closed'));
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
+async function readWebBody(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<BoundedBody> {
+  if (stream === null) {
+    return { bytes: EMPTY, truncated: false };
+  }
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      return { bytes: Buffer.concat(chunks, length), truncated: false };
+    }
+    if (length + value.byteLength > maxBytes) {
+      chunks.push(value.subarray(0, maxBytes - length));
+      length = maxBytes;
+      await reader.cancel().catch(ignore);
+      return { bytes: Buffer.concat(chunks, length), truncated: true };
+    }
+    chunks.push(value);
+    length += value.byteLength;
+  }
+}
+
+function flattenHeaders(headers: Headers): string[] {
+  const flat: string[] = [];
+  headers.forEach((value, name) => {
+    flat.push(name, value);
+  });
+  return flat;
+}
+
+function plainHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
+  const plain: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) {
+      plain[name] = typeof value === 'string' ? value : value.join(', ');
+    }
+  }
+  return plain;
+}
+
+function ignore(): void {}

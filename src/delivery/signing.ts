@@ -1,0 +1,93 @@
+import { createHmac } from 'node:crypto';
+import { defer } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import type { HttpEffect } from '../events/httpEffect.js';
+import type { RequestDescriptor } from '../events/request.js';
+
+/** The prefix of Standard Webhooks secrets. */
+const SECRET_PREFIX = 'whsec_';
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const SIGNING_HEADERS: ReadonlySet<string> = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+
+/** A decoded signing key; the secret itself is never kept in a printable form. */
+type SigningKey = Buffer;
+
+/**
+ * Signs a request the Standard Webhooks way: `webhook-id` (the delivery id),
+ * `webhook-timestamp` (seconds) and `webhook-signature`, one `v1,<base64 HMAC-SHA256>` per
+ * secret, space separated, over `${id}.${timestamp}.${body}` where body is the exact string sent
+ * (empty when there is none). Several secrets let a receiver rotate keys: it accepts any of
+ * them. Secrets are `whsec_<base64>` (the prefix is optional, as in the reference library).
+ * Returns a new descriptor; earlier signing headers, in any case, are replaced.
+ *
+ * @example
+ * ```ts
+ * const signed = signRequest(request, ['whsec_new...', 'whsec_old...'], Math.floor(Date.now() / 1000));
+ * signed.headers['webhook-signature']; // 'v1,K5oZ... v1,3Fqa...'
+ * ```
+ */
+export function signRequest(request: RequestDescriptor, secrets: string | readonly string[], timestampSeconds: number): RequestDescriptor {
+  return signWithKeys(request, decodeSecrets(secrets), timestampSeconds);
+}
+
+/**
+ * Wraps an effect so that every attempt is signed afresh with {@link signRequest}: each
+ * subscription (each retry) gets a new `webhook-timestamp`, the same `webhook-id`. Secrets are
+ * checked and decoded once, here (a bad one throws a `ConfigError` that never shows it).
+ *
+ * ```
+ * request ──► withSigning(effect)(request) ──► effect(signRequest(request, secrets, now()))
+ * ```
+ *
+ * @example
+ * ```ts
+ * const effect = withSigning(createKyEffect(), { secret: process.env.WEBHOOK_SECRET ?? '' });
+ * sendWithRetry(effect, request).subscribe(console.log);
+ * ```
+ */
+export function withSigning(
+  effect: HttpEffect,
+  signing: { readonly secret: string | readonly string[] },
+  nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+): HttpEffect {
+  const keys = decodeSecrets(signing.secret);
+  return (request) => defer(() => effect(signWithKeys(request, keys, nowSeconds())));
+}
+
+function signWithKeys(request: RequestDescriptor, keys: readonly SigningKey[], timestampSeconds: number): RequestDescriptor {
+  if (!Number.isSafeInteger(timestampSeconds) || timestampSeconds < 0) {
+    throw new RangeError(`Expected the signing timestamp to be whole seconds since the epoch, got ${String(timestampSeconds)}`);
+  }
+  const id = request.deliveryId;
+  const timestamp = String(timestampSeconds);
+  const content = `${id}.${timestamp}.${request.body ?? ''}`;
+  const signature = keys.map((key) => `v1,${createHmac('sha256', key).update(content, 'utf8').digest('base64')}`).join(' ');
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(request.headers)) {
+    if (!SIGNING_HEADERS.has(name.toLowerCase())) {
+      headers[name] = request.headers[name] as string;
+    }
+  }
+  headers['webhook-id'] = id;
+  headers['webhook-timestamp'] = timestamp;
+  headers['webhook-signature'] = signature;
+  return { ...request, headers };
+}
+
+function decodeSecrets(secrets: string | readonly string[]): SigningKey[] {
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
+  if (list.length === 0) {
+    throw new ConfigError(['signing.secret: expected a whsec_… secret or a non-empty list of them, got an empty list']);
+  }
+  return list.map((secret, index) => {
+    const where = typeof secrets === 'string' ? 'signing.secret' : `signing.secret[${index}]`;
+    if (typeof secret !== 'string') {
+      throw new ConfigError([`${where}: expected a whsec_… secret string, got ${secret === null ? 'null' : typeof secret}`]);
+    }
+    const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+    if (encoded.length === 0 || !BASE64.test(encoded)) {
+      throw new ConfigError([`${where}: expected a whsec_ prefix followed by base64, got a value that is not base64 (not shown)`]);
+    }
+    return Buffer.from(encoded, 'base64');
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The receiving API of the delivery tests, run in its own process by `receiverProcess.ts`.
+ * node:http on 127.0.0.1, port 0. It reports every request, and what happened to the
+ * responses, to the parent over IPC. Routes:
+ *
+ * - `/json`: 200 with a JSON body (`{ ok: true, method }`);
+ * - `/status/<code>`: that status; a 3xx points `Location` at `/json`; 204 has no body;
+ * - `/flaky/<failures>/<status>?retryAfter=<value>`: the first `<failures>` requests with the
+ *   same `Idempotency-Key` get `<status>` (with `Retry-After` when given), later ones 200;
+ * - `/verify`: verifies the Standard Webhooks signature with each secret of
+ *   `RECEIVER_SECRETS` (JSON list) using the `standardwebhooks` package: 204 when every secret
+ *   verifies, 401 naming the first that does not;
+ * - `/big/<bytes>`: a JSON-typed body of that many bytes, written with backpressure; reports
+ *   how much was written and whether the client read it all (`big-done`);
+ * - `/hang`: never answers; reports `closed` when the client gives up.
+ *
+ * @internal test helper
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import type { ReceiverEvent } from './receiverProcess.js';
+
+const secrets = JSON.parse(process.env['RECEIVER_SECRETS'] ?? '[]') as string[];
+const attemptsByKey = new Map<string, number>();
+const CHUNK = Buffer.alloc(64 * 1024, 0x20);
+
+function report(event: ReceiverEvent): void {
+  process.send?.(event);
+}
+
+function header(raw: IncomingMessage, name: string): string | undefined {
+  const value = raw.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+function verify(raw: IncomingMessage, body: string, response: ServerResponse): void {
+  const headers: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    headers[name] = header(raw, name) ?? '';
+  }
+  for (const [index, secret] of secrets.entries()) {
+    try {
+      new Webhook(secret).verify(body, headers);
+    } catch (error) {
+      response.writeHead(401, { 'content-type': 'text/plain' });
+      response.end(`secret #${index}: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+  }
+  response.writeHead(204);
+  response.end();
+}
+
+function big(size: number, raw: IncomingMessage, response: ServerResponse): void {
+  let written = 0;
+  let finished = false;
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(size) });
+  response.on('close', () => {
+    report({ type: 'big-done', path: raw.url ?? '', written, finished });
+  });
+  response.on('finish', () => {
+    finished = true;
+  });
+  const pump = (): void => {
+    while (written < size && !response.destroyed) {
+      const chunk = size - written >= CHUNK.length ? CHUNK : CHUNK.subarray(0, size - written);
+      written += chunk.length;
+      if (!response.write(chunk)) {
+        response.once('drain', pump);
+        return;
+      }
+    }
+    if (written >= size) response.end();
+  };
+  pump();
+}
+
+const server = createServer((raw: IncomingMessage, response: ServerResponse) => {
+  const chunks: Buffer[] = [];
+  raw.on('data', (chunk: Buffer) => chunks.push(chunk));
+  raw.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(raw.url ?? '/', 'http://receiver');
+    report({ type: 'request', method: raw.method ?? '', path: raw.url ?? '', headers: { ...raw.headers }, body, at: Date.now() });
+    const parts = url.pathname.split('/').filter((part) => part !== '');
+    switch (parts[0]) {
+      case 'json':
+        return json(response, 200, { ok: true, method: raw.method });
+      case 'status': {
+        const status = Number(parts[1]);
+        if (status >= 300 && status <= 399) return json(response, status, { status }, { location: '/json' });
+        if (status === 204 || status === 304) {
+          response.writeHead(status);
+          return response.end();
+        }
+        return json(response, status, { status });
+      }
+      case 'flaky': {
+        const key = `${url.pathname}|${header(raw, 'idempotency-key') ?? ''}`;
+        const attempt = (attemptsByKey.get(key) ?? 0) + 1;
+        attemptsByKey.set(key, attempt);
+        if (attempt <= Number(parts[1])) {
+          const retryAfter = url.searchParams.get('retryAfter');
+          return json(response, Number(parts[2]), { attempt }, retryAfter === null ? {} : { 'retry-after': retryAfter });
+        }
+        return json(response, 200, { attempt });
+      }
+      case 'verify':
+        return verify(raw, body, response);
+      case 'big':
+        return big(Number(parts[1]), raw, response);
+      case 'hang':
+        response.on('close', () => report({ type: 'closed', path: raw.url ?? '' }));
+        return undefined;
+      default:
+        return json(response, 404, { error: `no route ${url.pathname}` });
+    }
+  });
+});
+
+process.on('disconnect', () => {
+  server.closeAllConnections();
+  server.close();
+  process.exit(0);
+});
+
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error(`Expected a TCP address, got ${String(address)}`);
+  report({ type: 'ready', port: address.port });
+});
