@@ -96,7 +96,12 @@ export { ofService } from './operators/ofService.js';
 export type { OfServiceEvent } from './operators/ofService.js';
 export { ofMethod } from './operators/ofMethod.js';
 export type { OfMethodEvent } from './operators/ofMethod.js';
-// (operator exports go here)
+export { toRequests, DEFAULT_OWNER_TIMEOUT_MS, DEFAULT_PAYLOAD_TIMEOUT_MS } from './operators/toRequests.js';
+export type { ToRequestsOptions, ResolveOwner, ResolveOwnerInput } from './operators/toRequests.js';
+export { deliver } from './operators/deliver.js';
+export type { DeliverOptions } from './operators/deliver.js';
+export { runCallbacks, DEFAULT_CALLBACK_TIMEOUT_MS } from './operators/runCallbacks.js';
+export type { RunCallbacksOptions } from './operators/runCallbacks.js';
 
 // --- delivery
 export { createKyEffect } from './delivery/kyEffect.js';
@@ -119,4 +124,5 @@ export { recordUrl, assertHttpUrl, sameOrigin } from './delivery/urls.js';
 // (delivery exports go here)
 
 // --- provisioner
-// (provisioner exports go here)
+export { createProvisioner, DEFAULT_CLOSE_TIMEOUT_MS } from './provisioner.js';
+export type { Provisioner, ProvisionerOptions, ProvisionerHttpOptions, CloseOptions } from './provisioner.js';

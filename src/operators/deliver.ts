@@ -1,13 +1,13 @@
 import { Observable, Subscription, asyncScheduler, finalize, type OperatorFunction } from 'rxjs';
 import { deliveryKey } from '../delivery/deliveryKey.js';
 import { KeyedQueue } from '../delivery/keyedQueue.js';
+import { sendWithRetry, type SendResult } from '../delivery/sendWithRetry.js';
 import { NetworkError, OverflowError, ProvisionerError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { DeliveryOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
 import { logger } from '../log.js';
-import { sendWithRetry, type SendResult } from './interim.js';
 
 const log = logger('delivery');
 
@@ -109,9 +109,8 @@ export function deliver<R = AppRecord>(
           pump();
           completeWhenDone();
         };
-        const retry = { ...options.retry, ...job.request.retry };
         const sendOptions = {
-          retry,
+          ...(options.retry !== undefined ? { retry: options.retry } : {}),
           ...(options.random !== undefined ? { random: options.random } : {}),
           now,
         };
@@ -194,3 +193,4 @@ export function deliver<R = AppRecord>(
       };
     });
 }
+

@@ -19,6 +19,7 @@ import {
 import { endpointsFor } from '../config/configIndex.js';
 import type { EventConfig, ProvisionerConfig } from '../config/types.js';
 import { deliveryKey } from '../delivery/deliveryKey.js';
+import { assertHttpUrl, sameOrigin } from '../delivery/urls.js';
 import { OwnerError, PayloadError, ProvisionerError, UrlError } from '../errors.js';
 import { SYSTEM_OWNER, isSystemIdentity, type Identity, type Owner } from '../events/identity.js';
 import type { JsonObject } from '../events/json.js';
@@ -26,7 +27,6 @@ import type { FailedOutcome, FailureReason, RequestPlan, SkippedOutcome } from '
 import { HTTP_METHODS, type HttpMethod, type RequestDescriptor } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
 import { logger } from '../log.js';
-import { assertHttpUrl } from './interim.js';
 
 const log = logger('requests');
 
@@ -385,9 +385,9 @@ function buildRequest<R>(
 function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, path: string, subject: string): string | BuildFailure {
   let endpointUrl: URL;
   try {
-    endpointUrl = assertHttpUrl(endpoint);
+    endpointUrl = assertHttpUrl(endpoint, `the endpoint of ${path}`);
   } catch (error) {
-    return failure('url', new UrlError(`Expected the endpoint ${path} to be an absolute http(s) URL: ${messageOf(error)}`, { cause: error }));
+    return failure('url', asUrlError(error));
   }
   const factory = eventConfig.url_factory as ((record: unknown, args: LooseArgs) => unknown) | undefined;
   if (factory === undefined) return endpoint;
@@ -398,17 +398,14 @@ function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, p
   } catch (error) {
     return failure('url', new UrlError(`The url_factory of ${path} threw for ${subject}: ${messageOf(error)}`, { cause: error }));
   }
-  if (typeof produced !== 'string') {
-    return failure('url', new UrlError(`Expected the url_factory of ${path} to return a URL string for ${subject}, got ${describeValue(produced)}`));
-  }
   let url: URL;
   try {
-    url = assertHttpUrl(produced);
+    url = assertHttpUrl(produced, `the URL returned by the url_factory of ${path} for ${subject}`);
   } catch (error) {
-    return failure('url', new UrlError(`Expected the url_factory of ${path} to return an absolute http(s) URL for ${subject}: ${messageOf(error)}`, { cause: error }));
+    return failure('url', asUrlError(error));
   }
   const allowed = eventConfig.allowed_origins;
-  if (url.origin !== endpointUrl.origin && allowed !== true && !(allowed ?? []).includes(url.origin)) {
+  if (!sameOrigin(url, endpointUrl) && allowed !== true && !(allowed ?? []).includes(url.origin)) {
     return failure(
       'url',
       new UrlError(
@@ -416,7 +413,11 @@ function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, p
       ),
     );
   }
-  return produced;
+  return typeof produced === 'string' ? produced : url.href;
+}
+
+function asUrlError(error: unknown): UrlError {
+  return error instanceof UrlError ? error : new UrlError(messageOf(error), { cause: error });
 }
 
 /** Records (`access.record`) and communities (`access.visibility`) that say anything but "public". */

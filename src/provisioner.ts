@@ -1,0 +1,382 @@
+import type { Emitter } from 'mitt';
+import { Subject, Subscription, filter, tap, type Observable } from 'rxjs';
+import { createEventBus, type BusEvents } from './bus/eventBus.js';
+import { configNeedsOwner, configuredMethods, endpointsFor } from './config/configIndex.js';
+import { parseConfig } from './config/decodeConfig.js';
+import type { ProvisionerConfig } from './config/types.js';
+import { createKyEffect } from './delivery/kyEffect.js';
+import { withSigning } from './delivery/signing.js';
+import { ClosedError, ConfigError, type ProvisionerError } from './errors.js';
+import type { HttpEffect } from './events/httpEffect.js';
+import type { ServiceType } from './events/methodTables.js';
+import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason, RequestPlan } from './events/outcomes.js';
+import type { RequestDescriptor, RetryOptions } from './events/request.js';
+import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
+import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
+import { logger } from './log.js';
+import { deliver } from './operators/deliver.js';
+import { runCallbacks } from './operators/runCallbacks.js';
+import { toRequests, type ResolveOwner } from './operators/toRequests.js';
+
+const log = logger('provisioner');
+
+/** The `http` options of {@link createProvisioner}. */
+export type ProvisionerHttpOptions = {
+  /** Timeout of one attempt; an event config's `timeout_ms` overrides it. @default 10000 */
+  readonly timeoutMs?: number;
+  /** The retry policy; an event config's `retry` overrides it key by key. @default { limit: 5, baseDelayMs: 1000, maxDelayMs: 30000, maxRetryAfterMs: 60000 } */
+  readonly retry?: RetryOptions;
+  /** Deliveries in flight at once (of different endpoint/record keys). @default 16 */
+  readonly concurrency?: number;
+  /** Requests accepted and not yet settled; past it new ones fail with reason `overflow`. @default 10000 */
+  readonly maxQueue?: number;
+  /** Longest response body read per attempt. @default 1048576 (1 MiB) */
+  readonly maxResponseBytes?: number;
+  /** Replaces the default ky effect (tests, custom transports); `timeoutMs` and `maxResponseBytes` are then its own business. */
+  readonly effect?: HttpEffect;
+};
+
+/** Options of {@link createProvisioner}. */
+export type ProvisionerOptions<R = AppRecord> = {
+  /** The config (the seed's `REMOTE_API_PROVISIONER_EVENTS`); validated, an invalid one throws `ConfigError`. */
+  readonly events: ProvisionerConfig<R>;
+  /** The record owner for `with_record_owner`; required when any event config sets it. */
+  readonly resolveOwner?: ResolveOwner<R>;
+  /** Standard Webhooks signing of every request with one or several `whsec_` secrets. */
+  readonly signing?: { readonly secret: string | readonly string[] };
+  readonly http?: ProvisionerHttpOptions;
+  /** How long `resolveOwner` may take. @default 10000 */
+  readonly ownerTimeoutMs?: number;
+  /** How long an async payload function may take. @default 30000 */
+  readonly payloadTimeoutMs?: number;
+  /** How long a callback may take to settle. @default 30000 */
+  readonly callbackTimeoutMs?: number;
+};
+
+/** Options of {@link Provisioner.close}. */
+export type CloseOptions = {
+  /** How long to wait for accepted work to settle before failing the rest with reason `closed`. @default 25000 */
+  readonly timeoutMs?: number;
+};
+
+/** Default of {@link CloseOptions.timeoutMs}: below the usual 30 s grace period of orchestrators. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 25_000;
+
+/** What {@link createProvisioner} returns: the hooks to call, the streams to watch, drain and close. */
+export type Provisioner<R = AppRecord> = {
+  /** The hooks of one service: one method per service method; call them where the service method runs. The same object on every call. */
+  hooks<S extends ServiceType>(service: S): ServiceHooks<S, R>;
+  /** The mitt emitter the hooks emit on (event type `event`). */
+  readonly emitter: Emitter<BusEvents<R>>;
+  /** Every event accepted from now on: hot, shared, not replayed. */
+  readonly events$: Observable<ServiceEvent<R>>;
+  /** One final outcome per (event, matching endpoint): hot, shared, not replayed. */
+  readonly outcomes$: Observable<DeliveryOutcome<R>>;
+  /** One outcome per callback run: hot, shared, not replayed. */
+  readonly callbacks$: Observable<CallbackOutcome<R>>;
+  /** Resolves when every event accepted so far has all its outcomes and callback outcomes. */
+  drain(): Promise<void>;
+  /**
+   * Stops accepting events (later hook calls give `failed` outcomes with reason `closed`),
+   * waits for the accepted work up to `timeoutMs`, fails what is left with reason `closed`,
+   * completes the streams and closes the default effect's connections. Calling it again
+   * returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+};
+
+type PendingPair<R> = { readonly event: ServiceEvent<R>; readonly endpoint: string; request: RequestDescriptor | null; count: number };
+
+/**
+ * Creates a provisioner: validates the config, builds the default pipeline from the exported
+ * operators (`events$ → toRequests → deliver → outcomes$ → runCallbacks → callbacks$`) over
+ * the ky effect (signed when `signing` is given), and subscribes it at once, so that the
+ * hooks it hands out never emit into the void. Every (event, matching endpoint) pair ends in
+ * exactly one outcome on `outcomes$`; `drain()` waits for all of them and their callbacks.
+ *
+ * @throws {ConfigError} when the config is invalid, when it asks for owners
+ *   (`with_record_owner`) without a `resolveOwner`, or when an option is out of range.
+ *
+ * @example
+ * ```ts
+ * const provisioner = createProvisioner({ events, resolveOwner, http: { timeoutMs: 10_000 } });
+ * provisioner.outcomes$.subscribe((outcome) => console.log(outcome.kind, outcome.endpoint));
+ * const hooks = provisioner.hooks('rdm_record');
+ * hooks.publish({ identity, record, draft, uow });
+ * await provisioner.drain();
+ * await provisioner.close();
+ * ```
+ */
+export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>): Provisioner<R> {
+  const config = parseConfig<R>(options.events);
+  checkOptions(config, options);
+  const http = options.http ?? {};
+
+  const ownEffect =
+    http.effect === undefined
+      ? createKyEffect({
+          ...(http.timeoutMs !== undefined ? { timeoutMs: http.timeoutMs } : {}),
+          ...(http.maxResponseBytes !== undefined ? { maxResponseBytes: http.maxResponseBytes } : {}),
+        })
+      : undefined;
+  const baseEffect: HttpEffect = http.effect ?? (ownEffect as HttpEffect);
+  const effect = options.signing === undefined ? baseEffect : withSigning(baseEffect, { secret: options.signing.secret });
+
+  const bus = createEventBus<R>();
+  const outcomes = new Subject<DeliveryOutcome<R>>();
+  const callbacks = new Subject<CallbackOutcome<R>>();
+  const delivered = new Subject<DeliveryOutcome<R>>();
+  const pipeline = new Subscription();
+
+  let state: 'open' | 'closing' | 'closed' = 'open';
+  let closing: Promise<void> | undefined;
+  // Work accepted and not settled: (event, endpoint) pairs waiting for their outcome, and
+  // delivered outcomes waiting for their callback.
+  const pendingPairs = new Map<string, PendingPair<R>>();
+  const pendingCallbacks = new Set<DeliveredOutcome<R>>();
+  let drainWaiters: (() => void)[] = [];
+
+  const pairKey = (eventId: string, endpoint: string): string => `${eventId}\n${endpoint}`;
+  const isIdle = (): boolean => pendingPairs.size === 0 && pendingCallbacks.size === 0;
+  const wakeDrainWaiters = (): void => {
+    if (!isIdle() || drainWaiters.length === 0) return;
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+  const hasCallback = (outcome: DeliveryOutcome<R>): boolean => {
+    if (outcome.kind !== 'delivered') return false;
+    const binding = endpointsFor(config, outcome.request.serviceType, outcome.request.serviceMethod).find((b) => b.endpoint === outcome.endpoint);
+    return typeof binding?.eventConfig.callback === 'function';
+  };
+
+  /** Fails every endpoint of an event that was not accepted, at once. */
+  const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
+    const settledAt = Date.now();
+    for (const { endpoint } of endpointsFor(config, event.serviceType, event.method)) {
+      outcomes.next({ kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt });
+    }
+  };
+
+  /** Registers an event's pairs as pending; `false` when it has none or the provisioner is closing. */
+  const accept = (event: ServiceEvent<R>): boolean => {
+    const targets = endpointsFor(config, event.serviceType, event.method);
+    if (targets.length === 0) return false;
+    if (state !== 'open') {
+      failUnaccepted(event, 'closed', closedError(event));
+      return false;
+    }
+    for (const { endpoint } of targets) {
+      const key = pairKey(event.eventId, endpoint);
+      const pair = pendingPairs.get(key);
+      // The same event emitted twice (by the app, on the emitter) is two pieces of work.
+      if (pair === undefined) pendingPairs.set(key, { event, endpoint, request: null, count: 1 });
+      else pair.count += 1;
+    }
+    return true;
+  };
+
+  const notePlan = (plan: RequestPlan<R>): void => {
+    if (plan.kind !== 'request') return;
+    const pair = pendingPairs.get(pairKey(plan.event.eventId, plan.request.endpoint));
+    if (pair !== undefined) pair.request = plan.request;
+  };
+
+  const settleOutcome = (outcome: DeliveryOutcome<R>): void => {
+    const key = pairKey(outcome.event.eventId, outcome.endpoint);
+    const pair = pendingPairs.get(key);
+    if (pair === undefined) return; // already failed with reason closed
+    pair.count -= 1;
+    if (pair.count === 0) pendingPairs.delete(key);
+    const callbackDue = hasCallback(outcome);
+    if (callbackDue && outcome.kind === 'delivered') pendingCallbacks.add(outcome);
+    outcomes.next(outcome);
+    if (callbackDue) delivered.next(outcome);
+    wakeDrainWaiters();
+  };
+
+  const settleCallback = (outcome: CallbackOutcome<R>): void => {
+    if (!pendingCallbacks.delete(outcome.delivery)) return;
+    callbacks.next(outcome);
+    wakeDrainWaiters();
+  };
+
+  pipeline.add(
+    bus.events$
+      .pipe(
+        filter(accept),
+        toRequests(config, {
+          ...(options.resolveOwner !== undefined ? { resolveOwner: options.resolveOwner } : {}),
+          ...(options.ownerTimeoutMs !== undefined ? { ownerTimeoutMs: options.ownerTimeoutMs } : {}),
+          ...(options.payloadTimeoutMs !== undefined ? { payloadTimeoutMs: options.payloadTimeoutMs } : {}),
+        }),
+        tap(notePlan),
+        deliver<R>(effect, {
+          ...(http.concurrency !== undefined ? { concurrency: http.concurrency } : {}),
+          ...(http.maxQueue !== undefined ? { maxQueue: http.maxQueue } : {}),
+          ...(http.retry !== undefined ? { retry: http.retry } : {}),
+          now: Date.now,
+        }),
+      )
+      .subscribe({ next: settleOutcome, error: (error: unknown) => log('delivery pipeline failed: %s', messageOf(error)) }),
+  );
+  pipeline.add(
+    delivered
+      .pipe(runCallbacks(config, options.callbackTimeoutMs !== undefined ? { timeoutMs: options.callbackTimeoutMs } : {}))
+      .subscribe({ next: settleCallback, error: (error: unknown) => log('callback pipeline failed: %s', messageOf(error)) }),
+  );
+
+  const onRejected = (rejection: HookRejection<R>): void => {
+    if (rejection.kind === 'closed') {
+      failUnaccepted(rejection.event, 'closed', rejection.error);
+    } else {
+      // The `uow` argument is unusable, so the event's arguments are: as with an argument
+      // that cannot be copied, its deliveries fail with reason payload.
+      failUnaccepted(rejection.event, 'payload', rejection.error);
+    }
+  };
+
+  const hooksByService = new Map<ServiceType, unknown>();
+  const hooks = <S extends ServiceType>(service: S): ServiceHooks<S, R> => {
+    let serviceHooks = hooksByService.get(service) as ServiceHooks<S, R> | undefined;
+    if (serviceHooks === undefined) {
+      const configured = configuredMethods(config, service);
+      serviceHooks = createHooks<S, R>(service, bus.emit, {
+        isConfigured: (method) => configured.has(method),
+        isClosed: () => state !== 'open',
+        onRejected,
+      });
+      hooksByService.set(service, serviceHooks);
+    }
+    return serviceHooks;
+  };
+
+  const drain = (): Promise<void> =>
+    isIdle()
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          drainWaiters.push(resolve);
+        });
+
+  const finishClose = async (timeoutMs: number): Promise<void> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), timeoutMs);
+    });
+    const result = await Promise.race([drain().then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+
+    pipeline.unsubscribe(); // aborts the requests and callbacks still running
+    if (result === 'deadline') {
+      log('close: %d deliveries and %d callbacks still pending after %d ms, failed as closed', pendingPairs.size, pendingCallbacks.size, timeoutMs);
+    }
+    const settledAt = Date.now();
+    for (const pair of pendingPairs.values()) {
+      for (let copy = 0; copy < pair.count; copy += 1) outcomes.next({
+        kind: 'failed',
+        event: pair.event,
+        endpoint: pair.endpoint,
+        request: pair.request,
+        reason: 'closed',
+        error: new ClosedError(`Expected the delivery of ${pair.event.serviceType}.${pair.event.method} event ${pair.event.eventId} to ${pair.endpoint} to settle within close()'s ${timeoutMs} ms, it did not`),
+        attempts: 0,
+        response: null,
+        acceptedAt: pair.event.emittedAt,
+        settledAt,
+      });
+    }
+    pendingPairs.clear();
+    for (const outcome of pendingCallbacks) {
+      callbacks.next({
+        kind: 'error',
+        delivery: outcome,
+        error: new ClosedError(`Expected the callback of delivery ${outcome.request.deliveryId} to settle within close()'s ${timeoutMs} ms, it did not`),
+        durationMs: settledAt - outcome.settledAt,
+      });
+    }
+    pendingCallbacks.clear();
+    wakeDrainWaiters();
+
+    state = 'closed';
+    bus.complete();
+    delivered.complete();
+    outcomes.complete();
+    callbacks.complete();
+    if (ownEffect !== undefined) await ownEffect.close();
+    log('closed');
+  };
+
+  const close = (closeOptions: CloseOptions = {}): Promise<void> => {
+    if (closing !== undefined) return closing;
+    const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    state = 'closing';
+    log('closing: %d deliveries and %d callbacks pending', pendingPairs.size, pendingCallbacks.size);
+    closing = finishClose(timeoutMs);
+    return closing;
+  };
+
+  return {
+    hooks,
+    emitter: bus.emitter,
+    events$: bus.events$,
+    outcomes$: outcomes.asObservable(),
+    callbacks$: callbacks.asObservable(),
+    drain,
+    close,
+    get closed() {
+      return state !== 'open';
+    },
+  };
+}
+
+function closedError<R>(event: ServiceEvent<R>): ClosedError {
+  return new ClosedError(`Expected an open provisioner to accept ${event.serviceType}.${event.method} event ${event.eventId}, got a closed one`);
+}
+
+/** Rejects what would otherwise fail later: owners without a resolver, out-of-range numbers. */
+function checkOptions<R>(config: ProvisionerConfig<R>, options: ProvisionerOptions<R>): void {
+  const issues: string[] = [];
+  if (configNeedsOwner(config) && typeof options.resolveOwner !== 'function') {
+    const paths: string[] = [];
+    for (const service of ['rdm_record', 'community'] as const) {
+      for (const [endpoint, methods] of Object.entries(config[service] ?? {})) {
+        for (const [method, eventConfig] of Object.entries(methods as Readonly<Record<string, { readonly with_record_owner?: boolean } | undefined>>)) {
+          if (eventConfig?.with_record_owner === true) paths.push(`${service}[${JSON.stringify(endpoint)}].${method}`);
+        }
+      }
+    }
+    issues.push(
+      `resolveOwner: expected a function, because ${paths.join(', ')} ${paths.length === 1 ? 'sets' : 'set'} with_record_owner, got ${options.resolveOwner === undefined ? 'none' : typeof options.resolveOwner}`,
+    );
+  }
+  const positive = (path: string, value: number | undefined, integer: boolean): void => {
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+      issues.push(`${path}: expected a positive ${integer ? 'integer' : 'number'}, got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))}`);
+    }
+  };
+  positive('http.timeoutMs', options.http?.timeoutMs, false);
+  positive('http.concurrency', options.http?.concurrency, true);
+  positive('http.maxQueue', options.http?.maxQueue, true);
+  positive('http.maxResponseBytes', options.http?.maxResponseBytes, true);
+  positive('ownerTimeoutMs', options.ownerTimeoutMs, false);
+  positive('payloadTimeoutMs', options.payloadTimeoutMs, false);
+  positive('callbackTimeoutMs', options.callbackTimeoutMs, false);
+  for (const [key, value] of Object.entries(options.http?.retry ?? {})) {
+    if (!['limit', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'].includes(key)) {
+      issues.push(`http.retry.${key}: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key`);
+    } else if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key === 'limit' && !Number.isInteger(value)))) {
+      issues.push(`http.retry.${key}: expected ${key === 'limit' ? 'an integer' : 'a number'} >= 0, got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))}`);
+    }
+  }
+  if (options.http?.effect !== undefined && typeof options.http.effect !== 'function') {
+    issues.push(`http.effect: expected a function (request) => Observable<ProvisionerResponse>, got ${typeof options.http.effect}`);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,222 @@
+import { NEVER, Observable } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ClosedError,
+  ConfigError,
+  createProvisioner,
+  createUnitOfWork,
+  defineConfig,
+  type AppRecord,
+  type HttpEffect,
+  type ProvisionerResponse,
+} from '../../src/index.js';
+import { rdmRecord } from '../operators/serviceEvents.js';
+import { collect, kindOf, reply, startLoopback, type Loopback } from './loopback.js';
+
+const identity = { id: 7 };
+const ENDPOINT = 'https://search.example.org/api/v1/documents';
+const payload = ({ record }: { readonly record?: AppRecord | null | undefined }) => ({ id: String(record?.id) });
+const events = defineConfig({ rdm_record: { [ENDPOINT]: { publish: { http_method: 'POST', payload } } } });
+
+/** An effect answering 201 after `delayMs` (real time), or never when `delayMs` is null. */
+const effectAfter =
+  (delayMs: number | null, seen: string[] = []): HttpEffect =>
+  (request) =>
+    new Observable<ProvisionerResponse>((subscriber) => {
+      seen.push(request.deliveryId);
+      if (delayMs === null) return undefined;
+      const timer = setTimeout(() => {
+        subscriber.next({ status: 201, headers: {}, body: { _id: 'remote' }, url: request.url });
+        subscriber.complete();
+      }, delayMs);
+      return () => clearTimeout(timer);
+    });
+
+const servers: Loopback[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+describe('createProvisioner options', () => {
+  it('throws the ConfigError of an invalid config', () => {
+    expect(() => createProvisioner({ events: { rdm_record: { [ENDPOINT]: { publsh: { http_method: 'POST', payload: null } } } } as never })).toThrow(ConfigError);
+  });
+
+  it('rejects a config asking for owners without resolveOwner, naming where it asks', () => {
+    const owned = defineConfig({ rdm_record: { [ENDPOINT]: { publish: { http_method: 'POST', payload, with_record_owner: true } } } });
+    let thrown: unknown;
+    try {
+      createProvisioner({ events: owned });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).issues).toEqual([
+      `resolveOwner: expected a function, because rdm_record["${ENDPOINT}"].publish sets with_record_owner, got none`,
+    ]);
+  });
+
+  it('rejects out-of-range numbers in the options, every one at once', () => {
+    let thrown: unknown;
+    try {
+      createProvisioner({
+        events,
+        http: { concurrency: 0, maxQueue: 1.5, timeoutMs: -1, retry: { limit: 1.5, baseDelayMs: -1, tries: 3 } as never },
+        callbackTimeoutMs: Number.NaN,
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as ConfigError).issues).toEqual([
+      'http.timeoutMs: expected a positive number, got -1',
+      'http.concurrency: expected a positive integer, got 0',
+      'http.maxQueue: expected a positive integer, got 1.5',
+      'callbackTimeoutMs: expected a positive number, got NaN',
+      'http.retry.limit: expected an integer >= 0, got 1.5',
+      'http.retry.baseDelayMs: expected a number >= 0, got -1',
+      'http.retry.tries: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key',
+    ]);
+  });
+
+  it('hands out the same hooks object for a service every time', async () => {
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(0) } });
+    expect(provisioner.hooks('rdm_record')).toBe(provisioner.hooks('rdm_record'));
+    expect(provisioner.hooks('community')).not.toBe(provisioner.hooks('rdm_record'));
+    await provisioner.close();
+  });
+});
+
+describe('drain()', () => {
+  it('resolves at once when nothing is pending, and an event without a matching endpoint is not pending', async () => {
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(null) } });
+    provisioner.hooks('rdm_record').delete_record({ identity, record: rdmRecord() });
+    await provisioner.drain();
+    await provisioner.close({ timeoutMs: 10 });
+  });
+
+  it('waits for deliveries and for the callbacks of delivered outcomes', async () => {
+    let stored = 0;
+    const provisioner = createProvisioner({
+      events: defineConfig({
+        rdm_record: {
+          [ENDPOINT]: {
+            publish: {
+              http_method: 'POST',
+              payload,
+              callback: async () => {
+                await new Promise((resolve) => setTimeout(resolve, 30));
+                stored += 1;
+              },
+            },
+          },
+        },
+      }),
+      http: { effect: effectAfter(20) },
+    });
+    const { outcomes, callbacks } = collect(provisioner);
+    const hooks = provisioner.hooks('rdm_record');
+    hooks.publish({ identity, record: rdmRecord({ id: 'a' }) });
+    hooks.publish({ identity, record: rdmRecord({ id: 'b' }) });
+    await provisioner.drain();
+    expect({ outcomes: outcomes.length, callbacks: callbacks.map((c) => c.kind), stored }).toEqual({ outcomes: 2, callbacks: ['ok', 'ok'], stored: 2 });
+    await provisioner.close();
+  });
+});
+
+describe('units of work', () => {
+  it('sends an event when its unit of work commits and never when it rolls back', async () => {
+    const seen: string[] = [];
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(0, seen) } });
+    const { outcomes } = collect(provisioner);
+    const hooks = provisioner.hooks('rdm_record');
+
+    const committed = createUnitOfWork();
+    const rolledBack = createUnitOfWork();
+    hooks.publish({ identity, record: rdmRecord({ id: 'kept' }), uow: committed });
+    hooks.publish({ identity, record: rdmRecord({ id: 'dropped' }), uow: rolledBack });
+    await provisioner.drain(); // nothing accepted yet
+    expect(outcomes).toEqual([]);
+
+    rolledBack.rollback();
+    committed.commit();
+    await provisioner.drain();
+    expect(outcomes.map((outcome) => `${kindOf(outcome)} ${String(outcome.event.recordId)}`)).toEqual(['delivered kept']);
+    expect(seen).toHaveLength(1);
+    await provisioner.close();
+  });
+
+  it('fails the deliveries of an event whose unit of work commits after close()', async () => {
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(0) } });
+    const { outcomes } = collect(provisioner);
+    const uow = createUnitOfWork();
+    provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord(), uow });
+    const closing = provisioner.close({ timeoutMs: 1_000 });
+    uow.commit();
+    await closing;
+    expect(outcomes.map(kindOf)).toEqual(['failed closed']);
+  });
+});
+
+describe('close()', () => {
+  it('lets accepted work finish within the deadline, then completes every stream', async () => {
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(30) } });
+    const collected = collect(provisioner);
+    let eventsCompleted = false;
+    provisioner.events$.subscribe({ complete: () => (eventsCompleted = true) });
+    provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() });
+    await provisioner.close({ timeoutMs: 5_000 });
+    expect(collected.outcomes.map(kindOf)).toEqual(['delivered']);
+    expect({ ...collected.completed, events: eventsCompleted, closed: provisioner.closed }).toEqual({ outcomes: true, callbacks: true, events: true, closed: true });
+  });
+
+  it('fails what is left at the deadline with reason closed, aborting the request, and fails a running callback', async () => {
+    let aborted = 0;
+    const hanging: HttpEffect = () => new Observable<ProvisionerResponse>(() => () => (aborted += 1));
+    const provisioner = createProvisioner({
+      events: defineConfig({
+        rdm_record: {
+          [ENDPOINT]: { publish: { http_method: 'POST', payload, callback: () => NEVER } },
+          'https://audit.example.org/hooks': { publish: { http_method: 'POST', payload } },
+        },
+      }),
+      http: {
+        effect: (request) => (request.endpoint === ENDPOINT ? effectAfter(0)(request) : hanging(request)),
+      },
+    });
+    const { outcomes, callbacks, completed } = collect(provisioner);
+    provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await provisioner.close({ timeoutMs: 50 });
+
+    expect(outcomes.map(kindOf)).toEqual(['delivered', 'failed closed']);
+    const failed = outcomes[1];
+    expect(failed?.kind === 'failed' && failed.error).toBeInstanceOf(ClosedError);
+    expect(failed?.kind === 'failed' && failed.request?.endpoint).toBe('https://audit.example.org/hooks');
+    expect(aborted).toBe(1);
+    expect(callbacks.map((outcome) => (outcome.kind === 'error' ? outcome.error.name : outcome.kind))).toEqual(['ClosedError']);
+    expect(completed).toEqual({ outcomes: true, callbacks: true });
+  });
+
+  it('never throws into the app for hooks called after it, and a second close() or drain() resolves', async () => {
+    const seen: string[] = [];
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(0, seen) } });
+    const first = provisioner.close();
+    expect(provisioner.close()).toBe(first);
+    await first;
+    expect(() => provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() })).not.toThrow();
+    expect(() => provisioner.emitter.emit('event', {} as never)).not.toThrow();
+    await provisioner.drain();
+    await provisioner.close();
+    expect(seen).toEqual([]);
+  });
+
+  it('closes the connections of its default effect so the process can exit', async () => {
+    const remote = await startLoopback((_request, response) => reply(response, 201, {}));
+    servers.push(remote);
+    const provisioner = createProvisioner({ events: defineConfig({ rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload } } } }) });
+    const { outcomes } = collect(provisioner);
+    provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() });
+    await provisioner.close();
+    expect(outcomes.map(kindOf)).toEqual(['delivered']);
+  });
+});
