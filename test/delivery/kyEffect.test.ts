@@ -58,12 +58,14 @@ beforeAll(async () => {
     let written = 0;
     response.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
     response.on('close', () => serverLog.push(`${request.path} wrote ${written} finished ${String(response.writableFinished)}`));
+    // Paced like a slow server, so that socket buffers cannot take the whole body at once.
     const pump = (): void => {
-      while (written < size && !response.destroyed) {
-        written += chunk.length;
-        if (!response.write(chunk)) return void response.once('drain', pump);
-      }
-      if (written >= size) response.end();
+      if (response.destroyed) return;
+      if (written >= size) return void response.end();
+      written += chunk.length;
+      const next = (): void => void setTimeout(pump, 2);
+      if (response.write(chunk)) next();
+      else response.once('drain', next);
     };
     pump();
   });
@@ -184,6 +186,8 @@ describe.each(fetches)('createKyEffect over %s', (_, fetchOptions) => {
     expect((response.body as string).length).toBe(MIB);
     // The server never got to finish writing: the client stopped reading and closed.
     await expect.poll(() => serverLog.find((line) => line.startsWith('/big'))).toMatch(/finished false$/);
+    const written = Number(/wrote (\d+)/.exec(serverLog.find((line) => line.startsWith('/big')) ?? '')?.[1]);
+    expect(written).toBeLessThan(5 * MIB);
   });
 
   it('aborts the request when unsubscribed', async () => {

@@ -7,11 +7,15 @@
  * - `/status/<code>`: that status; a 3xx points `Location` at `/json`; 204 has no body;
  * - `/flaky/<failures>/<status>?retryAfter=<value>`: the first `<failures>` requests with the
  *   same `Idempotency-Key` get `<status>` (with `Retry-After` when given), later ones 200;
- * - `/verify`: verifies the Standard Webhooks signature with each secret of
- *   `RECEIVER_SECRETS` (JSON list) using the `standardwebhooks` package: 204 when every secret
- *   verifies, 401 naming the first that does not;
- * - `/big/<bytes>`: a JSON-typed body of that many bytes, written with backpressure; reports
- *   how much was written and whether the client read it all (`big-done`);
+ * - `/verify/<failures>`: verifies the Standard Webhooks signature with each secret of
+ *   `RECEIVER_SECRETS` (JSON list) using the `standardwebhooks` package: 401 naming the first
+ *   secret that does not verify; otherwise the first `<failures>` requests with the same
+ *   `webhook-id` get 503 and later ones 204;
+ * - `/text`: 200 `text/plain`; `/empty`: 200 JSON-typed with an empty body;
+ * - `/reset`: destroys the connection without answering;
+ * - `/big/<bytes>?paceMs=<ms>`: a JSON-typed body of that many bytes, 64 KiB at a time with
+ *   backpressure and `<ms>` between chunks (like a slow server: kernel buffers cannot absorb
+ *   it all at once); reports how much was written and whether it finished (`big-done`);
  * - `/hang`: never answers; reports `closed` when the client gives up.
  *
  * @internal test helper
@@ -39,7 +43,7 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
 }
 
-function verify(raw: IncomingMessage, body: string, response: ServerResponse): void {
+function verify(raw: IncomingMessage, body: string, failures: number, response: ServerResponse): void {
   const headers: Record<string, string> = {};
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
     headers[name] = header(raw, name) ?? '';
@@ -53,11 +57,14 @@ function verify(raw: IncomingMessage, body: string, response: ServerResponse): v
       return;
     }
   }
-  response.writeHead(204);
+  const key = `verify|${headers['webhook-id'] ?? ''}`;
+  const attempt = (attemptsByKey.get(key) ?? 0) + 1;
+  attemptsByKey.set(key, attempt);
+  response.writeHead(attempt <= failures ? 503 : 204);
   response.end();
 }
 
-function big(size: number, raw: IncomingMessage, response: ServerResponse): void {
+function big(size: number, paceMs: number, raw: IncomingMessage, response: ServerResponse): void {
   let written = 0;
   let finished = false;
   response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(size) });
@@ -68,15 +75,16 @@ function big(size: number, raw: IncomingMessage, response: ServerResponse): void
     finished = true;
   });
   const pump = (): void => {
-    while (written < size && !response.destroyed) {
-      const chunk = size - written >= CHUNK.length ? CHUNK : CHUNK.subarray(0, size - written);
-      written += chunk.length;
-      if (!response.write(chunk)) {
-        response.once('drain', pump);
-        return;
-      }
+    if (response.destroyed) return;
+    if (written >= size) {
+      response.end();
+      return;
     }
-    if (written >= size) response.end();
+    const chunk = size - written >= CHUNK.length ? CHUNK : CHUNK.subarray(0, size - written);
+    written += chunk.length;
+    const next = (): void => void setTimeout(pump, paceMs);
+    if (response.write(chunk)) next();
+    else response.once('drain', next);
   };
   pump();
 }
@@ -112,9 +120,17 @@ const server = createServer((raw: IncomingMessage, response: ServerResponse) => 
         return json(response, 200, { attempt });
       }
       case 'verify':
-        return verify(raw, body, response);
+        return verify(raw, body, Number(parts[1] ?? 0), response);
+      case 'text':
+        response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        return response.end('indexed');
+      case 'empty':
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': '0' });
+        return response.end();
+      case 'reset':
+        return raw.socket.destroy();
       case 'big':
-        return big(Number(parts[1]), raw, response);
+        return big(Number(parts[1]), Number(url.searchParams.get('paceMs') ?? 0), raw, response);
       case 'hang':
         response.on('close', () => report({ type: 'closed', path: raw.url ?? '' }));
         return undefined;
