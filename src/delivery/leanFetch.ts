@@ -68,6 +68,8 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
   readonly #url: string;
   readonly #rawHeaders: Readonly<Record<string, string>>;
   #nodeBody: Readable | null;
+  /** Whether the body was handed out (to a reader, a web stream or a body method). */
+  #bodyTaken = false;
   #headers: Headers | undefined;
   #webBody: ReadableStream<Uint8Array> | null | undefined;
 
@@ -120,8 +122,9 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
     return this.#rawHeaders;
   }
 
+  /** True once the body was handed out (asking for `body` counts, unlike in the fetch standard). */
   get bodyUsed(): boolean {
-    return this.#nodeBody === null ? false : this.#nodeBody.readableDidRead || this.#nodeBody.destroyed;
+    return this.#bodyTaken;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -139,6 +142,9 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
   takeNodeBody(): Readable | null {
     const body = this.#nodeBody;
     this.#nodeBody = null;
+    if (body !== null) {
+      this.#bodyTaken = true;
+    }
     return body;
   }
 
@@ -172,15 +178,11 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
   }
 
   async #readAll(): Promise<Buffer> {
-    const body = this.takeNodeBody();
-    if (body === null) {
-      if (this.#webBody !== undefined) {
-        throw new TypeError('Expected an unread response body, got one already read');
-      }
-      this.#webBody = null;
-      return EMPTY;
+    if (this.#bodyTaken) {
+      throw new TypeError('Expected an unread response body, got one already read');
     }
-    return (await readNodeBody(body, Number.POSITIVE_INFINITY)).bytes;
+    const body = this.takeNodeBody();
+    return body === null ? EMPTY : (await readNodeBody(body, Number.POSITIVE_INFINITY)).bytes;
   }
 }
 

@@ -1,0 +1,92 @@
+import { EventEmitter } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLeanFetch, readBodyBounded } from '../../src/delivery/leanFetch.js';
+import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+
+let server: TestHttpServer;
+const closed: string[] = [];
+const leanFetch = createLeanFetch();
+
+beforeAll(async () => {
+  server = await startHttpServer((request, response) => {
+    if (request.path === '/moved') return answerJson(response, 308, { moved: true }, { location: '/echo' });
+    if (request.path.startsWith('/hang')) return void response.on('close', () => closed.push(request.path));
+    if (request.path === '/stall-body') {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.write('first part ');
+      return void response.on('close', () => closed.push(request.path));
+    }
+    answerJson(response, 200, request, { 'set-cookie': 'a=1', 'x-multi': 'one' });
+  });
+});
+
+afterAll(async () => {
+  await leanFetch.close();
+  await server.close();
+});
+
+describe('createLeanFetch', () => {
+  it('answers with a real Response: status, headers, url and a body read once', async () => {
+    const response = await leanFetch(server.url('/echo'), { method: 'POST', headers: { 'X-Test': 'yes' }, body: '{"a":1}' });
+    expect(response).toBeInstanceOf(Response);
+    expect(response).toMatchObject({ status: 200, ok: true, redirected: false, url: server.url('/echo'), type: 'basic' });
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.bodyUsed).toBe(false);
+    const echoed = (await response.json()) as { method: string; body: string; headers: Record<string, string> };
+    expect(echoed).toMatchObject({ method: 'POST', body: '{"a":1}', headers: { 'x-test': 'yes' } });
+    expect(response.bodyUsed).toBe(true);
+    await expect(response.text()).rejects.toThrow('Expected an unread response body, got one already read');
+  });
+
+  it('sends the body and headers of a Request when no extras are given', async () => {
+    const request = new Request(server.url('/echo'), { method: 'PUT', headers: { 'x-from': 'request' }, body: 'exact bytes ✓' });
+    const echoed = (await (await leanFetch(request)).json()) as { method: string; body: string; headers: Record<string, string> };
+    expect(echoed).toMatchObject({ method: 'PUT', body: 'exact bytes ✓', headers: { 'x-from': 'request' } });
+  });
+
+  it('prefers the exact body and headers of the lean extras', async () => {
+    const request = new Request(server.url('/echo'), { method: 'POST', headers: { 'x-from': 'request' } });
+    const response = await leanFetch(request, { lean: { body: 'from extras', headers: { 'x-from': 'extras' } } });
+    expect(await response.json()).toMatchObject({ body: 'from extras', headers: { 'x-from': 'extras' } });
+  });
+
+  it('never follows a redirect, whatever the request says', async () => {
+    const before = server.requests.length;
+    const response = await leanFetch(new Request(server.url('/moved'), { redirect: 'follow' }));
+    expect(response.status).toBe(308);
+    expect(response.headers.get('location')).toBe('/echo');
+    await response.text();
+    expect(server.requests.length - before).toBe(1);
+  });
+
+  it('offers the body as a web stream too', async () => {
+    const response = await leanFetch(server.url('/echo'));
+    const text = await new Response(response.body).text();
+    expect(JSON.parse(text)).toMatchObject({ method: 'GET' });
+  });
+
+  it('is aborted by the request signal', async () => {
+    const controller = new AbortController();
+    const pending = leanFetch(new Request(server.url('/hang-signal'), { signal: controller.signal }));
+    await expect.poll(() => server.requests.some((request) => request.path === '/hang-signal')).toBe(true);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await expect.poll(() => closed).toContain('/hang-signal');
+  });
+
+  it('is aborted by the abort emitter, also while the body is read', async () => {
+    const abortEmitter = new EventEmitter();
+    const response = await leanFetch(server.url('/stall-body'), { lean: { abortEmitter } });
+    const reading = readBodyBounded(response, 1024);
+    abortEmitter.emit('abort');
+    await expect(reading).rejects.toThrow();
+    await expect.poll(() => closed).toContain('/stall-body');
+  });
+
+  it('cannot be used after close', async () => {
+    const other = createLeanFetch({ connections: 1 });
+    await (await other(server.url('/echo'))).text();
+    await other.close();
+    await expect(other(server.url('/echo'))).rejects.toThrow();
+  });
+});
