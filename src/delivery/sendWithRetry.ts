@@ -1,11 +1,12 @@
-import { Observable, catchError, defaultIfEmpty, defer, map, mergeMap, of, take, timer } from 'rxjs';
+import { Observable, timer } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import type { ProvisionerError } from '../errors.js';
 import { NetworkError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { FailureReason } from '../events/outcomes.js';
 import type { ProvisionerResponse, RequestDescriptor, RetryOptions } from '../events/request.js';
 import { logger } from '../log.js';
-import { classifyError, classifyResponse, resolveRetryOptions, retryDelay } from './retryPolicy.js';
+import { DEFAULT_RETRY_OPTIONS, classifyError, classifyResponse, resolveRetryOptions, retryDelay } from './retryPolicy.js';
 import type { AttemptVerdict, ResolvedRetryOptions } from './retryPolicy.js';
 import { describeUrl } from './urls.js';
 
@@ -71,55 +72,98 @@ export type SendOptions = {
  * ```
  */
 export function sendWithRetry(effect: HttpEffect, request: RequestDescriptor, options: SendOptions = {}): Observable<SendResult> {
-  return defer(() => {
-    const retry = resolveRetryOptions(options.retry, request.retry);
+  // Written out by hand rather than as an operator chain: it runs once per delivery, and a
+  // chain of defer/take/map/catchError/mergeMap costs more than the rest of the attempt.
+  return new Observable<SendResult>((subscriber) => {
+    let retry: ResolvedRetryOptions;
+    try {
+      retry = retryOptionsFor(options.retry, request.retry);
+    } catch (error) {
+      subscriber.next(unexpectedFailure(request, error));
+      subscriber.complete();
+      return undefined;
+    }
     const random = options.random ?? Math.random;
     const now = options.now ?? Date.now;
-    return attempt(effect, request, retry, random, now, options.onAttempt, 1);
-  }).pipe(catchError((error: unknown) => of(unexpectedFailure(request, error))));
-}
+    const onAttempt = options.onAttempt;
+    /** The attempt in flight or the wait before the next one. */
+    let current: Subscription | undefined;
 
-function attempt(
-  effect: HttpEffect,
-  request: RequestDescriptor,
-  retry: ResolvedRetryOptions,
-  random: () => number,
-  now: () => number,
-  onAttempt: SendOptions['onAttempt'],
-  attemptNumber: number,
-): Observable<SendResult> {
-  return defer(() => effect(request)).pipe(
-    take(1),
-    map((response): { response: ProvisionerResponse } | { error: unknown } => ({ response })),
-    defaultIfEmpty<{ response: ProvisionerResponse } | { error: unknown }, { error: unknown }>({
-      error: new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`),
-    }),
-    catchError((error: unknown) => of({ error })),
-    mergeMap((outcome): Observable<SendResult> => {
-      const verdict: AttemptVerdict =
-        'response' in outcome ? classifyResponse(request, outcome.response) : classifyError(request, outcome.error);
+    const settle = (attemptNumber: number, verdict: AttemptVerdict, detail: { response: ProvisionerResponse } | { error: unknown }): void => {
       if (verdict.kind === 'delivered') {
         notify(onAttempt, { attempt: attemptNumber, request, response: verdict.response });
-        return of({ kind: 'delivered', response: verdict.response, attempts: attemptNumber });
+        subscriber.next({ kind: 'delivered', response: verdict.response, attempts: attemptNumber });
+        subscriber.complete();
+        return;
       }
-      const failed: SendResult = {
-        kind: 'failed',
-        reason: verdict.reason,
-        error: verdict.error,
-        response: verdict.response,
-        attempts: attemptNumber,
-      };
-      const detail = 'response' in outcome ? { response: outcome.response } : { error: outcome.error };
       if (verdict.kind === 'fail' || attemptNumber > retry.limit) {
         notify(onAttempt, { attempt: attemptNumber, request, ...detail });
-        return of(failed);
+        subscriber.next({ kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response, attempts: attemptNumber });
+        subscriber.complete();
+        return;
       }
       const delayMs = retryDelay(attemptNumber - 1, verdict.response, retry, random, now);
       notify(onAttempt, { attempt: attemptNumber, request, delayMs, ...detail });
       log('delivery %s attempt %d failed (%s), retrying in %d ms', request.deliveryId, attemptNumber, verdict.reason, Math.round(delayMs));
-      return timer(delayMs).pipe(mergeMap(() => attempt(effect, request, retry, random, now, onAttempt, attemptNumber + 1)));
-    }),
-  );
+      current = timer(delayMs).subscribe(() => run(attemptNumber + 1));
+    };
+
+    const run = (attemptNumber: number): void => {
+      let answered = false;
+      let attempt: Subscription | undefined;
+      let source: Observable<ProvisionerResponse>;
+      try {
+        source = effect(request);
+      } catch (error) {
+        settle(attemptNumber, classifyError(request, error), { error });
+        return;
+      }
+      attempt = source.subscribe({
+        next: (response) => {
+          if (answered) return;
+          answered = true;
+          // One response per attempt: let go of the effect before anything else happens.
+          attempt?.unsubscribe();
+          settle(attemptNumber, classifyResponse(request, response), { response });
+        },
+        error: (error: unknown) => {
+          if (answered) return;
+          answered = true;
+          settle(attemptNumber, classifyError(request, error), { error });
+        },
+        complete: () => {
+          if (answered) return;
+          answered = true;
+          const error = new NetworkError(
+            `Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`,
+          );
+          settle(attemptNumber, classifyError(request, error), { error });
+        },
+      });
+      if (answered) {
+        attempt.unsubscribe();
+      } else {
+        current = attempt;
+      }
+    };
+
+    run(1);
+    return () => current?.unsubscribe();
+  });
+}
+
+const resolvedGlobally = new WeakMap<RetryOptions, ResolvedRetryOptions>();
+
+/** Resolves the options, reusing the result for the global options alone (the common case). */
+function retryOptionsFor(global: RetryOptions | undefined, own: RetryOptions | undefined): ResolvedRetryOptions {
+  if (own !== undefined) return resolveRetryOptions(global, own);
+  if (global === undefined) return DEFAULT_RETRY_OPTIONS;
+  let resolved = resolvedGlobally.get(global);
+  if (resolved === undefined) {
+    resolved = resolveRetryOptions(global);
+    resolvedGlobally.set(global, resolved);
+  }
+  return resolved;
 }
 
 function notify(onAttempt: SendOptions['onAttempt'], info: AttemptInfo): void {
