@@ -4,11 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { decodeConfig } from '../../src/config/decodeConfig.js';
+import { isConfigError } from '../../src/errors.js';
+import { createProvisioner, type ProvisionerOptions } from '../../src/provisioner.js';
 import { REPO_ROOT, extractCodeBlocks, guideFiles, runnableBlocks, writeBlocks } from './docBlocks.js';
 
-// docs/configuration.md quotes what the validator says about wrong configs, in ```text
-// blocks. Every quoted issue must be one the validator really produces for one of these
-// configs, so that the guide cannot drift from the messages.
+// docs/configuration.md quotes what the validator (and createProvisioner's option check)
+// says about wrong configs, in ```text blocks. Every quoted issue must be one that is really
+// produced for one of the inputs below, so that the guide cannot drift from the messages.
 
 const ENDPOINT = 'https://search.example.org/api/v1/documents';
 const valid = { http_method: 'POST', payload: null };
@@ -54,9 +56,27 @@ const WRONG_CONFIGS: readonly unknown[] = [
   at('rdm_record', 'publish', 'POST'),
 ];
 
+/** Wrong options of createProvisioner (with a valid config, unless the config needs an owner). */
+const WRONG_OPTIONS: readonly unknown[] = [
+  { events: publishWith({ ...valid, with_record_owner: true }) },
+  { events: publishWith(valid), http: { concurrency: 0, maxQueue: 1.5, retry: { limt: 2, limit: -1 } }, callbackTimeoutMs: -5 },
+  { events: publishWith(valid), signing: { secret: 'not base64!' } },
+  { events: publishWith(valid), signing: { secret: [] } },
+];
+
 function issuesOf(input: unknown): readonly string[] {
   const result = decodeConfig(input);
   return isLeft(result) ? result.left.issues : [];
+}
+
+function optionIssuesOf(options: unknown): readonly string[] {
+  try {
+    const provisioner = createProvisioner(options as ProvisionerOptions);
+    void provisioner.close();
+    return [];
+  } catch (error) {
+    return isConfigError(error) ? error.issues : [String(error)];
+  }
 }
 
 describe('docs/configuration.md', () => {
@@ -71,7 +91,7 @@ describe('docs/configuration.md', () => {
   });
 
   it('quotes only issues the validator really reports', () => {
-    const produced = new Set(WRONG_CONFIGS.flatMap(issuesOf));
+    const produced = new Set([...WRONG_CONFIGS.flatMap(issuesOf), ...WRONG_OPTIONS.flatMap(optionIssuesOf)]);
     const stale = documented.filter((line) => !produced.has(line));
     expect(stale, `documented issues the validator no longer reports; it now says:\n${[...produced].join('\n')}`).toEqual([]);
   });
@@ -82,6 +102,8 @@ describe('docs/configuration.md', () => {
     const blocks = runnableBlocks(guideFiles()).filter((block) => /^export const events\b/m.test(block.code));
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     const modules = writeBlocks(blocks, path.join(REPO_ROOT, '.tmp', 'doc-configs'));
+    // The environment the examples say they read.
+    process.env['SEARCH_API_TOKEN'] ??= 'token-of-the-docs-example';
     const rejected: string[] = [];
     for (const [file, block] of modules) {
       const { events } = (await import(pathToFileURL(file).href)) as { events: unknown };

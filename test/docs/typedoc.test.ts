@@ -4,8 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './docBlocks.js';
 
-// Runs typedoc with the project's typedoc.json, as `npm run docs` does, but writes only the
-// JSON model to .tmp/ so the test leaves docs/api alone. Warnings are collected rather than
+// Runs typedoc with the project's typedoc.json, as `npm run docs` does, but writes the site
+// and the JSON model to .tmp/typedoc/ so the test leaves docs/api alone. Warnings are collected rather than
 // raised (they would stop typedoc before it writes the model); the test fails on any of them.
 
 type Comment = {
@@ -26,7 +26,7 @@ function runTypedoc(): { status: number | null; output: string } {
   rmSync(JSON_OUT, { force: true });
   const result = spawnSync(
     process.execPath,
-    [path.join(REPO_ROOT, 'node_modules/typedoc/bin/typedoc'), '--json', JSON_OUT, '--treatWarningsAsErrors', 'false', '--logLevel', 'Warn'],
+    [path.join(REPO_ROOT, 'node_modules/typedoc/bin/typedoc'), '--out', path.join(REPO_ROOT, '.tmp', 'typedoc', 'html'), '--json', JSON_OUT, '--treatWarningsAsErrors', 'false', '--logLevel', 'Warn'],
     { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, timeout: 60_000 },
   );
   return { status: result.status, output: stripAnsi(`${result.stdout}${result.stderr}`) };
