@@ -80,7 +80,8 @@ export function runCallbacks<R = AppRecord>(
 
 function runCallback<R>(callback: LooseCallback, delivery: DeliveredOutcome<R>, timeoutMs: number, scheduler: SchedulerLike): Observable<CallbackOutcome<R>> {
   const { request } = delivery;
-  const where = `The callback of ${request.serviceType}[${JSON.stringify(request.endpoint)}].${request.serviceMethod} for delivery ${request.deliveryId}`;
+  const subject = request.recordId !== null ? `record ${request.recordId}` : request.draftId !== null ? `draft ${request.draftId}` : `event ${request.eventId}`;
+  const where = `The callback of ${request.serviceType}[${JSON.stringify(request.endpoint)}].${request.serviceMethod} for ${subject} (delivery ${request.deliveryId})`;
   const cause = { deliveryId: request.deliveryId, serviceType: request.serviceType, serviceMethod: request.serviceMethod, endpoint: request.endpoint };
   const startedAt = scheduler.now();
   const durationMs = (): number => scheduler.now() - startedAt;

@@ -4,7 +4,6 @@ import {
   Subscription,
   asyncScheduler,
   catchError,
-  defer,
   from,
   isObservable,
   map,
@@ -108,90 +107,85 @@ export function toRequests<R = AppRecord>(
     return id;
   };
 
-  const resolveOwner = (event: ServiceEvent<R>): Observable<Owner | BuildFailure> => {
+  const resolveOwner = (event: ServiceEvent<R>): Eventually<Owner | BuildFailure> => {
     const args = event.args as LooseArgs;
     const identity = args['identity'] as Identity;
     const record = (args['record'] ?? args['draft'] ?? null) as R | null;
     const subject = describeSubject(event);
-    if (isSystemIdentity(identity)) return of(SYSTEM_OWNER);
+    if (isSystemIdentity(identity)) return SYSTEM_OWNER;
     const resolver = options.resolveOwner;
     if (resolver === undefined) {
-      return of(failure('owner', new OwnerError(`Expected a \`resolveOwner\` option to find the owner of ${subject} (with_record_owner), found none`)));
+      return failure('owner', new OwnerError(`Expected a \`resolveOwner\` option to find the owner of ${subject} (with_record_owner), found none`));
     }
-    return defer(() => {
-      const owner: unknown = resolver({ identity, record, event });
-      return isPromiseLike(owner) ? from(owner) : of(owner);
-    }).pipe(
+    const checkOwner = (owner: unknown): Owner | BuildFailure =>
+      isOwner(owner)
+        ? owner
+        : failure('owner', new OwnerError(`Expected \`resolveOwner\` to return an owner object with an \`id\` for ${subject}, got ${describeValue(owner)}`));
+    const ownerFailure = (error: unknown): BuildFailure =>
+      failure('owner', error instanceof OwnerError ? error : new OwnerError(`\`resolveOwner\` failed for ${subject}: ${messageOf(error)}`, { cause: error }));
+    let owner: unknown;
+    try {
+      owner = resolver({ identity, record, event });
+    } catch (error) {
+      return ownerFailure(error);
+    }
+    if (!isPromiseLike(owner)) return checkOwner(owner);
+    return from(owner).pipe(
       timeout({
         first: ownerTimeoutMs,
         scheduler,
         with: () => throwError(() => new OwnerError(`Expected \`resolveOwner\` to settle within ${ownerTimeoutMs} ms for ${subject}, it did not`)),
       }),
-      map((owner): Owner | BuildFailure =>
-        isOwner(owner)
-          ? owner
-          : failure('owner', new OwnerError(`Expected \`resolveOwner\` to return an owner object with an \`id\` for ${subject}, got ${describeValue(owner)}`)),
-      ),
-      catchError((error: unknown) =>
-        of(
-          failure(
-            'owner',
-            error instanceof OwnerError ? error : new OwnerError(`\`resolveOwner\` failed for ${subject}: ${messageOf(error)}`, { cause: error }),
-          ),
-        ),
-      ),
+      map(checkOwner),
+      catchError((error: unknown) => of(ownerFailure(error))),
+      // Several endpoints of one event wait for the same owner: ask once.
+      shareReplay({ bufferSize: 1, refCount: false }),
     );
   };
 
-  const planFor = (event: ServiceEvent<R>, target: Target, owner$: () => Observable<Owner | BuildFailure>): Observable<RequestPlan<R>> => {
+  const planFor = (event: ServiceEvent<R>, target: Target, ownerOf: () => Eventually<Owner | BuildFailure>): Eventually<RequestPlan<R>> => {
     const { endpoint, eventConfig } = target;
     const base = { event, endpoint, acceptedAt: event.emittedAt };
     const settledAt = (): number => scheduler.now();
     const skipped = (reason: SkippedOutcome['reason']): SkippedOutcome<R> => ({ kind: 'skipped', ...base, reason, settledAt: settledAt() });
-    const failed = ({ reason, error }: BuildFailure): FailedOutcome<R> => ({
-      kind: 'failed',
-      ...base,
-      request: null,
-      reason,
-      error,
-      attempts: 0,
-      response: null,
-      settledAt: settledAt(),
-    });
     const path = configPath(event.serviceType, endpoint, event.method);
     const subject = describeSubject(event);
 
     const snapshotError = (event as { readonly snapshotError?: string }).snapshotError;
     if (snapshotError !== undefined) {
-      return of(failed(failure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`))));
+      return failedPlan(event, endpoint, failure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`)), settledAt());
     }
     if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
       log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
-      return of(skipped('feedback-loop'));
+      return skipped('feedback-loop');
     }
     if (eventConfig.include_restricted !== true && isRestricted(event)) {
       log('skip %s for %s: access is not public', path, subject);
-      return of(skipped('restricted'));
+      return skipped('restricted');
     }
 
     const args = event.args as LooseArgs;
-    const argsWithOwner$: Observable<LooseArgs | BuildFailure> =
+    const callArgs: Eventually<LooseArgs | BuildFailure> =
       eventConfig.with_record_owner === true
-        ? owner$().pipe(map((owner) => (isFailure(owner) ? owner : { ...args, owner })))
-        : of(args);
-
-    return argsWithOwner$.pipe(
-      mergeMap((callArgs) => {
-        if (isFailure(callArgs)) return of(callArgs);
-        return buildPayload(eventConfig, callArgs, path, subject, payloadTimeoutMs, scheduler).pipe(
-          map((payload) => (isFailure(payload) ? payload : buildRequest(event, target, callArgs, payload, path, subject, endpointId(endpoint)))),
-        );
-      }),
-      map((built): RequestPlan<R> => (isFailure(built) ? failed(built) : { kind: 'request', event, request: built, acceptedAt: base.acceptedAt })),
-      catchError((error: unknown) =>
-        of(failed(failure('payload', new PayloadError(`Planning ${path} for ${subject} failed: ${messageOf(error)}`, { cause: error })))),
-      ),
+        ? then(ownerOf(), (owner) =>
+            isFailure(owner)
+              ? failure('owner', new OwnerError(`The owner for ${path} could not be had: ${owner.error.message}`, { cause: owner.error }))
+              : { ...args, owner },
+          )
+        : args;
+    const built = then(callArgs, (argsToUse) =>
+      isFailure(argsToUse)
+        ? argsToUse
+        : then(buildPayload(eventConfig, argsToUse, path, subject, payloadTimeoutMs, scheduler), (payload) =>
+            isFailure(payload) ? payload : buildRequest(event, target, argsToUse, payload, path, subject, endpointId(endpoint)),
+          ),
     );
+    const plan = then(built, (request): RequestPlan<R> =>
+      isFailure(request) ? failedPlan(event, endpoint, request, settledAt()) : { kind: 'request', event, request, acceptedAt: base.acceptedAt },
+    );
+    return isObservable(plan)
+      ? plan.pipe(catchError((error: unknown) => of(failedPlan(event, endpoint, planningFailure(path, subject, error), settledAt()))))
+      : plan;
   };
 
   return (source) =>
@@ -220,36 +214,39 @@ export function toRequests<R = AppRecord>(
         next: (event) => {
           const targets = endpointsFor(config, event.serviceType, event.method) as readonly Target[];
           if (targets.length === 0) return;
-          let owner: Observable<Owner | BuildFailure> | undefined;
-          const owner$ = (): Observable<Owner | BuildFailure> =>
-            (owner ??= resolveOwner(event).pipe(shareReplay({ bufferSize: 1, refCount: false })));
+          let owner: Eventually<Owner | BuildFailure> | undefined;
+          const ownerOf = (): Eventually<Owner | BuildFailure> => (owner ??= resolveOwner(event));
           for (const target of targets) {
             const key = deliveryKey({ endpoint: target.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
-            const slot: { plan: RequestPlan<R> | undefined } = { plan: undefined };
+            let plan: Eventually<RequestPlan<R>>;
+            try {
+              plan = planFor(event, target, ownerOf);
+            } catch (error) {
+              const path = configPath(event.serviceType, target.endpoint, event.method);
+              plan = failedPlan(event, target.endpoint, planningFailure(path, describeSubject(event), error), scheduler.now());
+            }
             const lane = slots.get(key);
+            // Plans built synchronously (the usual case) go straight out, unless an earlier
+            // plan of the same key is still being built.
+            if (!isObservable(plan) && lane === undefined) {
+              subscriber.next(plan);
+              continue;
+            }
+            const slot: { plan: RequestPlan<R> | undefined } = { plan: isObservable(plan) ? undefined : plan };
             if (lane === undefined) slots.set(key, [slot]);
             else lane.push(slot);
+            if (!isObservable(plan)) continue;
             building += 1;
             builds.add(
-              planFor(event, target, owner$).subscribe({
-                next: (plan) => {
-                  slot.plan = plan;
+              plan.subscribe({
+                next: (value) => {
+                  slot.plan = value;
                 },
                 error: (error: unknown) => subscriber.error(error),
                 complete: () => {
                   building -= 1;
-                  slot.plan ??= {
-                    kind: 'failed',
-                    event,
-                    endpoint: target.endpoint,
-                    request: null,
-                    reason: 'payload',
-                    error: new PayloadError(`Expected a plan for ${configPath(event.serviceType, target.endpoint, event.method)}, found none`),
-                    attempts: 0,
-                    response: null,
-                    acceptedAt: event.emittedAt,
-                    settledAt: scheduler.now(),
-                  };
+                  const path = configPath(event.serviceType, target.endpoint, event.method);
+                  slot.plan ??= failedPlan(event, target.endpoint, planningFailure(path, describeSubject(event), 'no plan'), scheduler.now());
                   flush(key);
                   completeWhenDone();
                 },
@@ -278,29 +275,33 @@ function buildPayload(
   subject: string,
   timeoutMs: number,
   scheduler: SchedulerLike,
-): Observable<JsonObject | null | BuildFailure> {
+): Eventually<JsonObject | null | BuildFailure> {
   const payload: unknown = eventConfig.payload;
-  if (typeof payload !== 'function') return of(checkPayload(payload, `The payload of ${path}`, subject));
+  if (typeof payload !== 'function') return checkPayload(payload, `The payload of ${path}`, subject);
   const where = `The payload function of ${path}`;
-  return defer(() => {
-    const result: unknown = (payload as (args: LooseArgs) => unknown)(args);
-    if (isPromiseLike(result)) {
-      return from(result).pipe(
-        timeout({
-          first: timeoutMs,
-          scheduler,
-          with: () => throwError(() => new PayloadError(`Expected ${lower(where)} to settle within ${timeoutMs} ms for ${subject}, it did not`)),
-        }),
-      );
-    }
-    if (isObservable(result)) return of(failure('payload', new PayloadError(`Expected ${lower(where)} to return a JSON object, null or a Promise of one for ${subject}, got an Observable`)));
-    return of(result);
-  }).pipe(
-    map((value) => (isFailure(value) ? value : checkPayload(value, where, subject))),
-    catchError((error: unknown) =>
-      of(failure('payload', error instanceof PayloadError ? error : new PayloadError(`${where} threw for ${subject}: ${messageOf(error)}`, { cause: error }))),
-    ),
-  );
+  const thrown = (error: unknown): BuildFailure =>
+    failure('payload', error instanceof PayloadError ? error : new PayloadError(`${where} threw for ${subject}: ${messageOf(error)}`, { cause: error }));
+  let result: unknown;
+  try {
+    result = (payload as (args: LooseArgs) => unknown)(args);
+  } catch (error) {
+    return thrown(error);
+  }
+  if (isPromiseLike(result)) {
+    return from(result).pipe(
+      timeout({
+        first: timeoutMs,
+        scheduler,
+        with: () => throwError(() => new PayloadError(`Expected ${lower(where)} to settle within ${timeoutMs} ms for ${subject}, it did not`)),
+      }),
+      map((value) => checkPayload(value, where, subject)),
+      catchError((error: unknown) => of(thrown(error))),
+    );
+  }
+  if (isObservable(result)) {
+    return failure('payload', new PayloadError(`Expected ${lower(where)} to return a JSON object, null or a Promise of one for ${subject}, got an Observable`));
+  }
+  return checkPayload(result, where, subject);
 }
 
 function checkPayload(value: unknown, where: string, subject: string): JsonObject | null | BuildFailure {
@@ -383,12 +384,8 @@ function buildRequest<R>(
 }
 
 function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, path: string, subject: string): string | BuildFailure {
-  let endpointUrl: URL;
-  try {
-    endpointUrl = assertHttpUrl(endpoint, `the endpoint of ${path}`);
-  } catch (error) {
-    return failure('url', asUrlError(error));
-  }
+  const endpointUrl = endpointUrlOf(endpoint, path);
+  if (endpointUrl instanceof UrlError) return failure('url', endpointUrl);
   const factory = eventConfig.url_factory as ((record: unknown, args: LooseArgs) => unknown) | undefined;
   if (factory === undefined) return endpoint;
 
@@ -416,6 +413,23 @@ function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, p
   return typeof produced === 'string' ? produced : url.href;
 }
 
+/** Endpoint keys are few and fixed: each (with the config path its error names) is checked once. */
+const endpointUrls = new Map<string, URL | UrlError>();
+
+function endpointUrlOf(endpoint: string, path: string): URL | UrlError {
+  let checked = endpointUrls.get(path);
+  if (checked === undefined) {
+    try {
+      checked = assertHttpUrl(endpoint, `the endpoint of ${path}`);
+    } catch (error) {
+      checked = asUrlError(error);
+    }
+    if (endpointUrls.size > 1000) endpointUrls.clear();
+    endpointUrls.set(path, checked);
+  }
+  return checked;
+}
+
 function asUrlError(error: unknown): UrlError {
   return error instanceof UrlError ? error : new UrlError(messageOf(error), { cause: error });
 }
@@ -439,6 +453,28 @@ function describeSubject<R>(event: ServiceEvent<R>): string {
   if (event.recordId !== null) return `${noun} ${event.recordId}`;
   if (event.draftId !== null) return `draft ${event.draftId}`;
   return `event ${event.eventId}`;
+}
+
+/** A value now, or one to come: plans are built synchronously unless the app's functions are async. */
+type Eventually<T> = T | Observable<T>;
+
+/** Applies `next` to a value now, or to the value to come. */
+function then<T, U>(value: Eventually<T>, next: (value: T) => Eventually<U>): Eventually<U> {
+  if (!isObservable(value)) return next(value);
+  return value.pipe(
+    mergeMap((resolved) => {
+      const result = next(resolved);
+      return isObservable(result) ? result : of(result);
+    }),
+  );
+}
+
+function failedPlan<R>(event: ServiceEvent<R>, endpoint: string, { reason, error }: BuildFailure, settledAt: number): FailedOutcome<R> {
+  return { kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt };
+}
+
+function planningFailure(path: string, subject: string, error: unknown): BuildFailure {
+  return failure('payload', new PayloadError(`Planning ${path} for ${subject} failed: ${messageOf(error)}`, { cause: error }));
 }
 
 function failure(reason: FailureReason, error: ProvisionerError): BuildFailure {

@@ -129,7 +129,7 @@ describe('runCallbacks', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const outcomes = cold('-a|', { a: delivered('1') }).pipe(runCallbacks(configWith(() => NEVER), { timeoutMs: 200 }));
       expectObservable(outcomes.pipe(map((outcome) => (outcome.kind === 'error' ? outcome.error.message : 'ok')))).toBe('- 200ms (e|)', {
-        e: `Expected the callback of rdm_record["${SEARCH}"].publish for delivery 1 to settle within 200 ms, it did not`,
+        e: `Expected the callback of rdm_record["${SEARCH}"].publish for record q1k7x-8mz42 (delivery 1) to settle within 200 ms, it did not`,
       });
     });
   });
@@ -144,7 +144,7 @@ describe('runCallbacks', () => {
     expect(results.map(label)).toEqual(['ok 1 "remote-1"', 'error 2']);
     const error = results[1]?.kind === 'error' ? results[1].error : null;
     expect(error).toBeInstanceOf(CallbackError);
-    expect(error?.message).toBe(`The callback of rdm_record["${SEARCH}"].publish for delivery 2 failed: remote id missing`);
+    expect(error?.message).toBe(`The callback of rdm_record["${SEARCH}"].publish for record q1k7x-8mz42 (delivery 2) failed: remote id missing`);
     expect(results[0]?.durationMs).toBeGreaterThanOrEqual(0);
   });
 

@@ -237,6 +237,8 @@ describe('toRequests', () => {
         const failures = (await plansOf([event], ownerConfig, options)).map(failureOf);
         expect(failures.map((f) => f.reason)).toEqual(['owner', 'owner']);
         expect(failures[0]!.message).toContain('q1k7x-8mz42');
+        expect(failures[0]!.message).toContain(`rdm_record["${SEARCH}"].publish`);
+        expect(failures[1]!.message).toContain(`rdm_record["${AUDIT}"].publish`);
       }
     });
 
