@@ -1,4 +1,4 @@
-import { defineConfig, type CallbackMeta, type JsonObject, type Owner, type ProvisionerConfig, type ProvisionerResponse } from 'remote-api-provisioner';
+import { defineConfig, recordUrl, type CallbackMeta, type JsonObject, type Owner, type ProvisionerConfig, type ProvisionerResponse } from 'remote-api-provisioner';
 import type { RecordsApp } from './app.js';
 import type { Community, RdmRecord } from './types.js';
 
@@ -80,7 +80,8 @@ export function commonsSearchEvents(app: RecordsApp, options: { readonly searchU
   const documentUrl = (subject: AppSubject | null | undefined): string => {
     const id = searchIdOf(subject);
     if (id === null) throw new Error(`Expected ${subject?.id ?? 'the subject'} to have a ${SEARCH_ID_FIELD}, found none: it was never indexed`);
-    return `${documents}/${encodeURIComponent(id)}`;
+    // recordUrl encodes the id as one path segment: an odd id cannot change the path.
+    return recordUrl(documents, id);
   };
   const recordPayload = ({ record, owner }: { readonly record?: AppSubject | null | undefined; readonly owner?: Owner }) =>
     formatCommonsSearchPayload(expectRecord(record), owner, app.siteUrl);
