@@ -96,18 +96,20 @@ describe('docs/configuration.md', () => {
     expect(stale, `documented issues the validator no longer reports; it now says:\n${[...produced].join('\n')}`).toEqual([]);
   });
 
-  it('accepts every config that a runnable example of the guides exports as `events`', async () => {
+  it('accepts every config that a runnable example of the guides exports (`export const x = defineConfig(...)`)', async () => {
     // The blocks are type-checked by codeBlocks.test.ts; here the validator runs on the
     // configs they build, which types alone cannot fully check (header names, URLs...).
-    const blocks = runnableBlocks(guideFiles()).filter((block) => /^export const events\b/m.test(block.code));
+    const configExport = /^export const (\w+)(?::[^=]+)? = defineConfig\b/m;
+    const blocks = runnableBlocks(guideFiles()).filter((block) => configExport.test(block.code));
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     const modules = writeBlocks(blocks, path.join(REPO_ROOT, '.tmp', 'doc-configs'));
     // The environment the examples say they read.
     process.env['SEARCH_API_TOKEN'] ??= 'token-of-the-docs-example';
     const rejected: string[] = [];
     for (const [file, block] of modules) {
-      const { events } = (await import(pathToFileURL(file).href)) as { events: unknown };
-      rejected.push(...issuesOf(events).map((issue) => `${block.file}:${block.line} ${issue}`));
+      const name = configExport.exec(block.code)?.[1] ?? 'events';
+      const exported = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      rejected.push(...issuesOf(exported[name]).map((issue) => `${block.file}:${block.line} ${issue}`));
     }
     expect(rejected).toEqual([]);
   });
