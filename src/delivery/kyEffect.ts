@@ -80,24 +80,28 @@ export function createKyEffect(options: KyEffectOptions = {}): HttpEffect & { cl
         abort();
       }, timeoutMs);
 
-      const init: KyOptions & LeanFetchInit = {
-        method: request.method,
-        retry: 0,
-        throwHttpErrors: false,
-        redirect: 'manual',
-        timeout: false,
-        ...(leanFetch === undefined
+      const init: KyOptions & LeanFetchInit =
+        leanFetch === undefined
           ? {
-              fetch: customFetch as NonNullable<KyOptions['fetch']>,
+              method: request.method,
               headers: request.headers,
               body: request.body,
               signal: (abortController as AbortController).signal,
+              retry: 0,
+              throwHttpErrors: false,
+              redirect: 'manual',
+              timeout: false,
+              fetch: customFetch as NonNullable<KyOptions['fetch']>,
             }
           : {
+              method: request.method,
+              retry: 0,
+              throwHttpErrors: false,
+              redirect: 'manual',
+              timeout: false,
               fetch: leanFetch as NonNullable<KyOptions['fetch']>,
               lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as EventEmitter },
-            }),
-      };
+            };
 
       ky(request.url, init)
         .then((response) => (settled ? undefined : readResponse(request, response, maxResponseBytes)))

@@ -266,7 +266,16 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
 export function readBodyBounded(response: Response, maxBytes: number): Promise<BoundedBody> {
   if (response instanceof LeanResponse) {
     const body = response.takeNodeBody();
-    return body === null ? Promise.resolve({ bytes: EMPTY, truncated: false }) : readNodeBody(body, maxBytes);
+    if (body === null) {
+      return Promise.resolve({ bytes: EMPTY, truncated: false });
+    }
+    // A body whose declared length fits the cap cannot run past it (HTTP framing ends it
+    // there): undici's own reader takes it in one go.
+    const declared = Number(response.plainHeaders['content-length'] ?? Number.NaN);
+    if (declared <= maxBytes && isUndiciBody(body)) {
+      return body.bytes().then((bytes) => ({ bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), truncated: false }));
+    }
+    return readNodeBody(body, maxBytes);
   }
   return readWebBody(response.body, maxBytes);
 }
@@ -349,6 +358,10 @@ async function readWebBody(stream: ReadableStream<Uint8Array> | null, maxBytes: 
     chunks.push(value);
     length += value.byteLength;
   }
+}
+
+function isUndiciBody(body: Readable): body is Readable & { bytes(): Promise<Uint8Array> } {
+  return typeof (body as { bytes?: unknown }).bytes === 'function';
 }
 
 function flattenHeaders(headers: Headers): string[] {
