@@ -171,8 +171,13 @@ export async function startCommonsSearch(options: CommonsSearchOptions): Promise
 function documentId(pathname: string): string | null | undefined {
   if (pathname === DOCUMENTS_PATH || pathname === `${DOCUMENTS_PATH}/`) return null;
   if (!pathname.startsWith(`${DOCUMENTS_PATH}/`)) return undefined;
-  const id = decodeURIComponent(pathname.slice(DOCUMENTS_PATH.length + 1));
-  return id === '' || id.includes('/') ? undefined : id;
+  const segment = pathname.slice(DOCUMENTS_PATH.length + 1);
+  if (segment === '' || segment.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined; // malformed percent-encoding: no such document path
+  }
 }
 
 function notFound(id: string): Answer {
