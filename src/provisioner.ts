@@ -20,7 +20,14 @@ import { toRequests, type ResolveOwner } from './operators/toRequests.js';
 
 const log = logger('provisioner');
 
-/** The `http` options of {@link createProvisioner}. */
+/**
+ * The `http` options of {@link createProvisioner}.
+ *
+ * @example
+ * ```ts
+ * createProvisioner({ events, http: { timeoutMs: 5_000, retry: { limit: 3 }, concurrency: 32, maxQueue: 50_000 } });
+ * ```
+ */
 export type ProvisionerHttpOptions = {
   /** Timeout of one attempt; an event config's `timeout_ms` overrides it. @default 10000 */
   readonly timeoutMs?: number;
@@ -36,7 +43,21 @@ export type ProvisionerHttpOptions = {
   readonly effect?: HttpEffect;
 };
 
-/** Options of {@link createProvisioner}. */
+/**
+ * Options of {@link createProvisioner}.
+ *
+ * @example
+ * ```ts
+ * const options: ProvisionerOptions = {
+ *   events,
+ *   resolveOwner: ({ record }) => users.ownerOf(String(record?.id)),
+ *   signing: { secret: process.env.WEBHOOK_SECRET ?? '' },
+ *   http: { timeoutMs: 10_000 },
+ *   callbackTimeoutMs: 10_000,
+ * };
+ * const provisioner = createProvisioner(options);
+ * ```
+ */
 export type ProvisionerOptions<R = AppRecord> = {
   /** The config (the seed's `REMOTE_API_PROVISIONER_EVENTS`); validated, an invalid one throws `ConfigError`. */
   readonly events: ProvisionerConfig<R>;
@@ -53,16 +74,39 @@ export type ProvisionerOptions<R = AppRecord> = {
   readonly callbackTimeoutMs?: number;
 };
 
-/** Options of {@link Provisioner.close}. */
+/**
+ * Options of {@link Provisioner.close}.
+ *
+ * @example
+ * ```ts
+ * await provisioner.close({ timeoutMs: 20_000 });
+ * ```
+ */
 export type CloseOptions = {
   /** How long to wait for accepted work to settle before failing the rest with reason `closed`. @default 25000 */
   readonly timeoutMs?: number;
 };
 
-/** Default of {@link CloseOptions.timeoutMs}: below the usual 30 s grace period of orchestrators. */
+/**
+ * Default of {@link CloseOptions.timeoutMs}: below the usual 30 s grace period of orchestrators.
+ *
+ * @example
+ * ```ts
+ * await provisioner.close({ timeoutMs: DEFAULT_CLOSE_TIMEOUT_MS - 5_000 });
+ * ```
+ */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 25_000;
 
-/** What {@link createProvisioner} returns: the hooks to call, the streams to watch, drain and close. */
+/**
+ * What {@link createProvisioner} returns: the hooks to call, the streams to watch, drain and close.
+ *
+ * @example
+ * ```ts
+ * const provisioner: Provisioner = createProvisioner({ events });
+ * provisioner.hooks('rdm_record').publish({ identity, record, draft });
+ * await provisioner.drain();
+ * ```
+ */
 export type Provisioner<R = AppRecord> = {
   /** The hooks of one service: one method per service method; call them where the service method runs. The same object on every call. */
   hooks<S extends ServiceType>(service: S): ServiceHooks<S, R>;

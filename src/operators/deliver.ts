@@ -11,7 +11,14 @@ import { logger } from '../log.js';
 
 const log = logger('delivery');
 
-/** Options of {@link deliver}. */
+/**
+ * Options of {@link deliver}.
+ *
+ * @example
+ * ```ts
+ * plans$.pipe(deliver(effect, { concurrency: 8, maxQueue: 5_000, retry: { limit: 3 } }));
+ * ```
+ */
 export type DeliverOptions = {
   /** How many deliveries (of different endpoint/record keys) may be in flight at once. @default 16 */
   readonly concurrency?: number;

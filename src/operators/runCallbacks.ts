@@ -26,7 +26,14 @@ import { logger } from '../log.js';
 
 const log = logger('callbacks');
 
-/** Options of {@link runCallbacks}. */
+/**
+ * Options of {@link runCallbacks}.
+ *
+ * @example
+ * ```ts
+ * outcomes$.pipe(runCallbacks(config, { timeoutMs: 5_000 }));
+ * ```
+ */
 export type RunCallbacksOptions = {
   /** How long a callback may take to settle before its outcome is an error. @default 30000 */
   readonly timeoutMs?: number;
@@ -34,7 +41,14 @@ export type RunCallbacksOptions = {
   readonly scheduler?: SchedulerLike;
 };
 
-/** Default of {@link RunCallbacksOptions.timeoutMs}. */
+/**
+ * Default of {@link RunCallbacksOptions.timeoutMs}.
+ *
+ * @example
+ * ```ts
+ * createProvisioner({ events, callbackTimeoutMs: 2 * DEFAULT_CALLBACK_TIMEOUT_MS });
+ * ```
+ */
 export const DEFAULT_CALLBACK_TIMEOUT_MS = 30_000;
 
 type LooseCallback = (response: ProvisionerResponse, meta: CallbackMeta<unknown>) => unknown;

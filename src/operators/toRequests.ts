@@ -29,17 +29,42 @@ import { logger } from '../log.js';
 
 const log = logger('requests');
 
-/** What `resolveOwner` receives: who ran the method, on which record, in which event. */
+/**
+ * What `resolveOwner` receives: who ran the method, on which record, in which event.
+ *
+ * @example
+ * ```ts
+ * const resolveOwner = ({ record }: ResolveOwnerInput) => users.ownerOf(String(record?.id));
+ * ```
+ */
 export type ResolveOwnerInput<R = AppRecord> = {
   readonly identity: Identity;
   readonly record: R | null;
   readonly event: ServiceEvent<R>;
 };
 
-/** The app's lookup of a record's owner, for event configs with `with_record_owner`. */
+/**
+ * The app's lookup of a record's owner, for event configs with `with_record_owner`. It may
+ * be async; the system identity never reaches it (its events get {@link SYSTEM_OWNER}).
+ *
+ * @example
+ * ```ts
+ * const resolveOwner: ResolveOwner = async ({ record }) => {
+ *   const user = await users.find(String(record?.parent?.access?.owned_by?.user));
+ *   return { id: user.id, email: user.email, username: user.username };
+ * };
+ * ```
+ */
 export type ResolveOwner<R = AppRecord> = (input: ResolveOwnerInput<R>) => Owner | Promise<Owner>;
 
-/** Options of {@link toRequests}. */
+/**
+ * Options of {@link toRequests}.
+ *
+ * @example
+ * ```ts
+ * events$.pipe(toRequests(config, { resolveOwner, ownerTimeoutMs: 5_000, payloadTimeoutMs: 10_000 }));
+ * ```
+ */
 export type ToRequestsOptions<R = AppRecord> = {
   /** Looks up the record owner for `with_record_owner`; the system identity gets {@link SYSTEM_OWNER} without it. */
   readonly resolveOwner?: ResolveOwner<R>;
@@ -51,9 +76,23 @@ export type ToRequestsOptions<R = AppRecord> = {
   readonly scheduler?: SchedulerLike;
 };
 
-/** Default of {@link ToRequestsOptions.ownerTimeoutMs}. */
+/**
+ * Default of {@link ToRequestsOptions.ownerTimeoutMs}.
+ *
+ * @example
+ * ```ts
+ * toRequests(config, { resolveOwner, ownerTimeoutMs: DEFAULT_OWNER_TIMEOUT_MS / 2 });
+ * ```
+ */
 export const DEFAULT_OWNER_TIMEOUT_MS = 10_000;
-/** Default of {@link ToRequestsOptions.payloadTimeoutMs}. */
+/**
+ * Default of {@link ToRequestsOptions.payloadTimeoutMs}.
+ *
+ * @example
+ * ```ts
+ * toRequests(config, { payloadTimeoutMs: 2 * DEFAULT_PAYLOAD_TIMEOUT_MS });
+ * ```
+ */
 export const DEFAULT_PAYLOAD_TIMEOUT_MS = 30_000;
 
 type Target = { readonly endpoint: string; readonly eventConfig: EventConfig };
