@@ -13,7 +13,7 @@ import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason,
 import type { RequestDescriptor, RetryOptions } from './events/request.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
-import { logger } from './log.js';
+import { logger, redactUrl } from './log.js';
 import { deliver } from './operators/deliver.js';
 import { runCallbacks } from './operators/runCallbacks.js';
 import { toRequests, type ResolveOwner } from './operators/toRequests.js';
@@ -324,7 +324,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
         endpoint: pair.endpoint,
         request: pair.request,
         reason: 'closed',
-        error: new ClosedError(`Expected the delivery of ${pair.event.serviceType}.${pair.event.method} event ${pair.event.eventId} to ${pair.endpoint} to settle within close()'s ${timeoutMs} ms, it did not`),
+        error: new ClosedError(`Expected the delivery of ${pair.event.serviceType}.${pair.event.method} event ${pair.event.eventId} to ${redactUrl(pair.endpoint)} to settle within close()'s ${timeoutMs} ms, it did not`),
         attempts: 0,
         response: null,
         acceptedAt: pair.event.emittedAt,
@@ -387,7 +387,7 @@ function checkOptions<R>(config: ProvisionerConfig<R>, options: ProvisionerOptio
     for (const service of ['rdm_record', 'community'] as const) {
       for (const [endpoint, methods] of Object.entries(config[service] ?? {})) {
         for (const [method, eventConfig] of Object.entries(methods as Readonly<Record<string, { readonly with_record_owner?: boolean } | undefined>>)) {
-          if (eventConfig?.with_record_owner === true) paths.push(`${service}[${JSON.stringify(endpoint)}].${method}`);
+          if (eventConfig?.with_record_owner === true) paths.push(`${service}[${JSON.stringify(redactUrl(endpoint))}].${method}`);
         }
       }
     }

@@ -7,7 +7,7 @@ import type { HttpEffect } from '../events/httpEffect.js';
 import type { DeliveryOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger, redactUrl } from '../log.js';
 
 const log = logger('delivery');
 
@@ -110,7 +110,7 @@ export function deliver<R = AppRecord>(
               attempts: 0,
             },
           );
-          log('%s %s %s %s after %d attempt(s)', job.request.deliveryId, job.request.method, job.request.endpoint, outcome.kind === 'failed' ? `failed (${outcome.reason})` : outcome.kind, result?.attempts ?? 0);
+          log('%s %s %s %s after %d attempt(s)', job.request.deliveryId, job.request.method, redactUrl(job.request.endpoint), outcome.kind === 'failed' ? `failed (${outcome.reason})` : outcome.kind, result?.attempts ?? 0);
           queue.finish(key);
           subscriber.next(outcome);
           pump();
@@ -167,7 +167,7 @@ export function deliver<R = AppRecord>(
           }
           const job: Job<R> = { event: plan.event, request: plan.request, acceptedAt: plan.acceptedAt };
           if (!queue.offer(deliveryKey(plan.request), job)) {
-            log('overflow: %d deliveries pending, %s to %s failed', queue.size, plan.request.deliveryId, plan.request.endpoint);
+            log('overflow: %d deliveries pending, %s to %s failed', queue.size, plan.request.deliveryId, redactUrl(plan.request.endpoint));
             subscriber.next({
               kind: 'failed',
               event: plan.event,
@@ -175,7 +175,7 @@ export function deliver<R = AppRecord>(
               request: plan.request,
               reason: 'overflow',
               error: new OverflowError(
-                `Expected fewer than ${queue.maxQueue} deliveries pending (maxQueue), found ${queue.size}; delivery ${plan.request.deliveryId} to ${plan.request.endpoint} was not sent`,
+                `Expected fewer than ${queue.maxQueue} deliveries pending (maxQueue), found ${queue.size}; delivery ${plan.request.deliveryId} to ${redactUrl(plan.request.endpoint)} was not sent`,
               ),
               attempts: 0,
               response: null,

@@ -22,7 +22,7 @@ import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome } from '../even
 import type { ProvisionerResponse } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { runWithCause } from '../hooks/causeContext.js';
-import { logger } from '../log.js';
+import { logger, redactUrl } from '../log.js';
 
 const log = logger('callbacks');
 
@@ -95,7 +95,7 @@ export function runCallbacks<R = AppRecord>(
 function runCallback<R>(callback: LooseCallback, delivery: DeliveredOutcome<R>, timeoutMs: number, scheduler: SchedulerLike): Observable<CallbackOutcome<R>> {
   const { request } = delivery;
   const subject = request.recordId !== null ? `record ${request.recordId}` : request.draftId !== null ? `draft ${request.draftId}` : `event ${request.eventId}`;
-  const where = `The callback of ${request.serviceType}[${JSON.stringify(request.endpoint)}].${request.serviceMethod} for ${subject} (delivery ${request.deliveryId})`;
+  const where = `The callback of ${request.serviceType}[${JSON.stringify(redactUrl(request.endpoint))}].${request.serviceMethod} for ${subject} (delivery ${request.deliveryId})`;
   const cause = { deliveryId: request.deliveryId, serviceType: request.serviceType, serviceMethod: request.serviceMethod, endpoint: request.endpoint };
   const startedAt = scheduler.now();
   const durationMs = (): number => scheduler.now() - startedAt;

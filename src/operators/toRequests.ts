@@ -25,7 +25,7 @@ import type { JsonObject } from '../events/json.js';
 import type { FailedOutcome, FailureReason, RequestPlan, SkippedOutcome } from '../events/outcomes.js';
 import { HTTP_METHODS, type HttpMethod, type RequestDescriptor } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger, redactUrl } from '../log.js';
 
 const log = logger('requests');
 
@@ -483,8 +483,9 @@ function isRestricted<R>(event: ServiceEvent<R>): boolean {
   return level !== undefined && level !== 'public';
 }
 
+/** `rdm_record["https://…"].publish`, with credentials and secret-looking query values of the endpoint redacted. */
 function configPath(serviceType: string, endpoint: string, method: string): string {
-  return `${serviceType}[${JSON.stringify(endpoint)}].${method}`;
+  return `${serviceType}[${JSON.stringify(redactUrl(endpoint))}].${method}`;
 }
 
 function describeSubject<R>(event: ServiceEvent<R>): string {

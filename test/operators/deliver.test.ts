@@ -166,6 +166,30 @@ describe('deliver', () => {
     });
   });
 
+  it('retries with the global policy, overridden key by key by the request\'s own, with the same request every attempt', () => {
+    const attempts = new Map<string, RequestDescriptor[]>();
+    testScheduler().run(({ cold, expectObservable }) => {
+      const effect: HttpEffect = (request) => {
+        const seen = [...(attempts.get(request.deliveryId) ?? []), request];
+        attempts.set(request.deliveryId, seen);
+        return cold('-(r|)', { r: { ...ok(request), status: seen.length === 1 ? 503 : 201 } });
+      };
+      const own = plan('own', 'A');
+      const withOwnRetry: RequestPlan = own.kind === 'request' ? { ...own, request: { ...own.request, retry: { limit: 1, baseDelayMs: 10 } } } : own;
+      const plans = cold('-ab|', { a: withOwnRetry, b: plan('global', 'B') });
+      // own: 503 at 2, waits 0.5 × 10 ms, tries again at 7, 201 at 8; global: limit 0, fails at 3.
+      expectObservable(
+        plans.pipe(
+          deliver(effect, { retry: { limit: 0, baseDelayMs: 1_000 }, random: () => 0.5 }),
+          map((outcome) => `${label(outcome)} ×${outcome.kind === 'skipped' ? 0 : outcome.attempts}`),
+        ),
+      ).toBe('---g----(o|)', { g: 'failed http-status global ×1', o: 'delivered own ×2' });
+    });
+    const ownAttempts = attempts.get('own') ?? [];
+    expect(ownAttempts).toHaveLength(2);
+    expect(ownAttempts[1]).toBe(ownAttempts[0]);
+  });
+
   it('turns a network error into a failed outcome and goes on', async () => {
     const effect: HttpEffect = (request) =>
       request.deliveryId === '1' ? throwError(() => new NetworkError('connect ECONNREFUSED 127.0.0.1:9')) : of(ok(request));

@@ -375,6 +375,26 @@ describe('toRequests', () => {
     });
   });
 
+  it('never shows a token of the endpoint URL or the auth_token in a failure message', async () => {
+    const endpoint = 'https://user:hunter2@search.example.org/api/v1/documents?api_key=k3y-s3cret';
+    const plans = await plansOf([serviceEvent({ method: 'publish' })], {
+      rdm_record: {
+        [endpoint]: {
+          publish: {
+            http_method: 'POST',
+            auth_token: 't0ken-s3cret',
+            payload: () => {
+              throw new Error('no title');
+            },
+          },
+        },
+      },
+    });
+    const { message } = failureOf(plans[0]!);
+    expect(message).toContain('search.example.org/api/v1/documents');
+    for (const secret of ['hunter2', 'k3y-s3cret', 't0ken-s3cret']) expect(message).not.toContain(secret);
+  });
+
   describe('URL failures', () => {
     const withFactory = (url_factory: () => string, allowed_origins?: true | readonly string[]): ProvisionerConfig => ({
       rdm_record: {
