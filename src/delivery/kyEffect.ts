@@ -9,7 +9,15 @@ import { createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.j
 import type { LeanFetchInit } from './leanFetch.js';
 import { describeUrl } from './urls.js';
 
-/** Options of {@link createKyEffect}. */
+/**
+ * Options of {@link createKyEffect}.
+ *
+ * @example
+ * ```ts
+ * const options: KyEffectOptions = { timeoutMs: 5_000, maxResponseBytes: 64 * 1024, connections: 32 };
+ * const effect = createKyEffect(options);
+ * ```
+ */
 export type KyEffectOptions = {
   /** Per-attempt timeout (until the whole body is read); a request's own `timeoutMs` wins. @default 10000 */
   readonly timeoutMs?: number;
@@ -25,10 +33,27 @@ export type KyEffectOptions = {
   readonly fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
 };
 
+/**
+ * The effect {@link createKyEffect} makes: an {@link HttpEffect} that owns a connection pool.
+ *
+ * @example
+ * ```ts
+ * const effect: KyEffect = createKyEffect();
+ * // ... deliver with it ...
+ * await effect.close();
+ * ```
+ */
+export type KyEffect = HttpEffect & {
+  /** Closes the keep-alive connection pool; requests in flight finish first. */
+  close(): Promise<void>;
+};
+
 /** The default timeout of one attempt. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** The default cap of a response body. */
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The longest delay `setTimeout` takes as it is. */
+const MAX_TIMER_MS = 2_147_483_647;
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
@@ -42,6 +67,11 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * a `TimeoutError` or a `NetworkError` (whose message never shows headers). Unsubscribing aborts
  * the request. `close()` closes the connection pool.
  *
+ * ky builds (and clones) a `Request` for every call; to keep that cheap, the exact body and the
+ * headers travel to the lean fetch as a pass-through option (ky hands unknown options to
+ * `fetch`, as it does undici's `dispatcher`), so they are never turned into web streams or
+ * copied between `Headers` objects. With another `fetch` they go through ky as usual.
+ *
  * ```
  * request ──► effect(request) ──────────(response|)      any status, one emission
  *                               ────────#                 TimeoutError | NetworkError
@@ -54,7 +84,7 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * await effect.close();
  * ```
  */
-export function createKyEffect(options: KyEffectOptions = {}): HttpEffect & { close(): Promise<void> } {
+export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const customFetch = options.fetch;
@@ -78,7 +108,7 @@ export function createKyEffect(options: KyEffectOptions = {}): HttpEffect & { cl
       const timer = setTimeout(() => {
         timedOut = true;
         abort();
-      }, timeoutMs);
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
 
       const init: KyOptions & LeanFetchInit =
         leanFetch === undefined

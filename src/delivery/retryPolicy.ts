@@ -3,7 +3,15 @@ import type { ProvisionerResponse, RequestDescriptor, RetryOptions } from '../ev
 import { parseRetryAfter } from './retryAfter.js';
 import { describeUrl } from './urls.js';
 
-/** {@link RetryOptions} with every field set. */
+/**
+ * {@link RetryOptions} with every field set.
+ *
+ * @example
+ * ```ts
+ * const resolved: ResolvedRetryOptions = resolveRetryOptions({ limit: 2 });
+ * resolved.maxDelayMs; // 30000
+ * ```
+ */
 export type ResolvedRetryOptions = { readonly [K in keyof RetryOptions]-?: number };
 
 /**
@@ -22,12 +30,26 @@ export const DEFAULT_RETRY_OPTIONS: ResolvedRetryOptions = Object.freeze({
   maxRetryAfterMs: 60_000,
 });
 
-/** The failure reasons one attempt can end with. */
+/**
+ * The failure reasons one attempt can end with.
+ *
+ * @example
+ * ```ts
+ * // The reasons a retry can follow; 'redirect' always ends the delivery at once.
+ * const retriable: readonly AttemptFailureReason[] = ['network', 'timeout', 'http-status'];
+ * ```
+ */
 export type AttemptFailureReason = 'http-status' | 'network' | 'timeout' | 'redirect';
 
 /**
  * What one attempt's result means: `delivered` (2xx), `retry` (worth another attempt) or
  * `fail` (final at once: 3xx and 4xx other than 408, 425, 429).
+ *
+ * @example
+ * ```ts
+ * const verdict: AttemptVerdict = classifyResponse(request, { status: 503, headers: {}, body: null, url });
+ * verdict.kind; // 'retry'
+ * ```
  */
 export type AttemptVerdict =
   | { readonly kind: 'delivered'; readonly response: ProvisionerResponse }

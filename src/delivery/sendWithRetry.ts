@@ -12,7 +12,15 @@ import { describeUrl } from './urls.js';
 
 const log = logger('delivery');
 
-/** The one result of {@link sendWithRetry}: delivered (2xx) or failed after the last attempt. */
+/**
+ * The one result of {@link sendWithRetry}: delivered (2xx) or failed after the last attempt.
+ *
+ * @example
+ * ```ts
+ * const result: SendResult = await lastValueFrom(sendWithRetry(effect, request));
+ * if (result.kind === 'failed') console.warn(`${result.reason} after ${result.attempts} attempts: ${result.error.message}`);
+ * ```
+ */
 export type SendResult =
   | { readonly kind: 'delivered'; readonly response: ProvisionerResponse; readonly attempts: number }
   | {
@@ -23,7 +31,15 @@ export type SendResult =
       readonly attempts: number;
     };
 
-/** What {@link SendOptions.onAttempt} hears after each attempt. */
+/**
+ * What {@link SendOptions.onAttempt} hears after each attempt.
+ *
+ * @example
+ * ```ts
+ * const onAttempt = ({ attempt, response, error, delayMs }: AttemptInfo) =>
+ *   log('attempt %d: %s, next in %s ms', attempt, response?.status ?? String(error), delayMs ?? '-');
+ * ```
+ */
 export type AttemptInfo = {
   /** 1 for the first attempt. */
   readonly attempt: number;
@@ -34,7 +50,15 @@ export type AttemptInfo = {
   readonly error?: unknown;
 };
 
-/** Options of {@link sendWithRetry}. */
+/**
+ * Options of {@link sendWithRetry}.
+ *
+ * @example
+ * ```ts
+ * const options: SendOptions = { retry: { limit: 3, baseDelayMs: 500 }, onAttempt: (info) => metrics.count(info.attempt) };
+ * sendWithRetry(effect, request, options);
+ * ```
+ */
 export type SendOptions = {
   /** Global retry options; the request's own `retry` overrides them field by field. */
   readonly retry?: RetryOptions;
