@@ -1,0 +1,179 @@
+/** What the scheduler needs of an item: its ordering key and when it may run next. @internal */
+export type LaneItem = { readonly key: string; dueAt: number };
+
+/** Options of {@link LaneScheduler}. @internal */
+export type LaneSchedulerOptions<T> = {
+  /** Starts an item; the caller later reports `done` or `later` for it. */
+  readonly run: (item: T) => void;
+  /** The clock (ms since epoch). @default Date.now */
+  readonly now?: () => number;
+};
+
+/** A first-in first-out list with O(1) push and shift. @internal */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head += 1;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let index = this.#head; index < this.#items.length; index += 1) yield this.#items[index] as T;
+  }
+}
+
+/**
+ * The local stores' scheduling: one lane per ordering key, items of a lane one at a time in
+ * the order they were added, lanes concurrently up to `concurrency`. Unlike the `deliver`
+ * operator's queue, a lane's head may wait (a retry's backoff) without holding a
+ * concurrency slot: the lane stays blocked, other lanes run. Lanes are deleted when empty.
+ *
+ * @example
+ * ```ts
+ * const lanes = new LaneScheduler<Item>({ run: (item) => void send(item) });
+ * lanes.add(item);
+ * lanes.start(16);
+ * // when the attempt ends: lanes.done(item), or lanes.later(item, Date.now() + 1_000)
+ * ```
+ * @internal
+ */
+export class LaneScheduler<T extends LaneItem> {
+  readonly #lanes = new Map<string, Fifo<T>>();
+  readonly #ready = new Fifo<string>();
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #run: (item: T) => void;
+  readonly #now: () => number;
+  #concurrency = 0;
+  #running = 0;
+  #size = 0;
+  #pumping = false;
+  #stopped = false;
+
+  constructor(options: LaneSchedulerOptions<T>) {
+    this.#run = options.run;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Items held (waiting, due or running). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Items running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Starts running items, at most `concurrency` at once. */
+  start(concurrency: number): void {
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`Expected concurrency to be an integer >= 1, got ${String(concurrency)}`);
+    }
+    this.#concurrency = concurrency;
+    this.#pump();
+  }
+
+  /** Adds an item behind the others of its key. */
+  add(item: T): void {
+    let lane = this.#lanes.get(item.key);
+    if (lane === undefined) {
+      lane = new Fifo<T>();
+      this.#lanes.set(item.key, lane);
+    }
+    lane.push(item);
+    this.#size += 1;
+    if (lane.length === 1) {
+      this.#arm(item.key, item);
+      this.#pump();
+    }
+  }
+
+  /** The running head of its lane is finished: the next item of the lane may run. */
+  done(item: T): void {
+    this.#running -= 1;
+    const lane = this.#lanes.get(item.key);
+    if (lane !== undefined && lane.peek() === item) {
+      lane.shift();
+      this.#size -= 1;
+      const next = lane.peek();
+      if (next === undefined) this.#lanes.delete(item.key);
+      else this.#arm(item.key, next);
+    }
+    this.#pump();
+  }
+
+  /** The running head of its lane runs again at `dueAt`; its lane waits, its slot is freed. */
+  later(item: T, dueAt: number): void {
+    this.#running -= 1;
+    item.dueAt = dueAt;
+    this.#arm(item.key, item);
+    this.#pump();
+  }
+
+  /** Every item held, lane by lane. */
+  *items(): IterableIterator<T> {
+    for (const lane of this.#lanes.values()) yield* lane;
+  }
+
+  /** Stops running items and clears the timers; items stay where they are. */
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #arm(key: string, head: T): void {
+    if (this.#stopped) return;
+    const wait = head.dueAt - this.#now();
+    if (wait <= 0) {
+      this.#ready.push(key);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.#ready.push(key);
+      this.#pump();
+    }, wait);
+    this.#timers.set(key, timer);
+  }
+
+  #pump(): void {
+    if (this.#pumping || this.#stopped) return;
+    this.#pumping = true;
+    try {
+      while (this.#running < this.#concurrency && this.#ready.length > 0) {
+        const key = this.#ready.shift() as string;
+        const head = this.#lanes.get(key)?.peek();
+        if (head === undefined) continue;
+        this.#running += 1;
+        this.#run(head);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
