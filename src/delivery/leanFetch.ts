@@ -30,7 +30,7 @@ export type LeanFetchExtras = {
   /**
    * Aborts the request, or the reading of its response body, when it emits `'abort'`. When
    * given, the `Request`'s signal is not listened to: the caller aborts through the emitter
-   * (on unsubscribe, or when ky rejects with its `TimeoutError`).
+   * (on unsubscribe, or at the attempt's deadline).
    */
   readonly abortEmitter?: EventEmitter;
 };
