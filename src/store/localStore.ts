@@ -268,7 +268,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   #accept(row: PersistedDelivery<R>): void {
     this.#total += 1;
     const hasBacklog = this.#cursor < this.#tail;
-    this.#tail = Math.max(this.#tail, row.seq);
+    // A new row's sequence number is above every unsettled one's (SQLite's rowid is max + 1).
+    this.#tail = row.seq;
     if (!hasBacklog && this.#inMemory.size < this.#maxInMemory) {
       this.#hold(row);
       this.#cursor = row.seq;
@@ -299,7 +300,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     const room = this.#maxInMemory - this.#inMemory.size;
     if (room < Math.max(1, Math.floor(this.#maxInMemory / 2)) && this.#inMemory.size > 0) return;
     const rows = this.#persistence.load(this.#cursor, Math.max(1, room));
-    for (const row of rows) this.#hold(row);
+    for (const row of rows) if (!this.#inMemory.has(row.deliveryId)) this.#hold(row);
     const last = rows.at(-1);
     this.#cursor = rows.length < room || last === undefined ? this.#tail : last.seq;
   }

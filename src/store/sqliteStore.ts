@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { deliveryKey } from '../delivery/deliveryKey.js';
 import { ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
@@ -139,31 +138,25 @@ function migrate(db: Database, where: string): void {
     throw new ProvisionerError(`Expected the SQLite store ${where} to have schema version ${SCHEMA_VERSION} or lower, found ${version} (written by a newer version of this library)`);
   }
   if (version === SCHEMA_VERSION) return;
+  // One row per delivery, with its event inline: the hook's journal writes one b-tree row per
+  // delivery (an events table of its own doubled the cost measured on the hook's path; events
+  // with several endpoints are stored once per endpoint). `seq` (the rowid) orders everything:
+  // a key's deliveries run in seq order, so no (key, seq) index is needed on that write path.
   db.exec(`
     BEGIN;
-    CREATE TABLE events (
-      event_id     TEXT PRIMARY KEY,
-      service_type TEXT NOT NULL,
-      method       TEXT NOT NULL,
-      record_id    TEXT,
-      emitted_at   INTEGER NOT NULL,
-      data         BLOB NOT NULL
-    );
-    -- seq orders everything: a key's deliveries run in seq order, so no (key, seq) index is
-    -- needed on the hook's write path; deliveries are loaded by seq.
     CREATE TABLE deliveries (
-      seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq              INTEGER PRIMARY KEY,
       delivery_id      TEXT NOT NULL UNIQUE,
       event_id         TEXT NOT NULL,
       endpoint         TEXT NOT NULL,
       key              TEXT NOT NULL,
       accepted_at      INTEGER NOT NULL,
+      event            BLOB NOT NULL,
       request          TEXT,
       stripped_headers TEXT,
       attempts         INTEGER NOT NULL DEFAULT 0,
       next_attempt_at  INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX deliveries_by_event ON deliveries (event_id);
     CREATE TABLE attempts (
       delivery_id     TEXT NOT NULL,
       attempt         INTEGER NOT NULL,
@@ -192,10 +185,10 @@ function migrate(db: Database, where: string): void {
       request          TEXT,
       stripped_headers TEXT,
       accepted_at      INTEGER NOT NULL,
-      failed_at        INTEGER NOT NULL
+      failed_at        INTEGER NOT NULL,
+      event            BLOB NOT NULL
     );
     CREATE INDEX dead_letters_by_time ON dead_letters (failed_at);
-    CREATE INDEX dead_letters_by_event ON dead_letters (event_id);
     PRAGMA user_version = ${SCHEMA_VERSION};
     COMMIT;
   `);
@@ -211,8 +204,7 @@ type DeliveryRow = {
   readonly stripped_headers: string | null;
   readonly attempts: number;
   readonly next_attempt_at: number;
-  readonly event_id: string;
-  readonly data: Buffer;
+  readonly event: Buffer;
 };
 
 type DeadLetterRow = {
@@ -229,7 +221,7 @@ type DeadLetterRow = {
   readonly stripped_headers: string | null;
   readonly accepted_at: number;
   readonly failed_at: number;
-  readonly data: Buffer;
+  readonly event: Buffer;
 };
 
 /** The SQLite tables behind a {@link LocalStore}. */
@@ -247,24 +239,14 @@ class SqlitePersistence<R> implements Persistence<R> {
 
   constructor(db: Database) {
     this.#db = db;
-    const counts = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
-    this.found = counts;
+    this.found = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
 
-    const insertEvent = db.prepare<[string, string, string, string | null, number, Buffer]>(
-      'INSERT OR IGNORE INTO events (event_id, service_type, method, record_id, emitted_at, data) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    const insertDelivery = db.prepare<[string, string, string, string, number, string | null, string | null, number, number]>(
-      `INSERT OR IGNORE INTO deliveries (delivery_id, event_id, endpoint, key, accepted_at, request, stripped_headers, attempts, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const collectEvent = db.prepare<[string, string, string]>(
-      `DELETE FROM events WHERE event_id = ?
-         AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)
-         AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_id = ?)`,
+    const insertDelivery = db.prepare<[string, string, string, string, number, Buffer, string | null, string | null]>(
+      `INSERT OR IGNORE INTO deliveries (delivery_id, event_id, endpoint, key, accepted_at, event, request, stripped_headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const deleteDelivery = db.prepare<[string]>('DELETE FROM deliveries WHERE delivery_id = ?');
     const deleteAttempts = db.prepare<[string]>('DELETE FROM attempts WHERE delivery_id = ?');
-    const eventOf = db.prepare<[string], { event_id: string }>('SELECT event_id FROM deliveries WHERE delivery_id = ?');
     const setAttempts = db.prepare<[number, string]>('UPDATE deliveries SET attempts = ? WHERE delivery_id = ?');
     const insertAttempt = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at) VALUES (?, ?, ?)');
     const finishAttempt = db.prepare<[number, string, string, number | null, string, number | null, string, number]>(
@@ -272,34 +254,33 @@ class SqlitePersistence<R> implements Persistence<R> {
        WHERE delivery_id = ? AND attempt = ?`,
     );
     const setNextAttempt = db.prepare<[number, string]>('UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?');
-    const insertDeadLetter = db.prepare<
-      [string, string, string, string, string, string, string | null, string, string, string, number, string | null, string | null, string | null, number, number]
+    // The dead letter takes the delivery's row (its event bytes included) with the failure added.
+    const moveToDeadLetters = db.prepare<
+      [string, string, string | null, string, string, string, number, string | null, string | null, string | null, number, string]
     >(
       `INSERT OR REPLACE INTO dead_letters (delivery_id, event_id, endpoint, key, service_type, service_method, record_id, reason, error_name,
-         error_message, attempts, response, request, stripped_headers, accepted_at, failed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         error_message, attempts, response, request, stripped_headers, accepted_at, failed_at, event)
+       SELECT delivery_id, event_id, endpoint, key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, accepted_at, ?, event
+       FROM deliveries WHERE delivery_id = ?`,
     );
-    const selectDeadLetter = db.prepare<[string], DeadLetterRow>(
-      'SELECT d.*, e.data FROM dead_letters d JOIN events e ON e.event_id = d.event_id WHERE d.delivery_id = ?',
-    );
+    const selectDeadLetter = db.prepare<[string], DeadLetterRow>('SELECT * FROM dead_letters WHERE delivery_id = ?');
     const deleteDeadLetter = db.prepare<[string]>('DELETE FROM dead_letters WHERE delivery_id = ?');
-    const deadLetterEvent = db.prepare<[string], { event_id: string }>('SELECT event_id FROM dead_letters WHERE delivery_id = ?');
 
     this.#load = db.prepare<[number, number], DeliveryRow>(
-      `SELECT d.seq, d.delivery_id, d.endpoint, d.key, d.accepted_at, d.request, d.stripped_headers, d.attempts, d.next_attempt_at, d.event_id, e.data
-       FROM deliveries d JOIN events e ON e.event_id = d.event_id
-       WHERE d.seq > ? ORDER BY d.seq LIMIT ?`,
+      `SELECT seq, delivery_id, endpoint, key, accepted_at, event, request, stripped_headers, attempts, next_attempt_at
+       FROM deliveries WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
     this.#savePlan = db.prepare<[string | null, string, string]>('UPDATE deliveries SET request = ?, stripped_headers = ? WHERE delivery_id = ?');
 
     this.#insert = db.transaction((deliveries: readonly NewDelivery<R>[]) => {
       const inserted: { deliveryId: string; seq: number }[] = [];
-      const written = new Set<string>();
+      const encoded = new Map<string, Buffer>();
       for (const delivery of deliveries) {
         const { event } = delivery;
-        if (!written.has(event.eventId)) {
-          written.add(event.eventId);
-          insertEvent.run(event.eventId, event.serviceType, event.method, event.recordId, event.emittedAt, encodeEvent(event));
+        let bytes = encoded.get(event.eventId);
+        if (bytes === undefined) {
+          bytes = encodeEvent(event);
+          encoded.set(event.eventId, bytes);
         }
         const request = delivery.request === null ? null : encodeRequest(delivery.request);
         const result = insertDelivery.run(
@@ -308,10 +289,9 @@ class SqlitePersistence<R> implements Persistence<R> {
           delivery.endpoint,
           delivery.key,
           delivery.acceptedAt,
+          bytes,
           request?.json ?? null,
           request === null ? null : JSON.stringify(request.stripped),
-          0,
-          0,
         );
         if (result.changes > 0) inserted.push({ deliveryId: delivery.deliveryId, seq: Number(result.lastInsertRowid) });
       }
@@ -329,7 +309,6 @@ class SqlitePersistence<R> implements Persistence<R> {
     });
 
     this.#settle = db.transaction((deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => {
-      const eventId = eventOf.get(deliveryId)?.event_id ?? outcome.event.eventId;
       if (outcome.kind === 'failed') {
         const { event } = outcome;
         const error = encodeError(outcome.error);
@@ -337,11 +316,7 @@ class SqlitePersistence<R> implements Persistence<R> {
           finishAttempt.run(outcome.settledAt, 'failed', outcome.reason, outcome.response?.status ?? null, error.message, null, deliveryId, outcome.attempts);
         }
         const request = outcome.request === null ? null : encodeRequest(outcome.request);
-        insertDeadLetter.run(
-          deliveryId,
-          eventId,
-          outcome.endpoint,
-          deliveryKey({ endpoint: outcome.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId }),
+        moveToDeadLetters.run(
           event.serviceType,
           event.method,
           event.recordId,
@@ -352,15 +327,13 @@ class SqlitePersistence<R> implements Persistence<R> {
           outcome.response === null ? null : encodeResponse(outcome.response),
           request?.json ?? null,
           request === null ? null : JSON.stringify([...new Set([...request.stripped, ...stripped])]),
-          outcome.acceptedAt,
           outcome.settledAt,
+          deliveryId,
         );
-        deleteDelivery.run(deliveryId);
-        return;
+      } else {
+        deleteAttempts.run(deliveryId);
       }
       deleteDelivery.run(deliveryId);
-      deleteAttempts.run(deliveryId);
-      collectEvent.run(eventId, eventId, eventId);
     });
 
     this.#requeue = db.transaction((deliveryIds: readonly string[]) => {
@@ -370,11 +343,11 @@ class SqlitePersistence<R> implements Persistence<R> {
         if (letter === undefined) continue;
         deleteDeadLetter.run(deliveryId);
         deleteAttempts.run(deliveryId);
-        const result = insertDelivery.run(deliveryId, letter.event_id, letter.endpoint, letter.key, letter.accepted_at, letter.request, letter.stripped_headers, 0, 0);
+        const result = insertDelivery.run(deliveryId, letter.event_id, letter.endpoint, letter.key, letter.accepted_at, letter.event, letter.request, letter.stripped_headers);
         rows.push({
           seq: Number(result.lastInsertRowid),
           deliveryId,
-          event: decodeEvent<R>(letter.data),
+          event: decodeEvent<R>(letter.event),
           endpoint: letter.endpoint,
           key: letter.key,
           acceptedAt: letter.accepted_at,
@@ -390,11 +363,10 @@ class SqlitePersistence<R> implements Persistence<R> {
     this.#discard = db.transaction((deliveryIds: readonly string[]) => {
       let discarded = 0;
       for (const deliveryId of deliveryIds) {
-        const eventId = deadLetterEvent.get(deliveryId)?.event_id;
-        if (eventId === undefined) continue;
-        discarded += deleteDeadLetter.run(deliveryId).changes;
+        const { changes } = deleteDeadLetter.run(deliveryId);
+        if (changes === 0) continue;
+        discarded += changes;
         deleteAttempts.run(deliveryId);
-        collectEvent.run(eventId, eventId, eventId);
       }
       return discarded;
     });
@@ -405,26 +377,18 @@ class SqlitePersistence<R> implements Persistence<R> {
   }
 
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[] {
-    const events = new Map<string, PersistedDelivery<R>['event']>();
-    return this.#load.all(afterSeq, limit).map((row) => {
-      let event = events.get(row.event_id);
-      if (event === undefined) {
-        event = decodeEvent<R>(row.data);
-        events.set(row.event_id, event);
-      }
-      return {
-        seq: row.seq,
-        deliveryId: row.delivery_id,
-        event,
-        endpoint: row.endpoint,
-        key: row.key,
-        acceptedAt: row.accepted_at,
-        request: row.request === null ? null : decodeRequest(row.request),
-        stripped: parseNames(row.stripped_headers),
-        attempts: row.attempts,
-        nextAttemptAt: row.next_attempt_at,
-      };
-    });
+    return this.#load.all(afterSeq, limit).map((row) => ({
+      seq: row.seq,
+      deliveryId: row.delivery_id,
+      event: decodeEvent<R>(row.event),
+      endpoint: row.endpoint,
+      key: row.key,
+      acceptedAt: row.accepted_at,
+      request: row.request === null ? null : decodeRequest(row.request),
+      stripped: parseNames(row.stripped_headers),
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+    }));
   }
 
   savePlan(deliveryId: string, request: RequestDescriptor): void {
@@ -452,20 +416,18 @@ class SqlitePersistence<R> implements Persistence<R> {
       where.push(clause);
       params.push(value);
     };
-    if (filter.deliveryIds !== undefined) add('d.delivery_id IN (SELECT value FROM json_each(?))', JSON.stringify(filter.deliveryIds));
-    add('d.endpoint = ?', filter.endpoint);
-    add('d.service_type = ?', filter.serviceType);
-    add('d.service_method = ?', filter.serviceMethod);
-    add('d.record_id = ?', filter.recordId);
-    add('d.reason = ?', filter.reason);
-    add('d.failed_at >= ?', filter.failedAfter);
-    add('d.failed_at < ?', filter.failedBefore);
+    if (filter.deliveryIds !== undefined) add('delivery_id IN (SELECT value FROM json_each(?))', JSON.stringify(filter.deliveryIds));
+    add('endpoint = ?', filter.endpoint);
+    add('service_type = ?', filter.serviceType);
+    add('service_method = ?', filter.serviceMethod);
+    add('record_id = ?', filter.recordId);
+    add('reason = ?', filter.reason);
+    add('failed_at >= ?', filter.failedAfter);
+    add('failed_at < ?', filter.failedBefore);
     params.push(filter.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
     const rows = this.#db
       .prepare<(string | number)[], DeadLetterRow>(
-        `SELECT d.*, e.data FROM dead_letters d JOIN events e ON e.event_id = d.event_id
-         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-         ORDER BY d.failed_at, d.delivery_id LIMIT ?`,
+        `SELECT * FROM dead_letters ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY failed_at, delivery_id LIMIT ?`,
       )
       .all(...params);
     return rows.map((row) => toDeadLetter<R>(row));
@@ -492,7 +454,7 @@ function toDeadLetter<R>(row: DeadLetterRow): DeadLetter<R> {
   return {
     kind: 'failed',
     deliveryId: row.delivery_id,
-    event: decodeEvent<R>(row.data),
+    event: decodeEvent<R>(row.event),
     endpoint: row.endpoint,
     request: row.request === null ? null : decodeRequest(row.request),
     reason: row.reason as FailureReason,
