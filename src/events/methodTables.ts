@@ -3,12 +3,34 @@
  * event types are all derived from these tables, so a method is named in one place only.
  */
 
-/** The two services the provisioner attaches to. */
+/**
+ * The two services the provisioner attaches to.
+ *
+ * @example
+ * ```ts
+ * for (const service of SERVICE_TYPES) console.info(service, methodsOf(service).length); // rdm_record 18, community 18
+ * ```
+ */
 export const SERVICE_TYPES = ['rdm_record', 'community'] as const;
-/** `rdm_record` (RDMRecordService) or `community` (CommunityService). */
+/**
+ * `rdm_record` (RDMRecordService) or `community` (CommunityService).
+ *
+ * @example
+ * ```ts
+ * const hooksOf = <S extends ServiceType>(service: S) => provisioner.hooks(service);
+ * ```
+ */
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 
-/** Every argument name a service method may pass to its components. */
+/**
+ * Every argument name a service method may pass to its components.
+ *
+ * @example
+ * ```ts
+ * const needsRecord = (args: readonly ArgumentName[]) => args.includes('record');
+ * needsRecord(METHOD_TABLES.rdm_record.publish); // true
+ * ```
+ */
 export type ArgumentName =
   | 'identity'
   | 'record'
@@ -21,7 +43,14 @@ export type ArgumentName =
   | 'old_slug'
   | 'slug';
 
-/** Methods both services run (the seed's "any" rows), with their documented arguments. */
+/**
+ * Methods both services run (the seed's "any" rows), with their documented arguments.
+ *
+ * @example
+ * ```ts
+ * ANY_METHODS.create; // ['identity', 'data', 'record', 'errors', 'uow']
+ * ```
+ */
 export const ANY_METHODS = {
   create: ['identity', 'data', 'record', 'errors', 'uow'],
   update_tombstone: ['identity', 'record', 'data', 'uow'],
@@ -30,8 +59,15 @@ export const ANY_METHODS = {
   read: ['identity', 'record'],
 } as const satisfies Record<string, readonly ArgumentName[]>;
 
-/** RDMRecordService methods. `delete_draft` and `import_files` have no documented arguments
- * in the seed; they get those InvenioRDM passes (`identity`, `draft`, `record`). */
+/**
+ * RDMRecordService methods. `delete_draft` and `import_files` have no documented arguments
+ * in the seed; they get those InvenioRDM passes (`identity`, `draft`, `record`).
+ *
+ * @example
+ * ```ts
+ * RDM_RECORD_METHODS.delete_record; // ['identity', 'record', 'data', 'uow']
+ * ```
+ */
 export const RDM_RECORD_METHODS = {
   publish: ['identity', 'record', 'draft', 'uow'],
   delete_record: ['identity', 'record', 'data', 'uow'],
@@ -48,7 +84,14 @@ export const RDM_RECORD_METHODS = {
   search_versions: ['identity', 'search', 'params'],
 } as const satisfies Record<string, readonly ArgumentName[]>;
 
-/** CommunityService methods. */
+/**
+ * CommunityService methods.
+ *
+ * @example
+ * ```ts
+ * COMMUNITY_METHODS.rename; // ['identity', 'data', 'record', 'old_slug', 'slug', 'uow']
+ * ```
+ */
 export const COMMUNITY_METHODS = {
   update: ['identity', 'record', 'data', 'uow'],
   rename: ['identity', 'data', 'record', 'old_slug', 'slug', 'uow'],
@@ -65,28 +108,72 @@ export const COMMUNITY_METHODS = {
   unmark: ['identity', 'record', 'uow'],
 } as const satisfies Record<string, readonly ArgumentName[]>;
 
-/** The full method table of each service: its own methods plus the "any" ones. */
+/**
+ * The full method table of each service: its own methods plus the "any" ones.
+ *
+ * @example
+ * ```ts
+ * METHOD_TABLES.community.create;  // from ANY_METHODS: ['identity', 'data', 'record', 'errors', 'uow']
+ * METHOD_TABLES.rdm_record.publish; // ['identity', 'record', 'draft', 'uow']
+ * ```
+ */
 export const METHOD_TABLES = {
   rdm_record: { ...ANY_METHODS, ...RDM_RECORD_METHODS },
   community: { ...ANY_METHODS, ...COMMUNITY_METHODS },
 } as const;
 
-/** The method names a service accepts, e.g. `MethodOf<'community'>` includes `rename`. */
+/**
+ * The method names a service accepts, e.g. `MethodOf<'community'>` includes `rename`.
+ *
+ * @example
+ * ```ts
+ * const method: MethodOf<'community'> = 'delete_community'; // 'delete_record' would not compile
+ * ```
+ */
 export type MethodOf<S extends ServiceType> = keyof (typeof METHOD_TABLES)[S] & string;
-/** Every method name of either service. */
+/**
+ * Every method name of either service.
+ *
+ * @example
+ * ```ts
+ * const watched: readonly AnyMethod[] = ['publish', 'rename', 'create'];
+ * ```
+ */
 // Distributed over the services: `keyof` of a union would keep only the shared ("any") methods.
 export type AnyMethod = { [S in ServiceType]: MethodOf<S> }[ServiceType];
-/** The documented argument names of one method. */
+/**
+ * The documented argument names of one method.
+ *
+ * @example
+ * ```ts
+ * type RenameArgument = ArgumentsOf<'community', 'rename'>; // 'identity' | 'data' | 'record' | 'old_slug' | 'slug' | 'uow'
+ * ```
+ */
 export type ArgumentsOf<S extends ServiceType, M extends MethodOf<S>> = (typeof METHOD_TABLES)[S][M] extends readonly (infer A)[]
   ? A & ArgumentName
   : never;
 
-/** The method names of a service, in table order. */
+/**
+ * The method names of a service, in table order.
+ *
+ * @example
+ * ```ts
+ * methodsOf('community'); // ['create', 'update_tombstone', 'search', 'scan', 'read', 'update', 'rename', ...]
+ * ```
+ */
 export function methodsOf<S extends ServiceType>(service: S): readonly MethodOf<S>[] {
   return Object.keys(METHOD_TABLES[service]) as MethodOf<S>[];
 }
 
-/** Whether `method` is a method of `service`. */
+/**
+ * Whether `method` is a method of `service`.
+ *
+ * @example
+ * ```ts
+ * isMethodOf('community', 'delete_community'); // true
+ * isMethodOf('community', 'delete_record');    // false: that one is rdm_record's
+ * ```
+ */
 export function isMethodOf<S extends ServiceType>(service: S, method: string): method is MethodOf<S> {
   return Object.prototype.hasOwnProperty.call(METHOD_TABLES[service], method);
 }

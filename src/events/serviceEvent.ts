@@ -6,6 +6,13 @@ import type { UnitOfWork } from './unitOfWork.js';
 /**
  * The shape of a record as far as the library reads it. Apps keep their own record type and
  * pass it as the `R` type parameter; the library only reads `id`, `access` and `parent`.
+ *
+ * @example
+ * ```ts
+ * // Your own record type works wherever AppRecord is the default:
+ * type Work = { id: string; access: { record: 'public' | 'restricted' }; metadata: { title: string } };
+ * const events = defineConfig<Work>({ ... });
+ * ```
  */
 export type AppRecord = {
   readonly id?: string | number | null;
@@ -13,7 +20,14 @@ export type AppRecord = {
   readonly [key: string]: unknown;
 };
 
-/** The type of each argument name, given the app's record type `R`. */
+/**
+ * The type of each argument name, given the app's record type `R`.
+ *
+ * @example
+ * ```ts
+ * type DataOf<R> = ArgumentTypes<R>['data']; // JsonObject
+ * ```
+ */
 export type ArgumentTypes<R> = {
   identity: Identity;
   record: R;
@@ -34,6 +48,12 @@ type OptionalArgument = Exclude<ArgumentName, 'identity'>;
  * The arguments a service method passes to its components (and the hook receives), typed
  * from the method table. `identity` is required; the others are optional, as Invenio passes
  * `None` for many of them.
+ *
+ * @example
+ * ```ts
+ * const args: MethodArgs<'community', 'rename', Community> = { identity, record: community, old_slug: 'romans', slug: 'roman-history' };
+ * provisioner.hooks('community').rename(args);
+ * ```
  */
 export type MethodArgs<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = {
   readonly [A in ArgumentsOf<S, M> & 'identity']: ArgumentTypes<R>[A];
@@ -44,6 +64,13 @@ export type MethodArgs<S extends ServiceType, M extends MethodOf<S>, R = AppReco
 /**
  * The provenance of an event emitted while a callback ran: the delivery whose callback wrote
  * back into the app. Used to stop feedback loops.
+ *
+ * @example
+ * ```ts
+ * provisioner.events$.subscribe((event) => {
+ *   if (event.causedBy !== null) console.info(`${event.method} caused by the callback of delivery ${event.causedBy.deliveryId}`);
+ * });
+ * ```
  */
 export type EventCause = {
   readonly deliveryId: string;
@@ -52,7 +79,14 @@ export type EventCause = {
   readonly endpoint: string;
 };
 
-/** One event of one service method, before the union is taken. */
+/**
+ * One event of one service method, before the union is taken.
+ *
+ * @example
+ * ```ts
+ * const onPublish = (event: ServiceEventOf<'rdm_record', 'publish', Work>) => event.args.draft?.id;
+ * ```
+ */
 export type ServiceEventOf<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = {
   /** Unique per hook call; delivery ids are derived from it. */
   readonly eventId: string;
@@ -79,6 +113,13 @@ export type ServiceEventOf<S extends ServiceType, M extends MethodOf<S>, R = App
 /**
  * A typed event for every method of every service: discriminate on `serviceType`, then on
  * `method`, and `args` has that method's documented arguments.
+ *
+ * @example
+ * ```ts
+ * provisioner.events$.subscribe((event: ServiceEvent) => {
+ *   if (event.serviceType === 'community' && event.method === 'rename') console.info(event.args.old_slug, '→', event.args.slug);
+ * });
+ * ```
  */
 export type ServiceEvent<R = AppRecord> = {
   [S in ServiceType]: { [M in MethodOf<S>]: ServiceEventOf<S, M, R> }[MethodOf<S>];
