@@ -5,13 +5,32 @@ import type { MethodOf, ServiceType } from '../events/methodTables.js';
 import type { HttpMethod, ProvisionerResponse, RetryOptions } from '../events/request.js';
 import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
 
-/** What payload functions, `http_method` functions and `url_factory` receive: the service
- * method's arguments, plus `owner` when `with_record_owner` is set. */
+/**
+ * What payload functions, `http_method` functions and `url_factory` receive: the service
+ * method's arguments, plus `owner` when `with_record_owner` is set.
+ *
+ * @example
+ * ```ts
+ * function toDocument({ record, owner }: PayloadArgs<'rdm_record', 'publish', Work>): JsonObject {
+ *   return { id: record?.id ?? null, title: record?.metadata.title ?? '', owner: owner?.username ?? null };
+ * }
+ * ```
+ */
 export type PayloadArgs<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = Omit<MethodArgs<S, M, R>, 'uow'> & {
   readonly owner?: Owner;
 };
 
-/** The keyword arguments of the seed's callback contract, plus what a write-back needs. */
+/**
+ * The keyword arguments of the seed's callback contract, plus what a write-back needs.
+ *
+ * @example
+ * ```ts
+ * async function storeRemoteId(response: ProvisionerResponse, meta: CallbackMeta<Work>): Promise<void> {
+ *   const remoteId = (response.body as { _id?: string } | null)?._id;
+ *   if (remoteId !== undefined && meta.record_id !== null) await records.setRemoteId(meta.record_id, remoteId);
+ * }
+ * ```
+ */
 export type CallbackMeta<R = AppRecord> = {
   readonly service_type: ServiceType;
   readonly service_method: string;
@@ -28,7 +47,16 @@ export type CallbackMeta<R = AppRecord> = {
   readonly event: ServiceEvent<R>;
 };
 
-/** What a callback may return: nothing, a value, a Promise or an Observable. */
+/**
+ * What a callback may return: nothing, a value, a Promise or an Observable.
+ *
+ * @example
+ * ```ts
+ * callback: () => undefined                                  // nothing
+ * callback: async (response, meta) => store(meta, response)  // a Promise: its value
+ * callback: (response, meta) => from(store(meta, response))  // an Observable: its last value
+ * ```
+ */
 export type CallbackResult = unknown | Promise<unknown> | Observable<unknown>;
 
 /**
@@ -36,6 +64,17 @@ export type CallbackResult = unknown | Promise<unknown> | Observable<unknown>;
  * (`http_method`, `payload`, `with_record_owner`, `url_factory`, `callback`, `headers`,
  * `auth_token`) plus this library's options (`include_restricted`, `allowed_origins`,
  * `retry`, `timeout_ms`).
+ *
+ * @example
+ * ```ts
+ * const publish: EventConfig<'rdm_record', 'publish', Work> = {
+ *   http_method: 'POST',
+ *   with_record_owner: true,
+ *   payload: ({ record, owner }) => ({ id: record?.id ?? null, owner: owner?.username ?? null }),
+ *   callback: storeRemoteId,
+ *   retry: { limit: 8 },
+ * };
+ * ```
  */
 export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<S> = MethodOf<S>, R = AppRecord> = {
   /** The HTTP method, or a function of the method's arguments that returns it. */
@@ -65,23 +104,55 @@ export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<
   readonly timeout_ms?: number;
 };
 
-/** The methods configured for one endpoint of one service. */
+/**
+ * The methods configured for one endpoint of one service.
+ *
+ * @example
+ * ```ts
+ * const documents: EndpointConfig<'rdm_record', Work> = {
+ *   publish: { http_method: 'POST', payload: toDocument },
+ *   delete_record: { http_method: 'DELETE', payload: null, url_factory: (record) => recordUrl(DOCUMENTS, String(record?.id)) },
+ * };
+ * ```
+ */
 export type EndpointConfig<S extends ServiceType, R = AppRecord> = {
   readonly [M in MethodOf<S>]?: EventConfig<S, M, R>;
 };
 
-/** Endpoint URL → its methods, for one service. */
+/**
+ * Endpoint URL → its methods, for one service.
+ *
+ * @example
+ * ```ts
+ * const rdmRecord: ServiceConfig<'rdm_record', Work> = { [DOCUMENTS]: documents };
+ * ```
+ */
 export type ServiceConfig<S extends ServiceType, R = AppRecord> = {
   readonly [endpoint: string]: EndpointConfig<S, R>;
 };
 
-/** The whole config: the shape of the seed's `REMOTE_API_PROVISIONER_EVENTS`. */
+/**
+ * The whole config: the shape of the seed's `REMOTE_API_PROVISIONER_EVENTS`.
+ *
+ * @example
+ * ```ts
+ * const events: ProvisionerConfig<Work> = defineConfig<Work>({ rdm_record: { [DOCUMENTS]: documents } });
+ * createProvisioner({ events });
+ * ```
+ */
 export type ProvisionerConfig<R = AppRecord> = {
   readonly rdm_record?: ServiceConfig<'rdm_record', R>;
   readonly community?: ServiceConfig<'community', R>;
 };
 
-/** The keys an event config may have, as data for the validator. */
+/**
+ * The keys an event config may have, as data for the validator.
+ *
+ * @example
+ * ```ts
+ * EVENT_CONFIG_KEYS.includes('url_factory'); // true
+ * ```
+ */
 export const EVENT_CONFIG_KEYS = [
   'http_method',
   'payload',
