@@ -129,8 +129,9 @@ function answer(res: ServerResponse, fault: Fault, entry: RecordedRequest): void
       let index = 0;
       const writeNext = (): void => {
         if (res.destroyed) return;
-        if (index >= body.length) {
-          res.end();
+        if (index >= body.length - 1) {
+          // The last byte ends the response, so that 'finish' means the client had it all.
+          res.end(body.subarray(index));
           return;
         }
         res.write(body.subarray(index, index + 1));
@@ -200,6 +201,7 @@ const server = createServer((req, res) => {
     fault,
     faultName: name,
     end: 'open',
+    endedAt: null,
   };
   recorded.push(entry);
   open += 1;
@@ -209,6 +211,7 @@ const server = createServer((req, res) => {
     settled = true;
     open -= 1;
     entry.end = end;
+    entry.endedAt = Date.now();
   };
   res.on('finish', () => settle('answered'));
   res.on('close', () => settle(fault.kind.startsWith('reset') ? 'reset' : 'client-closed'));
