@@ -37,6 +37,7 @@ const MIX: readonly WeightedFault[] = [
   { fault: { kind: 'retry-after', form: 'seconds', seconds: 1 }, weight: 1.5 },
   { fault: { kind: 'retry-after', form: 'http-date', seconds: 2 }, weight: 1 },
   { fault: { kind: 'status', status: 408 }, weight: 1 },
+  { fault: { kind: 'status', status: 425 }, weight: 0.3 },
   { fault: { kind: 'status', status: 410 }, weight: 0.6 },
   { fault: { kind: 'status', status: 400 }, weight: 0.3 },
   { fault: { kind: 'status', status: 404 }, weight: 0.3 },
