@@ -78,7 +78,12 @@ export const DEFAULT_REDIS_PARTITIONS = 16;
 
 type BullModule = typeof import('bullmq');
 
-/** What a job carries: the delivery, its event, its plan once made, its attempts and last failure. */
+/**
+ * What a job carries: the delivery, its event, its plan once made, and its failure. The
+ * attempts started are the job's progress (a small field of its own, written before each
+ * attempt, so that a delivery taken over from a dead instance counts the attempt it was in);
+ * `attempts` here is their number when the delivery failed.
+ */
 type JobData = {
   readonly v: 1;
   readonly deliveryId: string;
@@ -309,6 +314,7 @@ class RedisStore<R> implements DeliveryStore<R> {
     for (const job of await this.#failedJobs(deliveryIds)) {
       const { failure: _failure, ...data } = job.data;
       await job.updateData({ ...data, attempts: 0 });
+      await job.updateProgress(0);
       await job.retry('failed');
       requeued.push(job.data.deliveryId);
     }
@@ -480,7 +486,8 @@ class RedisStore<R> implements DeliveryStore<R> {
         throw new UnrecoverableError(`Expected delivery ${data.deliveryId} to hold a readable event and request, it did not: ${messageOf(error)}`);
       }
       if (handlers === null) throw WorkerClass.RateLimitError();
-      const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: stored, attempts: data.attempts };
+      const started = attemptsOf(job);
+      const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: stored, attempts: started };
       let request = stored;
       let stripped = data.stripped;
       let next: JobData = data;
@@ -504,16 +511,16 @@ class RedisStore<R> implements DeliveryStore<R> {
         }
         const encoded = encodeRequest(plan.request);
         next = { ...next, request: encoded.json, stripped: encoded.stripped };
+        await job.updateData(next);
         request = plan.request;
         stripped = [];
       }
-      const attempt = data.attempts + 1;
-      next = { ...next, attempts: attempt };
-      await job.updateData(next);
+      const attempt = started + 1;
+      await job.updateProgress(attempt);
       const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
       let result: AttemptResult;
       try {
-        result = await handlers.attempt({ ...delivery, request: sent, attempts: data.attempts, attempt, signal: abort.signal });
+        result = await handlers.attempt({ ...delivery, request: sent, attempt, signal: abort.signal });
       } catch (error) {
         result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
       }
@@ -629,7 +636,7 @@ class RedisStore<R> implements DeliveryStore<R> {
         failure === undefined
           ? new NetworkError(`Delivery ${data.deliveryId} was stopped by the queue: ${job.failedReason}`)
           : decodeError(failure.error, response),
-      attempts: data.attempts,
+      attempts: Math.max(data.attempts, attemptsOf(job)),
       response,
       acceptedAt: data.acceptedAt,
       settledAt: job.finishedOn ?? job.processedOn ?? Date.now(),
@@ -653,6 +660,11 @@ class RedisStore<R> implements DeliveryStore<R> {
     }
     return jobs;
   }
+}
+
+/** The attempts started on a job (its progress). */
+function attemptsOf(job: Job): number {
+  return typeof job.progress === 'number' ? job.progress : 0;
 }
 
 function failedOutcome<R>(
