@@ -83,6 +83,31 @@ describe('limits: queue bound and close deadline', () => {
     }
   });
 
+  it('odd 2xx answers are delivered: non-JSON as text, empty and 204 as null, wrong content type as text, oversize cut at maxResponseBytes', async () => {
+    await receiver.setPlan({
+      script: [{ kind: 'non-json' }, { kind: 'empty' }, { kind: 'no-content' }, { kind: 'wrong-type' }, { kind: 'oversize', bytes: 50_000 }, { kind: 'slow', byteDelayMs: 1, bytes: 24 }],
+    });
+    const endpoint = `${receiver.url}/docs`;
+    const provisioner = createProvisioner({ events: configFor(endpoint), http: { maxResponseBytes: 1_024, concurrency: 1 } });
+    const collected = collect(provisioner);
+    const hooks = provisioner.hooks('rdm_record') as unknown as { publish: (args: unknown) => void };
+    for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordFor('rec-odd', revision) });
+    await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
+    await provisioner.close();
+    collected.stop();
+    const responses = collected.outcomes.map((o) => (o.kind === 'delivered' ? o.response : o.kind));
+    expect(responses).toHaveLength(6);
+    const [nonJson, empty, noContent, wrongType, oversize, slow] = responses as { status: number; body: unknown; bodyTruncated?: boolean }[];
+    expect(nonJson).toMatchObject({ status: 200, body: '<<this is not json>>' });
+    expect(empty).toMatchObject({ status: 200, body: null });
+    expect(noContent).toMatchObject({ status: 204, body: null });
+    expect(wrongType).toMatchObject({ status: 200, body: expect.stringContaining('<!doctype html>') });
+    expect(oversize).toMatchObject({ status: 200, bodyTruncated: true });
+    expect(String(oversize?.body).length).toBeLessThanOrEqual(1_024);
+    expect(slow).toMatchObject({ status: 200, body: { ok: true } });
+    expect(collected.outcomes.every((o) => o.kind === 'delivered' && o.attempts === 1)).toBe(true);
+  });
+
   it('close() with a deadline fails what is still pending with reason closed, and resolves', async () => {
     await receiver.setPlan({ default: { kind: 'hang' } });
     const endpoint = `${receiver.url}/docs`;
