@@ -2,8 +2,9 @@
  * Chaos runs: thousands of events through `createProvisioner` (signing on, short backoff set
  * through the public `http` options) against a receiver process that fails a configurable
  * share of requests in mixed ways. Every (event, endpoint) must end in exactly one outcome
- * that agrees with what the receiver did, in order, with stable delivery ids and valid
- * signatures.
+ * that agrees with what the sender saw of each attempt and with what the receiver did, in
+ * order, with stable delivery ids and valid signatures. The HTTP effect is the library's ky
+ * effect, passed in only to watch each attempt's result on the sender's side.
  *
  * FAULTS_SHARE (0..1, default 0.3) and FAULTS_SEED change the run.
  */

@@ -194,18 +194,6 @@ export function classifyStatus(status: number): FaultClass {
   return 'permanent';
 }
 
-/**
- * The class of a request as the sender may have seen it. An answer that the receiver finished
- * later than `lateAfterMs` after the request came may have reached a sender that had already
- * timed out (a busy machine delays the receiver's timers): its result is `unknown` to the
- * sender, whatever the receiver answered.
- */
-export function observedClass(request: Pick<RecordedRequest, 'fault' | 'end' | 'receivedAt' | 'endedAt'>, lateAfterMs: number): FaultClass {
-  const cls = classifyFault(request.fault, request.end);
-  if (request.end === 'answered' && request.endedAt !== null && request.endedAt - request.receivedAt > lateAfterMs) return 'unknown';
-  return cls;
-}
-
 /** Whether the receiver may have acted on the request (it read the whole body and did not refuse it). */
 export function mayHaveActed(request: Pick<RecordedRequest, 'fault' | 'end'>): boolean {
   const cls = classifyFault(request.fault, request.end);
