@@ -80,9 +80,9 @@ type BullModule = typeof import('bullmq');
 
 /**
  * What a job carries: the delivery, its event, its plan once made, and its failure. The
- * attempts started are the job's progress (a small field of its own, written before each
- * attempt, so that a delivery taken over from a dead instance counts the attempt it was in);
- * `attempts` here is their number when the delivery failed.
+ * attempts are BullMQ's own count of the job's starts (raised atomically when a worker takes
+ * it, so a delivery taken over from a dead instance counts the attempt it was in, at no cost
+ * of its own); `attempts` here is their number when the delivery failed.
  */
 type JobData = {
   readonly v: 1;
@@ -314,8 +314,7 @@ class RedisStore<R> implements DeliveryStore<R> {
     for (const job of await this.#failedJobs(deliveryIds)) {
       const { failure: _failure, ...data } = job.data;
       await job.updateData({ ...data, attempts: 0 });
-      await job.updateProgress(0);
-      await job.retry('failed');
+      await job.retry('failed', { resetAttemptsStarted: true, resetAttemptsMade: true });
       requeued.push(job.data.deliveryId);
     }
     log('store (redis): %d dead letters requeued', requeued.length);
@@ -486,7 +485,8 @@ class RedisStore<R> implements DeliveryStore<R> {
         throw new UnrecoverableError(`Expected delivery ${data.deliveryId} to hold a readable event and request, it did not: ${messageOf(error)}`);
       }
       if (handlers === null) throw WorkerClass.RateLimitError();
-      const started = attemptsOf(job);
+      const attempt = Math.max(1, attemptsOf(job));
+      const started = attempt - 1;
       const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: stored, attempts: started };
       let request = stored;
       let stripped = data.stripped;
@@ -515,8 +515,6 @@ class RedisStore<R> implements DeliveryStore<R> {
         request = plan.request;
         stripped = [];
       }
-      const attempt = started + 1;
-      await job.updateProgress(attempt);
       const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
       let result: AttemptResult;
       try {
@@ -636,7 +634,7 @@ class RedisStore<R> implements DeliveryStore<R> {
         failure === undefined
           ? new NetworkError(`Delivery ${data.deliveryId} was stopped by the queue: ${job.failedReason}`)
           : decodeError(failure.error, response),
-      attempts: Math.max(data.attempts, attemptsOf(job)),
+      attempts: failure === undefined ? attemptsOf(job) : data.attempts,
       response,
       acceptedAt: data.acceptedAt,
       settledAt: job.finishedOn ?? job.processedOn ?? Date.now(),
@@ -662,9 +660,9 @@ class RedisStore<R> implements DeliveryStore<R> {
   }
 }
 
-/** The attempts started on a job (its progress). */
+/** The attempts started on a job: BullMQ counts its starts. */
 function attemptsOf(job: Job): number {
-  return typeof job.progress === 'number' ? job.progress : 0;
+  return job.attemptsStarted;
 }
 
 function failedOutcome<R>(
