@@ -176,7 +176,7 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
 
         const uow = typeof args === 'object' && args !== null ? readUow(args) : undefined;
         if (uow === undefined || uow === null) {
-          log('%s.%s: event %s', service, method, event.eventId);
+          if (log.enabled) log('%s.%s: event %s', service, method, event.eventId);
           deliver(event);
           return;
         }
@@ -193,10 +193,10 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           uow.onCommit(() => {
             if (!due) return;
             due = false;
-            log('%s.%s: event %s (uow committed)', service, method, event.eventId);
+            if (log.enabled) log('%s.%s: event %s (uow committed)', service, method, event.eventId);
             deliver(event);
           });
-          log('%s.%s: event %s waits for its uow', service, method, event.eventId);
+          if (log.enabled) log('%s.%s: event %s waits for its uow', service, method, event.eventId);
         } catch (error) {
           due = false;
           reject({

@@ -42,7 +42,13 @@ export function snapshotArgs(input: unknown): ArgsSnapshot {
     }
   }
   if (problems.length === 0) {
-    const plain = plainCopy(picked, 0);
+    let plain: unknown;
+    try {
+      plain = plainCopy(picked, 0);
+    } catch {
+      // A getter threw: the copies below read it again and name it.
+      plain = NOT_PLAIN;
+    }
     if (plain !== NOT_PLAIN) {
       return { args: plain as Record<string, unknown>, error: null };
     }
@@ -64,13 +70,17 @@ export function snapshotArgs(input: unknown): ArgsSnapshot {
 /** Returned by {@link plainCopy} when the value holds anything but plain JSON-like data. */
 const NOT_PLAIN: unique symbol = Symbol('not plain');
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** How deep the fast copy goes before it leaves the value to `structuredClone` (which handles cycles). */
 const MAX_PLAIN_DEPTH = 64;
 
 /**
  * The fast path: records are usually plain data (parsed JSON), which this copies several
  * times faster than `structuredClone` does. Anything else (Dates, Maps, class instances,
- * functions, BigInts, very deep or cyclic data) gives up with {@link NOT_PLAIN}.
+ * functions, BigInts, very deep or cyclic data) gives up with {@link NOT_PLAIN}. Own
+ * enumerable getters are read, as `structuredClone` reads them; when the fast path gives up
+ * after reading one, the slower copy reads it again.
  */
 function plainCopy(value: unknown, depth: number): unknown {
   if (typeof value !== 'object') {
@@ -94,10 +104,12 @@ function plainCopy(value: unknown, depth: number): unknown {
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
   const copy: Record<string, unknown> = {};
   for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(value, key);
-    if (descriptor === undefined || !('value' in descriptor)) return NOT_PLAIN;
-    const item = plainCopy(descriptor.value, depth + 1);
+    if (!hasOwn.call(value, key)) continue;
+    // Assigning it would set the copy's prototype: `structuredClone` copies it as a key.
+    if (key === '__proto__') return NOT_PLAIN;
+    // Read as `structuredClone` reads (a getter's value is copied), without allocating a
+    // property descriptor per key; a getter that throws ends the fast path.
+    const item = plainCopy((value as Record<string, unknown>)[key], depth + 1);
     if (item === NOT_PLAIN) return NOT_PLAIN;
     copy[key] = item;
   }
