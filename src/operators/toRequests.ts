@@ -136,16 +136,6 @@ export function toRequests<R = AppRecord>(
   const scheduler = options.scheduler ?? asyncScheduler;
   const ownerTimeoutMs = options.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS;
   const payloadTimeoutMs = options.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS;
-  const endpointIds = new Map<string, string>();
-  const endpointId = (endpoint: string): string => {
-    let id = endpointIds.get(endpoint);
-    if (id === undefined) {
-      id = createHash('sha256').update(endpoint).digest('base64url').slice(0, 12);
-      endpointIds.set(endpoint, id);
-    }
-    return id;
-  };
-
   const resolveOwner = (event: ServiceEvent<R>): Eventually<Owner | BuildFailure> => {
     const args = event.args as LooseArgs;
     const identity = args['identity'] as Identity;
@@ -182,49 +172,53 @@ export function toRequests<R = AppRecord>(
     );
   };
 
-  const planFor = (event: ServiceEvent<R>, target: Target, ownerOf: () => Eventually<Owner | BuildFailure>): Eventually<RequestPlan<R>> => {
-    const { endpoint, eventConfig } = target;
-    const base = { event, endpoint, acceptedAt: event.emittedAt };
-    const settledAt = (): number => scheduler.now();
-    const skipped = (reason: SkippedOutcome['reason']): SkippedOutcome<R> => ({ kind: 'skipped', ...base, reason, settledAt: settledAt() });
-    const path = configPath(event.serviceType, endpoint, event.method);
+  const planFor = (event: ServiceEvent<R>, target: PreparedTarget, ownerOf: () => Eventually<Owner | BuildFailure>): Eventually<RequestPlan<R>> => {
+    const { endpoint, eventConfig, path } = target;
     const subject = describeSubject(event);
 
     const snapshotError = (event as { readonly snapshotError?: string }).snapshotError;
     if (snapshotError !== undefined) {
-      return failedPlan(event, endpoint, failure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`)), settledAt());
+      return failedPlan(event, endpoint, failure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`)), scheduler.now());
     }
     if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
       log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
-      return skipped('feedback-loop');
+      return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now());
     }
     if (eventConfig.include_restricted !== true && isRestricted(event)) {
       log('skip %s for %s: access is not public', path, subject);
-      return skipped('restricted');
+      return skippedPlan(event, endpoint, 'restricted', scheduler.now());
     }
 
     const args = event.args as LooseArgs;
-    const callArgs: Eventually<LooseArgs | BuildFailure> =
-      eventConfig.with_record_owner === true
-        ? then(ownerOf(), (owner) =>
-            isFailure(owner)
-              ? failure('owner', new OwnerError(`The owner for ${path} could not be had: ${owner.error.message}`, { cause: owner.error }))
-              : { ...args, owner },
-          )
-        : args;
-    const built = then(callArgs, (argsToUse) =>
-      isFailure(argsToUse)
-        ? argsToUse
-        : then(buildPayload(eventConfig, argsToUse, path, subject, payloadTimeoutMs, scheduler), (payload) =>
-            isFailure(payload) ? payload : buildRequest(event, target, argsToUse, payload, path, subject, endpointId(endpoint)),
-          ),
+    if (eventConfig.with_record_owner !== true) {
+      // The usual case, without closures: everything is at hand unless the payload function is async.
+      const payload = buildPayload(eventConfig, args, path, subject, payloadTimeoutMs, scheduler);
+      if (!isObservable(payload)) return planOf(event, target, args, payload, subject);
+      return payload.pipe(
+        map((resolved) => planOf(event, target, args, resolved, subject)),
+        catchError((error: unknown) => of(failedPlan(event, endpoint, planningFailure(path, subject, error), scheduler.now()))),
+      );
+    }
+    const callArgs = then(ownerOf(), (owner): LooseArgs | BuildFailure =>
+      isFailure(owner)
+        ? failure('owner', new OwnerError(`The owner for ${path} could not be had: ${owner.error.message}`, { cause: owner.error }))
+        : { ...args, owner },
     );
-    const plan = then(built, (request): RequestPlan<R> =>
-      isFailure(request) ? failedPlan(event, endpoint, request, settledAt()) : { kind: 'request', event, request, acceptedAt: base.acceptedAt },
-    );
+    const plan = then(callArgs, (argsToUse): Eventually<RequestPlan<R>> => {
+      if (isFailure(argsToUse)) return failedPlan(event, endpoint, argsToUse, scheduler.now());
+      return then(buildPayload(eventConfig, argsToUse, path, subject, payloadTimeoutMs, scheduler), (payload) => planOf(event, target, argsToUse, payload, subject));
+    });
     return isObservable(plan)
-      ? plan.pipe(catchError((error: unknown) => of(failedPlan(event, endpoint, planningFailure(path, subject, error), settledAt()))))
+      ? plan.pipe(catchError((error: unknown) => of(failedPlan(event, endpoint, planningFailure(path, subject, error), scheduler.now()))))
       : plan;
+  };
+
+  /** The plan once the payload is known: the request, or why there is none. */
+  const planOf = (event: ServiceEvent<R>, target: PreparedTarget, args: LooseArgs, payload: JsonObject | null | BuildFailure, subject: string): RequestPlan<R> => {
+    const request = isFailure(payload) ? payload : buildRequest(event, target, args, payload, subject);
+    return isFailure(request)
+      ? failedPlan(event, target.endpoint, request, scheduler.now())
+      : { kind: 'request', event, request, acceptedAt: event.emittedAt };
   };
 
   return (source) =>
@@ -251,18 +245,18 @@ export function toRequests<R = AppRecord>(
 
       const sourceSubscription = source.subscribe({
         next: (event) => {
-          const targets = endpointsFor(config, event.serviceType, event.method) as readonly Target[];
-          if (targets.length === 0) return;
+          const bindings = endpointsFor(config, event.serviceType, event.method) as readonly Target[];
+          if (bindings.length === 0) return;
           let owner: Eventually<Owner | BuildFailure> | undefined;
           const ownerOf = (): Eventually<Owner | BuildFailure> => (owner ??= resolveOwner(event));
-          for (const target of targets) {
+          for (const binding of bindings) {
+            const target = prepare(binding, event.serviceType, event.method);
             const key = deliveryKey({ endpoint: target.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
             let plan: Eventually<RequestPlan<R>>;
             try {
               plan = planFor(event, target, ownerOf);
             } catch (error) {
-              const path = configPath(event.serviceType, target.endpoint, event.method);
-              plan = failedPlan(event, target.endpoint, planningFailure(path, describeSubject(event), error), scheduler.now());
+              plan = failedPlan(event, target.endpoint, planningFailure(target.path, describeSubject(event), error), scheduler.now());
             }
             const lane = slots.get(key);
             // Plans built synchronously (the usual case) go straight out, unless an earlier
@@ -284,8 +278,7 @@ export function toRequests<R = AppRecord>(
                 error: (error: unknown) => subscriber.error(error),
                 complete: () => {
                   building -= 1;
-                  const path = configPath(event.serviceType, target.endpoint, event.method);
-                  slot.plan ??= failedPlan(event, target.endpoint, planningFailure(path, describeSubject(event), 'no plan'), scheduler.now());
+                  slot.plan ??= failedPlan(event, target.endpoint, planningFailure(target.path, describeSubject(event), 'no plan'), scheduler.now());
                   flush(key);
                   completeWhenDone();
                 },
@@ -356,14 +349,12 @@ function checkPayload(value: unknown, where: string, subject: string): JsonObjec
 
 function buildRequest<R>(
   event: ServiceEvent<R>,
-  target: Target,
+  target: PreparedTarget,
   args: LooseArgs,
   payload: JsonObject | null,
-  path: string,
   subject: string,
-  endpointId: string,
 ): RequestDescriptor | BuildFailure {
-  const { endpoint, eventConfig } = target;
+  const { endpoint, eventConfig, path } = target;
 
   let body: string | null = null;
   let sentPayload: JsonObject | null = null;
@@ -386,25 +377,19 @@ function buildRequest<R>(
     return failure('payload', new PayloadError(`Expected the http_method of ${path} to be one of ${HTTP_METHODS.join(', ')} for ${subject}, got ${describeValue(method)}`));
   }
 
-  const url = buildUrl(eventConfig, endpoint, args, path, subject);
+  const url = buildUrl(target, args, subject);
   if (isFailure(url)) return url;
 
-  const deliveryId = `${event.eventId}.${endpointId}`;
+  const deliveryId = `${event.eventId}.${target.endpointId}`;
   const headers: Record<string, string> = {};
-  const ownNames = new Set(['authorization', 'idempotency-key']);
-  if (eventConfig.auth_token === undefined) ownNames.delete('authorization');
-  let hasContentType = false;
-  for (const [name, value] of Object.entries(eventConfig.headers ?? {})) {
-    const lowerName = name.toLowerCase();
-    if (ownNames.has(lowerName)) continue;
-    if (lowerName === 'content-type') hasContentType = true;
-    headers[name] = value;
+  const { headerNames, headerValues } = target;
+  for (let index = 0; index < headerNames.length; index += 1) {
+    headers[headerNames[index] as string] = headerValues[index] as string;
   }
-  if (eventConfig.auth_token !== undefined) headers['Authorization'] = `Bearer ${eventConfig.auth_token}`;
-  if (body !== null && !hasContentType) headers['Content-Type'] = 'application/json';
+  if (body !== null && !target.hasContentType) headers['Content-Type'] = 'application/json';
   headers['Idempotency-Key'] = deliveryId;
 
-  return {
+  const request: { -readonly [K in keyof RequestDescriptor]: RequestDescriptor[K] } = {
     deliveryId,
     eventId: event.eventId,
     serviceType: event.serviceType,
@@ -417,13 +402,14 @@ function buildRequest<R>(
     body,
     recordId: event.recordId,
     draftId: event.draftId,
-    ...(eventConfig.retry !== undefined ? { retry: eventConfig.retry } : {}),
-    ...(eventConfig.timeout_ms !== undefined ? { timeoutMs: eventConfig.timeout_ms } : {}),
   };
+  if (eventConfig.retry !== undefined) request.retry = eventConfig.retry;
+  if (eventConfig.timeout_ms !== undefined) request.timeoutMs = eventConfig.timeout_ms;
+  return request;
 }
 
-function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, path: string, subject: string): string | BuildFailure {
-  const endpointUrl = endpointUrlOf(endpoint, path);
+function buildUrl(target: PreparedTarget, args: LooseArgs, subject: string): string | BuildFailure {
+  const { endpoint, eventConfig, path, endpointUrl } = target;
   if (endpointUrl instanceof UrlError) return failure('url', endpointUrl);
   const factory = eventConfig.url_factory as ((record: unknown, args: LooseArgs) => unknown) | undefined;
   if (factory === undefined) return endpoint;
@@ -452,21 +438,62 @@ function buildUrl(eventConfig: EventConfig, endpoint: string, args: LooseArgs, p
   return typeof produced === 'string' ? produced : url.href;
 }
 
-/** Endpoint keys are few and fixed: each (with the config path its error names) is checked once. */
-const endpointUrls = new Map<string, URL | UrlError>();
+/**
+ * What is fixed for one endpoint binding (service, endpoint, method), worked out on its first
+ * event: the config path named in messages, the endpoint's id in delivery ids, the checked
+ * endpoint URL and the headers every request to it carries.
+ */
+type PreparedTarget = Target & {
+  readonly path: string;
+  readonly endpointId: string;
+  readonly endpointUrl: URL | UrlError;
+  /** The config's headers (but `Idempotency-Key`, and `Authorization` when `auth_token` is set), then `Authorization`. */
+  readonly headerNames: readonly string[];
+  readonly headerValues: readonly string[];
+  /** Whether the config's headers set the content type (else JSON bodies get `application/json`). */
+  readonly hasContentType: boolean;
+};
 
-function endpointUrlOf(endpoint: string, path: string): URL | UrlError {
-  let checked = endpointUrls.get(path);
-  if (checked === undefined) {
-    try {
-      checked = assertHttpUrl(endpoint, `the endpoint of ${path}`);
-    } catch (error) {
-      checked = asUrlError(error);
-    }
-    if (endpointUrls.size > 1000) endpointUrls.clear();
-    endpointUrls.set(path, checked);
+/** Bindings come from the config index, one frozen object per (service, endpoint, method). */
+const preparedTargets = new WeakMap<Target, PreparedTarget>();
+
+function prepare(binding: Target, serviceType: string, method: string): PreparedTarget {
+  let prepared = preparedTargets.get(binding);
+  if (prepared !== undefined) return prepared;
+  const { endpoint, eventConfig } = binding;
+  const path = configPath(serviceType, endpoint, method);
+  let endpointUrl: URL | UrlError;
+  try {
+    endpointUrl = assertHttpUrl(endpoint, `the endpoint of ${path}`);
+  } catch (error) {
+    endpointUrl = asUrlError(error);
   }
-  return checked;
+  const headerNames: string[] = [];
+  const headerValues: string[] = [];
+  let hasContentType = false;
+  for (const [name, value] of Object.entries(eventConfig.headers ?? {})) {
+    const lowerName = name.toLowerCase();
+    if (lowerName === 'idempotency-key' || (lowerName === 'authorization' && eventConfig.auth_token !== undefined)) continue;
+    if (lowerName === 'content-type') hasContentType = true;
+    headerNames.push(name);
+    headerValues.push(value);
+  }
+  if (eventConfig.auth_token !== undefined) {
+    headerNames.push('Authorization');
+    headerValues.push(`Bearer ${eventConfig.auth_token}`);
+  }
+  prepared = {
+    endpoint,
+    eventConfig,
+    path,
+    endpointId: createHash('sha256').update(endpoint).digest('base64url').slice(0, 12),
+    endpointUrl,
+    headerNames,
+    headerValues,
+    hasContentType,
+  };
+  preparedTargets.set(binding, prepared);
+  return prepared;
 }
 
 function asUrlError(error: unknown): UrlError {
@@ -507,6 +534,10 @@ function then<T, U>(value: Eventually<T>, next: (value: T) => Eventually<U>): Ev
       return isObservable(result) ? result : of(result);
     }),
   );
+}
+
+function skippedPlan<R>(event: ServiceEvent<R>, endpoint: string, reason: SkippedOutcome['reason'], settledAt: number): SkippedOutcome<R> {
+  return { kind: 'skipped', event, endpoint, acceptedAt: event.emittedAt, reason, settledAt };
 }
 
 function failedPlan<R>(event: ServiceEvent<R>, endpoint: string, { reason, error }: BuildFailure, settledAt: number): FailedOutcome<R> {
