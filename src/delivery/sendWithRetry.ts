@@ -128,7 +128,7 @@ export function sendWithRetry(effect: HttpEffect, request: RequestDescriptor, op
       }
       const delayMs = retryDelay(attemptNumber - 1, verdict.response, retry, random, now);
       notify(onAttempt, { attempt: attemptNumber, request, delayMs, ...detail });
-      log('delivery %s attempt %d failed (%s), retrying in %d ms', request.deliveryId, attemptNumber, verdict.reason, Math.round(delayMs));
+      if (log.enabled) log('delivery %s attempt %d failed (%s), retrying in %d ms', request.deliveryId, attemptNumber, verdict.reason, Math.round(delayMs));
       current = timer(delayMs).subscribe(() => run(attemptNumber + 1));
     };
 

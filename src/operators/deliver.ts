@@ -1,7 +1,7 @@
-import { Observable, Subscription, asyncScheduler, finalize, type OperatorFunction } from 'rxjs';
+import { Observable, Subscription, asyncScheduler, type OperatorFunction } from 'rxjs';
 import { deliveryKey } from '../delivery/deliveryKey.js';
 import { KeyedQueue } from '../delivery/keyedQueue.js';
-import { sendWithRetry, type SendResult } from '../delivery/sendWithRetry.js';
+import { sendWithRetry, type SendOptions, type SendResult } from '../delivery/sendWithRetry.js';
 import { NetworkError, OverflowError, ProvisionerError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { DeliveryOutcome, RequestPlan } from '../events/outcomes.js';
@@ -75,6 +75,11 @@ export function deliver<R = AppRecord>(
         ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
       });
       const inFlight = new Subscription();
+      const sendOptions: SendOptions = {
+        ...(options.retry !== undefined ? { retry: options.retry } : {}),
+        ...(options.random !== undefined ? { random: options.random } : {}),
+        now,
+      };
       let sourceDone = false;
       let pumping = false;
       let stopped = false;
@@ -100,6 +105,7 @@ export function deliver<R = AppRecord>(
       const start = (key: string, job: Job<R>): void => {
         let result: SendResult | undefined;
         const finish = (): void => {
+          if (stopped) return;
           const outcome = settle(
             job,
             result ?? {
@@ -110,41 +116,35 @@ export function deliver<R = AppRecord>(
               attempts: 0,
             },
           );
-          log('%s %s %s %s after %d attempt(s)', job.request.deliveryId, job.request.method, redactUrl(job.request.endpoint), outcome.kind === 'failed' ? `failed (${outcome.reason})` : outcome.kind, result?.attempts ?? 0);
+          if (log.enabled) {
+            log('%s %s %s %s after %d attempt(s)', job.request.deliveryId, job.request.method, redactUrl(job.request.endpoint), outcome.kind === 'failed' ? `failed (${outcome.reason})` : outcome.kind, result?.attempts ?? 0);
+          }
           queue.finish(key);
           subscriber.next(outcome);
           pump();
           completeWhenDone();
         };
-        const sendOptions = {
-          ...(options.retry !== undefined ? { retry: options.retry } : {}),
-          ...(options.random !== undefined ? { random: options.random } : {}),
-          now,
-        };
-        // `finalize` runs after the attempt's own teardown, so a slot is handed on only once
-        // the previous request has let go of its connection.
-        inFlight.add(
-          sendWithRetry(effect, job.request, sendOptions)
-            .pipe(
-              finalize(() => {
-                if (!stopped) finish();
-              }),
-            )
-            .subscribe({
-              next: (value) => {
-                result = value;
-              },
-              error: (error: unknown) => {
-                result = {
-                  kind: 'failed',
-                  reason: 'network',
-                  error: error instanceof ProvisionerError ? error : new NetworkError(`Delivery of ${job.request.deliveryId} failed`, { cause: error }),
-                  response: null,
-                  attempts: 1,
-                };
-              },
-            }),
-        );
+        const delivery = sendWithRetry(effect, job.request, sendOptions).subscribe({
+          next: (value) => {
+            result = value;
+          },
+          error: (error: unknown) => {
+            result = {
+              kind: 'failed',
+              reason: 'network',
+              error: error instanceof ProvisionerError ? error : new NetworkError(`Delivery of ${job.request.deliveryId} failed`, { cause: error }),
+              response: null,
+              attempts: 1,
+            };
+          },
+        });
+        // Added after the delivery's own teardown, so it runs after it (at once if the delivery
+        // already ended): a slot is handed on only once the previous request has let go of its
+        // connection.
+        delivery.add(finish);
+        if (!delivery.closed) {
+          inFlight.add(delivery);
+        }
       };
 
       // Runs what may run; a delivery that settles synchronously frees its slot inside `start`,
@@ -167,7 +167,7 @@ export function deliver<R = AppRecord>(
           }
           const job: Job<R> = { event: plan.event, request: plan.request, acceptedAt: plan.acceptedAt };
           if (!queue.offer(deliveryKey(plan.request), job)) {
-            log('overflow: %d deliveries pending, %s to %s failed', queue.size, plan.request.deliveryId, redactUrl(plan.request.endpoint));
+            if (log.enabled) log('overflow: %d deliveries pending, %s to %s failed', queue.size, plan.request.deliveryId, redactUrl(plan.request.endpoint));
             subscriber.next({
               kind: 'failed',
               event: plan.event,
