@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
+import { redactUrl } from '../log.js';
 
 /** Options of {@link createLeanFetch}. */
 export type LeanFetchOptions = {
@@ -55,14 +56,16 @@ export type BoundedBody = {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * A response of the lean fetch. It is a real `Response` (so ky and `instanceof` accept it),
- * but its body stays the undici stream it arrived on: the body methods read that stream
- * directly and a web stream is only made if `body` is asked for. Headers are kept as the plain
- * lower-case record undici parsed; a `Headers` object is built only when `headers` is read.
+ * A response of the lean fetch. It passes for a `Response` (`instanceof Response` holds, so ky
+ * accepts it, and it has every member of one), but its body stays the undici stream it arrived
+ * on: the body methods read that stream directly and a web stream is only made if `body` is
+ * asked for. Headers are kept as the plain lower-case record undici parsed; a `Headers` object
+ * is built only when `headers` is read. No `Response` is constructed underneath (that, with its
+ * header list and body state, cost more than the rest of this object).
  *
  * @internal
  */
-export class LeanResponse extends (Response as unknown as new (body: null, init: ResponseInit) => object) {
+export class LeanResponse {
   readonly #status: number;
   readonly #statusText: string;
   readonly #url: string;
@@ -74,7 +77,6 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
   #webBody: ReadableStream<Uint8Array> | null | undefined;
 
   constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: Readable | null) {
-    super(null, { status: status >= 200 && status <= 599 ? status : 500 });
     this.#status = status;
     this.#statusText = statusText;
     this.#url = url;
@@ -177,6 +179,15 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
     throw new TypeError('Expected a response that can be cloned, got a lean fetch response (its body is read once)');
   }
 
+  get [Symbol.toStringTag](): string {
+    return 'Response';
+  }
+
+  /** What `util.inspect` shows (the inherited one expects a `Response`'s internal state). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `LeanResponse { status: ${this.#status}, url: ${JSON.stringify(redactUrl(this.#url))}, bodyUsed: ${this.#bodyTaken} }`;
+  }
+
   async #readAll(): Promise<Buffer> {
     if (this.#bodyTaken) {
       throw new TypeError('Expected an unread response body, got one already read');
@@ -185,6 +196,10 @@ export class LeanResponse extends (Response as unknown as new (body: null, init:
     return body === null ? EMPTY : (await readNodeBody(body, Number.POSITIVE_INFINITY)).bytes;
   }
 }
+
+// Every member of `Response.prototype` is overridden above, so none of its internal-state
+// checks ever runs on a lean response; `instanceof Response` holds.
+Object.setPrototypeOf(LeanResponse.prototype, Response.prototype);
 
 /**
  * A minimal `fetch` for ky, built on undici's `request` over one keep-alive `Agent`. It never
@@ -227,10 +242,10 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
     }
     const signal = extras?.abortEmitter ?? (isRequest ? input.signal : (init?.signal ?? null));
 
-    const url = new URL(href);
+    const target = targetOf(href);
     const response = await agent.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
+      origin: target.origin,
+      path: target.path,
       method: method as Dispatcher.HttpMethod,
       headers,
       body,
@@ -246,11 +261,28 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
       href,
       plainHeaders(response.headers),
       hasBody ? response.body : null,
-    );
+    ) as unknown as Response;
+  };
+
+  // URLs repeat (an endpoint, or a few per record): parse each once. Bounded, as factory URLs
+  // may differ per record.
+  const targets = new Map<string, { readonly origin: string; readonly path: string }>();
+  const targetOf = (href: string): { readonly origin: string; readonly path: string } => {
+    let target = targets.get(href);
+    if (target === undefined) {
+      const url = new URL(href);
+      target = { origin: url.origin, path: url.pathname + url.search };
+      if (targets.size >= MAX_CACHED_TARGETS) targets.clear();
+      targets.set(href, target);
+    }
+    return target;
   };
 
   return Object.assign(leanFetch, { close: () => agent.close() });
 }
+
+/** How many parsed URLs a lean fetch keeps. */
+const MAX_CACHED_TARGETS = 256;
 
 /**
  * Reads a response body up to `maxBytes`: past the cap it stops reading, cancels the rest (the
