@@ -4,6 +4,7 @@ import { createEventBus, type BusEvents } from './bus/eventBus.js';
 import { configNeedsOwner, configuredMethods, endpointsFor } from './config/configIndex.js';
 import { parseConfig } from './config/decodeConfig.js';
 import type { ProvisionerConfig } from './config/types.js';
+import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
 import { ClosedError, ConfigError, type ProvisionerError } from './errors.js';
@@ -131,7 +132,9 @@ export type Provisioner<R = AppRecord> = {
   readonly closed: boolean;
 };
 
-type PendingPair<R> = { readonly event: ServiceEvent<R>; readonly endpoint: string; request: RequestDescriptor | null; count: number };
+type PendingPair = { readonly endpoint: string; request: RequestDescriptor | null; count: number };
+/** An accepted event's pairs, in config order; `open` is the sum of their counts. */
+type PendingEvent<R> = { readonly event: ServiceEvent<R>; readonly pairs: PendingPair[]; open: number };
 
 /**
  * Creates a provisioner: validates the config, builds the default pipeline from the exported
@@ -163,6 +166,10 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
       ? createKyEffect({
           ...(http.timeoutMs !== undefined ? { timeoutMs: http.timeoutMs } : {}),
           ...(http.maxResponseBytes !== undefined ? { maxResponseBytes: http.maxResponseBytes } : {}),
+          // No more sockets per origin than deliveries in flight: a slot handed on while the
+          // previous response's socket is being released waits a tick for it instead of
+          // opening another connection.
+          connections: http.concurrency ?? DEFAULT_CONCURRENCY,
         })
       : undefined;
   const baseEffect: HttpEffect = http.effect ?? (ownEffect as HttpEffect);
@@ -178,12 +185,24 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
   let closing: Promise<void> | undefined;
   // Work accepted and not settled: (event, endpoint) pairs waiting for their outcome, and
   // delivered outcomes waiting for their callback.
-  const pendingPairs = new Map<string, PendingPair<R>>();
+  // Keyed by the event object itself: the pipeline hands the same object along to the outcome.
+  const pendingEvents = new Map<ServiceEvent<R>, PendingEvent<R>>();
   const pendingCallbacks = new Set<DeliveredOutcome<R>>();
   let drainWaiters: (() => void)[] = [];
 
-  const pairKey = (eventId: string, endpoint: string): string => `${eventId}\n${endpoint}`;
-  const isIdle = (): boolean => pendingPairs.size === 0 && pendingCallbacks.size === 0;
+  const isIdle = (): boolean => pendingEvents.size === 0 && pendingCallbacks.size === 0;
+  const pendingDeliveries = (): number => {
+    let count = 0;
+    for (const pending of pendingEvents.values()) count += pending.open;
+    return count;
+  };
+  const pairOf = (pending: PendingEvent<R> | undefined, endpoint: string): PendingPair | undefined => {
+    if (pending === undefined) return undefined;
+    for (const pair of pending.pairs) {
+      if (pair.endpoint === endpoint) return pair;
+    }
+    return undefined;
+  };
   const wakeDrainWaiters = (): void => {
     if (!isIdle() || drainWaiters.length === 0) return;
     const waiters = drainWaiters;
@@ -192,8 +211,10 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
   };
   const hasCallback = (outcome: DeliveryOutcome<R>): boolean => {
     if (outcome.kind !== 'delivered') return false;
-    const binding = endpointsFor(config, outcome.request.serviceType, outcome.request.serviceMethod).find((b) => b.endpoint === outcome.endpoint);
-    return typeof binding?.eventConfig.callback === 'function';
+    for (const binding of endpointsFor(config, outcome.request.serviceType, outcome.request.serviceMethod)) {
+      if (binding.endpoint === outcome.endpoint) return typeof binding.eventConfig.callback === 'function';
+    }
+    return false;
   };
 
   /** Fails every endpoint of an event that was not accepted, at once. */
@@ -212,28 +233,32 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
       failUnaccepted(event, 'closed', closedError(event));
       return false;
     }
-    for (const { endpoint } of targets) {
-      const key = pairKey(event.eventId, endpoint);
-      const pair = pendingPairs.get(key);
+    const pending = pendingEvents.get(event);
+    if (pending === undefined) {
+      const pairs: PendingPair[] = [];
+      for (const { endpoint } of targets) pairs.push({ endpoint, request: null, count: 1 });
+      pendingEvents.set(event, { event, pairs, open: pairs.length });
+    } else {
       // The same event emitted twice (by the app, on the emitter) is two pieces of work.
-      if (pair === undefined) pendingPairs.set(key, { event, endpoint, request: null, count: 1 });
-      else pair.count += 1;
+      for (const pair of pending.pairs) pair.count += 1;
+      pending.open += pending.pairs.length;
     }
     return true;
   };
 
   const notePlan = (plan: RequestPlan<R>): void => {
     if (plan.kind !== 'request') return;
-    const pair = pendingPairs.get(pairKey(plan.event.eventId, plan.request.endpoint));
+    const pair = pairOf(pendingEvents.get(plan.event), plan.request.endpoint);
     if (pair !== undefined) pair.request = plan.request;
   };
 
   const settleOutcome = (outcome: DeliveryOutcome<R>): void => {
-    const key = pairKey(outcome.event.eventId, outcome.endpoint);
-    const pair = pendingPairs.get(key);
-    if (pair === undefined) return; // already failed with reason closed
+    const pending = pendingEvents.get(outcome.event);
+    const pair = pairOf(pending, outcome.endpoint);
+    if (pending === undefined || pair === undefined || pair.count === 0) return; // already failed with reason closed
     pair.count -= 1;
-    if (pair.count === 0) pendingPairs.delete(key);
+    pending.open -= 1;
+    if (pending.open === 0) pendingEvents.delete(outcome.event);
     const callbackDue = hasCallback(outcome);
     if (callbackDue && outcome.kind === 'delivered') pendingCallbacks.add(outcome);
     outcomes.next(outcome);
@@ -314,24 +339,28 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
 
     pipeline.unsubscribe(); // aborts the requests and callbacks still running
     if (result === 'deadline') {
-      log('close: %d deliveries and %d callbacks still pending after %d ms, failed as closed', pendingPairs.size, pendingCallbacks.size, timeoutMs);
+      log('close: %d deliveries and %d callbacks still pending after %d ms, failed as closed', pendingDeliveries(), pendingCallbacks.size, timeoutMs);
     }
     const settledAt = Date.now();
-    for (const pair of pendingPairs.values()) {
-      for (let copy = 0; copy < pair.count; copy += 1) outcomes.next({
-        kind: 'failed',
-        event: pair.event,
-        endpoint: pair.endpoint,
-        request: pair.request,
-        reason: 'closed',
-        error: new ClosedError(`Expected the delivery of ${pair.event.serviceType}.${pair.event.method} event ${pair.event.eventId} to ${redactUrl(pair.endpoint)} to settle within close()'s ${timeoutMs} ms, it did not`),
-        attempts: 0,
-        response: null,
-        acceptedAt: pair.event.emittedAt,
-        settledAt,
-      });
+    for (const { event, pairs } of pendingEvents.values()) {
+      for (const pair of pairs) {
+        for (let copy = 0; copy < pair.count; copy += 1) {
+          outcomes.next({
+            kind: 'failed',
+            event,
+            endpoint: pair.endpoint,
+            request: pair.request,
+            reason: 'closed',
+            error: new ClosedError(`Expected the delivery of ${event.serviceType}.${event.method} event ${event.eventId} to ${redactUrl(pair.endpoint)} to settle within close()'s ${timeoutMs} ms, it did not`),
+            attempts: 0,
+            response: null,
+            acceptedAt: event.emittedAt,
+            settledAt,
+          });
+        }
+      }
     }
-    pendingPairs.clear();
+    pendingEvents.clear();
     for (const outcome of pendingCallbacks) {
       callbacks.next({
         kind: 'error',
@@ -356,7 +385,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     if (closing !== undefined) return closing;
     const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     state = 'closing';
-    log('closing: %d deliveries and %d callbacks pending', pendingPairs.size, pendingCallbacks.size);
+    log('closing: %d deliveries and %d callbacks pending', pendingDeliveries(), pendingCallbacks.size);
     closing = finishClose(timeoutMs);
     return closing;
   };
