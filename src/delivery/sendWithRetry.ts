@@ -77,8 +77,9 @@ export type SendOptions = {
  * `Retry-After`, capped), at most `limit + 1` attempts in all. Every attempt subscribes to the
  * effect anew with the same request (same delivery id, same `Idempotency-Key`), so POST is
  * retried safely. Delays are RxJS `timer`s: virtual time in marble tests. It emits exactly one
- * {@link SendResult} and completes; it never errors. Unsubscribing aborts the attempt in flight
- * or cancels the wait.
+ * {@link SendResult} and completes; it never errors. A failure's error is the last attempt's,
+ * its message ending with how many attempts were made (`… got 503 (after 6 attempts)`).
+ * Unsubscribing aborts the attempt in flight or cancels the wait.
  *
  * ```
  * effect:   --503|            (wait random() * 1000)   --200|
@@ -122,6 +123,7 @@ export function sendWithRetry(effect: HttpEffect, request: RequestDescriptor, op
       }
       if (verdict.kind === 'fail' || attemptNumber > retry.limit) {
         notify(onAttempt, { attempt: attemptNumber, request, ...detail });
+        noteAttempts(verdict.error, attemptNumber);
         subscriber.next({ kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response, attempts: attemptNumber });
         subscriber.complete();
         return;
@@ -188,6 +190,24 @@ function retryOptionsFor(global: RetryOptions | undefined, own: RetryOptions | u
     resolvedGlobally.set(global, resolved);
   }
   return resolved;
+}
+
+/** Matches the note {@link noteAttempts} leaves at the end of a message. */
+const ATTEMPTS_NOTE = / \(after \d+ attempts?\)$/;
+
+/**
+ * Ends the final error's message with how many attempts were made (`… got 503 (after 6
+ * attempts)`). The error is the last attempt's own (made for that attempt by the retry policy
+ * or the effect), so it is annotated in place; an effect that hands out one error object more
+ * than once gets one note, the latest.
+ */
+function noteAttempts(error: ProvisionerError, attempts: number): void {
+  const note = ` (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`;
+  try {
+    error.message = error.message.replace(ATTEMPTS_NOTE, '') + note;
+  } catch {
+    // A frozen error from a custom effect keeps its message; `attempts` still says it.
+  }
 }
 
 function notify(onAttempt: SendOptions['onAttempt'], info: AttemptInfo): void {
