@@ -123,6 +123,30 @@ export { signRequest, withSigning } from './delivery/signing.js';
 export { recordUrl, assertHttpUrl, sameOrigin } from './delivery/urls.js';
 // (delivery exports go here)
 
+// --- stores
+export { createMemoryStore } from './store/memoryStore.js';
+export type { MemoryStoreOptions } from './store/memoryStore.js';
+export { createSqliteStore, sqliteStoreAvailability } from './store/sqliteStore.js';
+export type { SqliteStoreOptions } from './store/sqliteStore.js';
+export { createRedisStore } from './store/redisStore.js';
+export type { RedisStoreOptions } from './store/redisStore.js';
+export { deliveryIdOf, endpointIdOf } from './store/deliveryId.js';
+export type {
+  DeliveryStore,
+  JournalEntry,
+  JournalResult,
+  StoredDelivery,
+  AttemptInput,
+  AttemptResult,
+  DeliveryHandlers,
+  StoreOutcome,
+  DeadLetter,
+  DeadLetterFilter,
+  StoreCloseOptions,
+} from './store/deliveryStore.js';
+export { DEFAULT_BACKFILL_CONCURRENCY } from './backfill.js';
+export type { BackfillOptions, BackfillProgress } from './backfill.js';
+
 // --- provisioner
 export { createProvisioner, DEFAULT_CLOSE_TIMEOUT_MS } from './provisioner.js';
 export type { Provisioner, ProvisionerOptions, ProvisionerHttpOptions, CloseOptions } from './provisioner.js';

@@ -23,14 +23,16 @@ export type FailureReason =
   | 'closed';
 
 /**
- * Why a delivery was not attempted.
+ * Why a delivery was not attempted: the record is not public (`restricted`), the event came
+ * from this endpoint's own callback (`feedback-loop`), or, for work a durable store resumed
+ * or replayed, the endpoint (or its method) is no longer in the config (`unconfigured`).
  *
  * @example
  * ```ts
  * if (outcome.kind === 'skipped') metrics.increment(`provisioner.skipped.${outcome.reason satisfies SkipReason}`);
  * ```
  */
-export type SkipReason = 'restricted' | 'feedback-loop';
+export type SkipReason = 'restricted' | 'feedback-loop' | 'unconfigured';
 
 /**
  * When an outcome's work was accepted and settled; part of every outcome.

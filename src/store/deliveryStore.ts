@@ -193,7 +193,14 @@ export type DeadLetterFilter = {
 /** Default of {@link DeadLetterFilter.limit}. */
 export const DEFAULT_DEAD_LETTER_LIMIT = 1_000;
 
-/** Options of {@link DeliveryStore.close}. */
+/**
+ * Options of {@link DeliveryStore.close}.
+ *
+ * @example
+ * ```ts
+ * await store.close({ timeoutMs: 10_000 });
+ * ```
+ */
 export type StoreCloseOptions = {
   /** How long to wait for attempts in flight (Redis workers) or buffered journal writes before giving up. @default 5000 */
   readonly timeoutMs?: number;

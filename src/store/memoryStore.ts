@@ -7,7 +7,15 @@ import { LocalStore, type NewDelivery, type Persistence, type PersistedDelivery 
 
 const log = logger('delivery');
 
-/** Options of {@link createMemoryStore}. */
+/**
+ * Options of {@link createMemoryStore}.
+ *
+ * @example
+ * ```ts
+ * const options: MemoryStoreOptions = { maxQueue: 5_000, maxDeadLetters: 200 };
+ * createProvisioner({ events, store: createMemoryStore(options) });
+ * ```
+ */
 export type MemoryStoreOptions = {
   /** Unsettled deliveries held at most; past it `journal` answers `overflow`. @default 10000 */
   readonly maxQueue?: number;

@@ -37,7 +37,16 @@ import { positiveInteger, selectDeadLetters } from './memoryStore.js';
 
 const log = logger('delivery');
 
-/** Options of {@link createRedisStore}. */
+/**
+ * Options of {@link createRedisStore}: the same `url`, `prefix`, `name` and `partitions` in
+ * every instance that shares the work.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { url: process.env.REDIS_URL, name: 'search-index', partitions: 32 };
+ * createProvisioner({ events, store: await createRedisStore(options) });
+ * ```
+ */
 export type RedisStoreOptions = {
   /** The Redis server. @default process.env.REDIS_URL, else 'redis://127.0.0.1:6379' */
   readonly url?: string;

@@ -12,7 +12,15 @@ import { positiveInteger } from './memoryStore.js';
 
 const log = logger('delivery');
 
-/** Options of {@link createSqliteStore}. */
+/**
+ * Options of {@link createSqliteStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SqliteStoreOptions = { path: 'var/provisioner.db', synchronous: 'full' };
+ * createProvisioner({ events, store: createSqliteStore(options) });
+ * ```
+ */
 export type SqliteStoreOptions = {
   /** The database file (created when missing). One process at a time may open it. */
   readonly path: string;

@@ -1,0 +1,196 @@
+/**
+ * The provisioner's pipeline over a {@link DeliveryStore}: hook events are journaled when
+ * they are emitted (before the hook returns), the store runs the deliveries with the
+ * pipeline's plan and attempt handlers, its outcomes feed `outcomes$`, and callbacks run for
+ * the outcomes this process reached.
+ * @internal
+ * @packageDocumentation
+ */
+import { Subject, Subscription, type Observable } from 'rxjs';
+import { endpointsFor } from './config/configIndex.js';
+import type { ProvisionerConfig } from './config/types.js';
+import { ClosedError, type ProvisionerError } from './errors.js';
+import type { HttpEffect } from './events/httpEffect.js';
+import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from './events/outcomes.js';
+import type { RetryOptions } from './events/request.js';
+import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
+import { logger } from './log.js';
+import { runCallbacks } from './operators/runCallbacks.js';
+import type { ToRequestsOptions } from './operators/toRequests.js';
+import type { DeadLetter, DeadLetterFilter, DeliveryStore } from './store/deliveryStore.js';
+import { storeHandlers } from './storeHandlers.js';
+
+const log = logger('provisioner');
+
+/** What {@link startStorePipeline} needs. @internal */
+export type StorePipelineOptions<R> = {
+  readonly config: ProvisionerConfig<R>;
+  readonly store: DeliveryStore<R>;
+  readonly effect: HttpEffect;
+  readonly events$: Observable<ServiceEvent<R>>;
+  readonly toRequests: ToRequestsOptions<R>;
+  readonly retry?: RetryOptions;
+  readonly concurrency?: number;
+  readonly callbackTimeoutMs?: number;
+  /** Whether the provisioner still accepts events. */
+  readonly isOpen: () => boolean;
+};
+
+/** The running pipeline, as the provisioner uses it. @internal */
+export type StorePipeline<R> = {
+  readonly outcomes$: Observable<DeliveryOutcome<R>>;
+  readonly callbacks$: Observable<CallbackOutcome<R>>;
+  /** Fails every endpoint of an event that was not accepted. */
+  failUnaccepted(event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void;
+  pending(): number;
+  drain(): Promise<void>;
+  close(timeoutMs: number): Promise<void>;
+  deadLetters(filter?: DeadLetterFilter): Promise<readonly DeadLetter<R>[]>;
+  replay(filter: DeadLetterFilter): Promise<readonly string[]>;
+};
+
+/** Starts the store with the pipeline's handlers and journals every accepted event. @internal */
+export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<R>): StorePipeline<R> {
+  const { config, store } = options;
+  const outcomes = new Subject<DeliveryOutcome<R>>();
+  const callbacks = new Subject<CallbackOutcome<R>>();
+  const delivered = new Subject<DeliveredOutcome<R>>();
+  const subscriptions = new Subscription();
+  const pendingCallbacks = new Set<DeliveredOutcome<R>>();
+  let callbackWaiters: (() => void)[] = [];
+
+  const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
+    const settledAt = Date.now();
+    for (const { endpoint } of endpointsFor(config, event.serviceType, event.method)) {
+      outcomes.next({ kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt });
+    }
+  };
+
+  const journal = (event: ServiceEvent<R>): void => {
+    const targets = endpointsFor(config, event.serviceType, event.method);
+    if (targets.length === 0) return;
+    if (!options.isOpen()) {
+      failUnaccepted(event, 'closed', new ClosedError(`Expected an open provisioner to accept ${event.serviceType}.${event.method} event ${event.eventId}, got a closed one`));
+      return;
+    }
+    const result = store.journal([{ event, endpoints: targets.map((target) => target.endpoint) }]);
+    if (result.kind === 'journaled') return;
+    log('store (%s) did not take event %s: %s', store.kind, event.eventId, result.error.message);
+    // Refused at the door, like the in-memory queue past maxQueue: nothing of it is kept.
+    failUnaccepted(event, result.error instanceof ClosedError ? 'closed' : 'overflow', result.error);
+  };
+
+  const hasCallback = (outcome: DeliveredOutcome<R>): boolean => {
+    for (const binding of endpointsFor(config, outcome.request.serviceType, outcome.request.serviceMethod)) {
+      if (binding.endpoint === outcome.endpoint) return typeof binding.eventConfig.callback === 'function';
+    }
+    return false;
+  };
+
+  const wakeCallbackWaiters = (): void => {
+    if (pendingCallbacks.size > 0 || callbackWaiters.length === 0) return;
+    const waiters = callbackWaiters;
+    callbackWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+
+  subscriptions.add(
+    store.outcomes$.subscribe({
+      next: ({ outcome, local }) => {
+        const callbackDue = local && outcome.kind === 'delivered' && hasCallback(outcome);
+        if (callbackDue) pendingCallbacks.add(outcome);
+        outcomes.next(outcome);
+        if (callbackDue) delivered.next(outcome);
+      },
+      error: (error: unknown) => log('store outcomes failed: %s', error instanceof Error ? error.message : String(error)),
+    }),
+  );
+  subscriptions.add(
+    delivered.pipe(runCallbacks(config, options.callbackTimeoutMs !== undefined ? { timeoutMs: options.callbackTimeoutMs } : {})).subscribe({
+      next: (outcome) => {
+        if (!pendingCallbacks.delete(outcome.delivery)) return;
+        callbacks.next(outcome);
+        wakeCallbackWaiters();
+      },
+      error: (error: unknown) => log('callback pipeline failed: %s', error instanceof Error ? error.message : String(error)),
+    }),
+  );
+  // Synchronous: the event is journaled before the hook (or the unit of work's commit) returns.
+  subscriptions.add(options.events$.subscribe(journal));
+
+  store.start(
+    storeHandlers<R>({
+      config,
+      effect: options.effect,
+      toRequests: options.toRequests,
+      ...(options.retry !== undefined ? { retry: options.retry } : {}),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    }),
+  );
+
+  const callbacksSettled = (): Promise<void> =>
+    pendingCallbacks.size === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          callbackWaiters.push(resolve);
+        });
+
+  let closed = false;
+  const drain = async (): Promise<void> => {
+    // A callback may write back into the app and so journal more work: go round until both are idle.
+    for (;;) {
+      await store.drain();
+      await callbacksSettled();
+      if (closed || (store.pending() === 0 && pendingCallbacks.size === 0)) return;
+    }
+  };
+
+  const close = async (timeoutMs: number): Promise<void> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), timeoutMs);
+    });
+    const result = await Promise.race([drain().then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+    closed = true;
+    if (result === 'deadline') {
+      log('close: %d deliveries (%s store) and %d callbacks still pending after %d ms', store.pending(), store.kind, pendingCallbacks.size, timeoutMs);
+    }
+    try {
+      // A durable store keeps what is unsettled for the next process; the memory store fails it as closed.
+      await store.close({ timeoutMs: Math.min(timeoutMs, 5_000) });
+    } catch (error) {
+      log('closing the %s store failed: %s', store.kind, error instanceof Error ? error.message : String(error));
+    }
+    subscriptions.unsubscribe();
+    const settledAt = Date.now();
+    for (const outcome of pendingCallbacks) {
+      callbacks.next({
+        kind: 'error',
+        delivery: outcome,
+        error: new ClosedError(`Expected the callback of delivery ${outcome.request.deliveryId} to settle within close()'s ${timeoutMs} ms, it did not`),
+        durationMs: settledAt - outcome.settledAt,
+      });
+    }
+    pendingCallbacks.clear();
+    wakeCallbackWaiters();
+    delivered.complete();
+    outcomes.complete();
+    callbacks.complete();
+  };
+
+  return {
+    outcomes$: outcomes.asObservable(),
+    callbacks$: callbacks.asObservable(),
+    failUnaccepted,
+    pending: () => store.pending() + pendingCallbacks.size,
+    drain,
+    close,
+    deadLetters: (filter) => store.deadLetters(filter),
+    replay: async (filter) => {
+      const letters = await store.deadLetters(filter);
+      if (letters.length === 0) return [];
+      return store.requeue(letters.map((letter) => letter.deliveryId));
+    },
+  };
+}
