@@ -67,10 +67,14 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * a `TimeoutError` or a `NetworkError` (whose message never shows headers). Unsubscribing aborts
  * the request. `close()` closes the connection pool.
  *
- * ky builds (and clones) a `Request` for every call; to keep that cheap, the exact body and the
- * headers travel to the lean fetch as a pass-through option (ky hands unknown options to
- * `fetch`, as it does undici's `dispatcher`), so they are never turned into web streams or
- * copied between `Headers` objects. With another `fetch` they go through ky as usual.
+ * ky builds a `Request` for every call; to keep that cheap, the exact body and the headers
+ * travel to the lean fetch as a pass-through option (ky keeps options it does not know, as it
+ * does undici's `dispatcher`), so they are never turned into web streams or copied between
+ * `Headers` objects. The lean fetch is called from a `beforeRequest` hook, whose response ky
+ * takes as the answer: that spares the clone of the `Request` (with its abort signal) that ky
+ * makes before calling `fetch`, for retries of its own, which are off here. ky still builds the
+ * request, runs its hooks and settles the response. With another `fetch`, everything goes
+ * through ky as usual.
  *
  * ```
  * request ──► effect(request) ──────────(response|)      any status, one emission
@@ -90,6 +94,9 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const customFetch = options.fetch;
   const leanFetch = customFetch === undefined ? createLeanFetch(options.connections === undefined ? {} : { connections: options.connections }) : undefined;
 
+  // ky hands the hook its request and its options (ours included, `lean` among them).
+  const leanHooks: KyOptions['hooks'] =
+    leanFetch === undefined ? undefined : { beforeRequest: [(kyRequest, kyOptions) => leanFetch(kyRequest, kyOptions as unknown as LeanFetchInit)] };
   const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
     new Observable<ProvisionerResponse>((subscriber) => {
       const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
@@ -129,7 +136,9 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               throwHttpErrors: false,
               redirect: 'manual',
               timeout: false,
+              // Never called (the hook answers first); given so that ky does not bind the global one.
               fetch: leanFetch as NonNullable<KyOptions['fetch']>,
+              hooks: leanHooks as NonNullable<KyOptions['hooks']>,
               lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as EventEmitter },
             };
 

@@ -89,17 +89,21 @@ export function deliver<R = AppRecord>(
       };
 
       const settle = (job: Job<R>, result: SendResult): DeliveryOutcome<R> => {
-        const common = {
-          event: job.event,
-          endpoint: job.request.endpoint,
-          request: job.request,
-          attempts: result.attempts,
-          acceptedAt: job.acceptedAt,
-          settledAt: now(),
-        };
+        const { event, request, acceptedAt } = job;
         return result.kind === 'delivered'
-          ? { kind: 'delivered', ...common, response: result.response }
-          : { kind: 'failed', ...common, reason: result.reason, error: result.error, response: result.response };
+          ? { kind: 'delivered', event, endpoint: request.endpoint, request, attempts: result.attempts, acceptedAt, settledAt: now(), response: result.response }
+          : {
+              kind: 'failed',
+              event,
+              endpoint: request.endpoint,
+              request,
+              attempts: result.attempts,
+              acceptedAt,
+              settledAt: now(),
+              reason: result.reason,
+              error: result.error,
+              response: result.response,
+            };
       };
 
       const start = (key: string, job: Job<R>): void => {
