@@ -250,13 +250,13 @@ export function toRequests<R = AppRecord>(
           let owner: Eventually<Owner | BuildFailure> | undefined;
           const ownerOf = (): Eventually<Owner | BuildFailure> => (owner ??= resolveOwner(event));
           for (const binding of bindings) {
-            const target = prepare(binding, event.serviceType, event.method);
-            const key = deliveryKey({ endpoint: target.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
+            const key = deliveryKey({ endpoint: binding.endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
             let plan: Eventually<RequestPlan<R>>;
             try {
-              plan = planFor(event, target, ownerOf);
+              plan = planFor(event, prepare(binding, event.serviceType, event.method), ownerOf);
             } catch (error) {
-              plan = failedPlan(event, target.endpoint, planningFailure(target.path, describeSubject(event), error), scheduler.now());
+              const path = configPath(event.serviceType, binding.endpoint, event.method);
+              plan = failedPlan(event, binding.endpoint, planningFailure(path, describeSubject(event), error), scheduler.now());
             }
             const lane = slots.get(key);
             // Plans built synchronously (the usual case) go straight out, unless an earlier
@@ -278,7 +278,8 @@ export function toRequests<R = AppRecord>(
                 error: (error: unknown) => subscriber.error(error),
                 complete: () => {
                   building -= 1;
-                  slot.plan ??= failedPlan(event, target.endpoint, planningFailure(target.path, describeSubject(event), 'no plan'), scheduler.now());
+                  const path = configPath(event.serviceType, binding.endpoint, event.method);
+                  slot.plan ??= failedPlan(event, binding.endpoint, planningFailure(path, describeSubject(event), 'no plan'), scheduler.now());
                   flush(key);
                   completeWhenDone();
                 },
