@@ -1,23 +1,29 @@
 /** Prints the rows as one table (plain text, also valid Markdown). */
 import type { Row } from './stats.js';
 
-/** A figure with about three significant digits, thousands separated. */
-export function formatNumber(value: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
+/** Decimals for about three significant digits of `value`; none for integers. */
+function digitsFor(value: number): number {
   const magnitude = Math.abs(value);
-  const digits = magnitude >= 100 || Number.isInteger(value) ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3;
+  return magnitude >= 100 || Number.isInteger(value) ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3;
+}
+
+/** A figure with `digits` decimals (default: about three significant digits), thousands separated. */
+export function formatNumber(value: number, digits: number = digitsFor(value)): string {
+  if (!Number.isFinite(value)) return 'n/a';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 function cells(r: Row): string[] {
   const measured = r.value.rounds.length > 0;
+  // The spread is printed with the median's decimals, so the three figures line up.
+  const digits = r.value.rounds.every(Number.isInteger) ? 0 : digitsFor(r.value.median);
   const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× ${r.baseline ?? ''}`.trim();
   const verdicts = (r.verdicts ?? []).map((v) => `${v.pass ? 'PASS' : 'FAIL'} ${v.target}`).join('; ');
   return [
     r.section,
     r.name,
-    measured ? formatNumber(r.value.median) : 'n/a',
-    measured && r.value.rounds.length > 1 ? `${formatNumber(r.value.min)}–${formatNumber(r.value.max)}` : '',
+    measured ? formatNumber(r.value.median, digits) : 'n/a',
+    measured && r.value.rounds.length > 1 ? `${formatNumber(r.value.min, digits)}–${formatNumber(r.value.max, digits)}` : '',
     r.unit,
     ratio,
     [verdicts, r.note ?? ''].filter((s) => s !== '').join('; '),
