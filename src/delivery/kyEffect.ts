@@ -1,11 +1,10 @@
-import { EventEmitter } from 'node:events';
 import ky, { isTimeoutError as isKyTimeoutError } from 'ky';
 import type { Options as KyOptions } from 'ky';
 import { Observable } from 'rxjs';
 import { NetworkError, TimeoutError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
-import { createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.js';
+import { AttemptAbort, LeanResponse, createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.js';
 import type { LeanFetchInit } from './leanFetch.js';
 import { describeUrl } from './urls.js';
 
@@ -100,14 +99,14 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
     new Observable<ProvisionerResponse>((subscriber) => {
       const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
-      // The lean fetch is aborted through an emitter (no AbortSignal to combine); another fetch
-      // through the signal ky combines with its own.
-      const abortEmitter = leanFetch === undefined ? undefined : new EventEmitter();
+      // The lean fetch is aborted through its own handle (no AbortSignal to combine); another
+      // fetch through the signal ky combines with its own.
+      const abortEmitter = leanFetch === undefined ? undefined : new AttemptAbort();
       const abortController = leanFetch === undefined ? new AbortController() : undefined;
       let settled = false;
       let timedOut = false;
       const abort = (): void => {
-        abortEmitter?.emit('abort');
+        abortEmitter?.abort();
         abortController?.abort();
       };
       // One deadline for the whole attempt, connection to last body byte; ky's own timeout stops
@@ -139,11 +138,15 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               // Never called (the hook answers first); given so that ky does not bind the global one.
               fetch: leanFetch as NonNullable<KyOptions['fetch']>,
               hooks: leanHooks as NonNullable<KyOptions['hooks']>,
-              lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as EventEmitter },
+              lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as AttemptAbort },
             };
 
       ky(request.url, init)
-        .then((response) => (settled ? undefined : readResponse(request, response, maxResponseBytes)))
+        .then((response) => {
+          if (!settled) return readResponse(request, response, maxResponseBytes);
+          discardBody(response);
+          return undefined;
+        })
         .then(
           (response) => {
             clearTimeout(timer);
@@ -171,6 +174,17 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 
   return Object.assign(effect, { close: async () => leanFetch?.close() });
 }
+
+/** Lets go of a response nobody waits for any more, so that its connection is freed. */
+function discardBody(response: Response): void {
+  if (response instanceof LeanResponse) {
+    response.takeNodeBody()?.on('error', ignoreError).destroy();
+  } else {
+    response.body?.cancel().catch(ignoreError);
+  }
+}
+
+function ignoreError(): void {}
 
 async function readResponse(request: RequestDescriptor, response: Response, maxResponseBytes: number): Promise<ProvisionerResponse> {
   const { bytes, truncated } = await readBodyBounded(response, maxResponseBytes);

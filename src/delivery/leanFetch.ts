@@ -31,10 +31,72 @@ export type LeanFetchExtras = {
   /**
    * Aborts the request, or the reading of its response body, when it emits `'abort'`. When
    * given, the `Request`'s signal is not listened to: the caller aborts through the emitter
-   * (on unsubscribe, or at the attempt's deadline).
+   * (on unsubscribe, or at the attempt's deadline). An {@link AttemptAbort} also remembers an
+   * abort that came before the request was sent: the request is then not sent at all.
    */
-  readonly abortEmitter?: EventEmitter;
+  readonly abortEmitter?: AbortEmitter;
 };
+
+/**
+ * What the lean fetch listens to for an abort: a node `EventEmitter` emitting `'abort'`, or an
+ * {@link AttemptAbort}.
+ */
+export type AbortEmitter = {
+  on(event: 'abort', listener: () => void): unknown;
+  once(event: 'abort', listener: () => void): unknown;
+  removeListener(event: 'abort', listener: () => void): unknown;
+  /** Set once aborted (an `EventEmitter` has no such flag: an abort before the request is sent is lost). */
+  readonly aborted?: boolean;
+};
+
+/**
+ * The abort of one attempt: lighter than an `EventEmitter` (one is made per attempt) and it
+ * keeps the fact that it was aborted, so that an abort that comes before the request is sent
+ * (an unsubscribe in the same tick, say) still stops it.
+ *
+ * @example
+ * ```ts
+ * const abortEmitter = new AttemptAbort();
+ * const pending = leanFetch(url, { lean: { abortEmitter } });
+ * abortEmitter.abort(); // the request is not sent, or is cut where it is
+ * ```
+ * @internal
+ */
+export class AttemptAbort {
+  #listeners: ((...args: unknown[]) => void)[] | undefined;
+  #aborted = false;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  on(_event: string | symbol, listener: (...args: unknown[]) => void): this {
+    (this.#listeners ??= []).push(listener);
+    return this;
+  }
+
+  /** The same as `on`: listeners are called once at most, as there is one abort. */
+  once(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(_event: string | symbol, listener: (...args: unknown[]) => void): this {
+    const listeners = this.#listeners;
+    const index = listeners === undefined ? -1 : listeners.indexOf(listener);
+    if (index >= 0) listeners?.splice(index, 1);
+    return this;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners !== undefined) {
+      for (const listener of listeners) listener();
+    }
+  }
+}
 
 /** The `init` of the lean fetch: a `RequestInit` plus {@link LeanFetchExtras}. */
 export type LeanFetchInit = RequestInit & { readonly lean?: LeanFetchExtras };
@@ -241,6 +303,9 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
       body = init?.body === undefined || init.body === null ? null : new Uint8Array(await new Response(init.body).arrayBuffer());
     }
     const signal = extras?.abortEmitter ?? (isRequest ? input.signal : (init?.signal ?? null));
+    if (signal?.aborted === true) {
+      throw new Error('Expected a request to send, got one aborted before it was sent');
+    }
 
     const target = targetOf(href);
     const response = await agent.request({
@@ -249,7 +314,7 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
       method: method as Dispatcher.HttpMethod,
       headers,
       body,
-      signal,
+      signal: signal as Dispatcher.RequestOptions['signal'],
     });
     const hasBody = method !== 'HEAD' && response.statusCode !== 204 && response.statusCode !== 304;
     if (!hasBody) {
