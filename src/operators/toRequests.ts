@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   Observable,
   Subscription,
@@ -26,6 +25,7 @@ import type { FailedOutcome, FailureReason, RequestPlan, SkippedOutcome } from '
 import { HTTP_METHODS, type HttpMethod, type RequestDescriptor } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
 import { logger, redactUrl } from '../log.js';
+import { endpointIdOf } from '../store/deliveryId.js';
 
 const log = logger('requests');
 
@@ -361,8 +361,17 @@ function buildRequest<R>(
   let sentPayload: JsonObject | null = null;
   if (payload !== null) {
     try {
-      body = JSON.stringify(payload);
-      sentPayload = JSON.parse(body) as JsonObject;
+      // The payload sent is a copy, detached from the app's object: made directly when it is
+      // plain JSON data (the usual case; strings are shared, not copied), else by reading back
+      // the JSON text, which gives what a receiver sees (dates as strings, no undefined...).
+      const copy = jsonDataCopy(payload, 0);
+      if (copy !== NOT_JSON_DATA) {
+        body = JSON.stringify(copy);
+        sentPayload = copy as JsonObject;
+      } else {
+        body = JSON.stringify(payload);
+        sentPayload = JSON.parse(body) as JsonObject;
+      }
     } catch (error) {
       return failure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}, but serializing it failed: ${messageOf(error)}`, { cause: error }));
     }
@@ -407,6 +416,56 @@ function buildRequest<R>(
   if (eventConfig.retry !== undefined) request.retry = eventConfig.retry;
   if (eventConfig.timeout_ms !== undefined) request.timeoutMs = eventConfig.timeout_ms;
   return request;
+}
+
+/** Returned by {@link jsonDataCopy} when a value would not come back the same from its JSON text. */
+const NOT_JSON_DATA: unique symbol = Symbol('not JSON data');
+/** Deeper than this the copy leaves the value to the JSON round trip (which fails on cycles as it should). */
+const MAX_JSON_DATA_DEPTH = 64;
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * A deep copy of a value that is exactly what `JSON.parse(JSON.stringify(value))` gives, or
+ * {@link NOT_JSON_DATA} when that is not sure: anything but plain objects, arrays, strings,
+ * booleans, finite numbers (not -0) and null, or `undefined` in a property or an element,
+ * a `__proto__` key, very deep or cyclic data. Several times cheaper than the round trip, as
+ * strings are shared rather than parsed again.
+ */
+function jsonDataCopy(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_JSON_DATA;
+    case 'object':
+      break;
+    default:
+      return NOT_JSON_DATA;
+  }
+  if (value === null) return null;
+  if (depth >= MAX_JSON_DATA_DEPTH) return NOT_JSON_DATA;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_JSON_DATA;
+    const copy: unknown[] = new Array<unknown>(value.length);
+    for (let index = 0; index < value.length; index += 1) {
+      const item = jsonDataCopy(value[index], depth + 1);
+      if (item === NOT_JSON_DATA) return NOT_JSON_DATA;
+      copy[index] = item;
+    }
+    return copy;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return NOT_JSON_DATA;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) {
+    if (!hasOwn.call(value, key)) continue;
+    if (key === '__proto__') return NOT_JSON_DATA;
+    const item = jsonDataCopy((value as Record<string, unknown>)[key], depth + 1);
+    if (item === NOT_JSON_DATA) return NOT_JSON_DATA;
+    copy[key] = item;
+  }
+  return copy;
 }
 
 function buildUrl(target: PreparedTarget, args: LooseArgs, subject: string): string | BuildFailure {
@@ -487,7 +546,7 @@ function prepare(binding: Target, serviceType: string, method: string): Prepared
     endpoint,
     eventConfig,
     path,
-    endpointId: createHash('sha256').update(endpoint).digest('base64url').slice(0, 12),
+    endpointId: endpointIdOf(endpoint),
     endpointUrl,
     headerNames,
     headerValues,
