@@ -1,5 +1,5 @@
 import type { Emitter } from 'mitt';
-import { Subject, Subscription, filter, tap, type Observable } from 'rxjs';
+import { Subject, Subscription, filter, tap, throwError, type Observable } from 'rxjs';
 import { createEventBus, type BusEvents } from './bus/eventBus.js';
 import { configNeedsOwner, configuredMethods, endpointsFor } from './config/configIndex.js';
 import { parseConfig } from './config/decodeConfig.js';
@@ -14,6 +14,12 @@ import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason,
 import type { RequestDescriptor, RetryOptions } from './events/request.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
+import { nextEventId } from './hooks/eventId.js';
+import { SYSTEM_IDENTITY } from './events/identity.js';
+import { isMethodOf } from './events/methodTables.js';
+import { runBackfill, DEFAULT_BACKFILL_CONCURRENCY, type BackfillOptions, type BackfillProgress } from './backfill.js';
+import type { DeadLetter, DeadLetterFilter, DeliveryStore } from './store/deliveryStore.js';
+import { startStorePipeline } from './storePipeline.js';
 import { logger, redactUrl } from './log.js';
 import { deliver } from './operators/deliver.js';
 import { runCallbacks } from './operators/runCallbacks.js';
@@ -73,6 +79,14 @@ export type ProvisionerOptions<R = AppRecord> = {
   readonly payloadTimeoutMs?: number;
   /** How long a callback may take to settle. @default 30000 */
   readonly callbackTimeoutMs?: number;
+  /**
+   * Where accepted work lives until its outcome: `createSqliteStore(...)` (survives a crash
+   * of the process), `await createRedisStore(...)` (several instances share the work) or
+   * `createMemoryStore(...)`. Each hook call journals its event in the store before it
+   * returns; the provisioner starts the store, and closes it in `close()`. Without it, work
+   * lives in this process's memory, as a plain RxJS pipeline (see docs/durability.md).
+   */
+  readonly store?: DeliveryStore<R>;
 };
 
 /**
@@ -128,6 +142,26 @@ export type Provisioner<R = AppRecord> = {
    * returns the same promise.
    */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * The dead letters of the store (failed deliveries, oldest first) matching `filter`.
+   * Without a `store` option nothing is kept: it resolves with `[]` (pass
+   * `createMemoryStore()` to keep dead letters in memory).
+   */
+  deadLetters(filter?: DeadLetterFilter): Promise<readonly DeadLetter<R>[]>;
+  /**
+   * Sends the dead letters matching `filter` again, with their delivery ids and a fresh
+   * attempt count, behind the work already queued for their record; resolves with the ids
+   * requeued. Without a `store` option it resolves with `[]`.
+   */
+  replay(filter: DeadLetterFilter): Promise<readonly string[]>;
+  /**
+   * Feeds existing records through the pipeline as events of `options.method` (by the system
+   * identity unless `options.identity` is given), at most `concurrency` records awaiting their
+   * outcomes at once, the source read as they settle. The Observable (cold: each subscription
+   * runs a backfill) emits the progress after every settled record and completes when all
+   * are settled; it errors with a `ConfigError` when the method has no endpoint.
+   */
+  backfill<S extends ServiceType>(source: AsyncIterable<R> | Iterable<R>, options: BackfillOptions<S>): Observable<BackfillProgress>;
   /** Whether `close()` was called. */
   readonly closed: boolean;
 };
@@ -218,7 +252,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
   };
 
   /** Fails every endpoint of an event that was not accepted, at once. */
-  const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
+  const failMemoryUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
     const settledAt = Date.now();
     for (const { endpoint } of endpointsFor(config, event.serviceType, event.method)) {
       outcomes.next({ kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt });
@@ -230,7 +264,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     const targets = endpointsFor(config, event.serviceType, event.method);
     if (targets.length === 0) return false;
     if (state !== 'open') {
-      failUnaccepted(event, 'closed', closedError(event));
+      failMemoryUnaccepted(event, 'closed', closedError(event));
       return false;
     }
     const pending = pendingEvents.get(event);
@@ -272,6 +306,26 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     wakeDrainWaiters();
   };
 
+  const stored =
+    options.store === undefined
+      ? null
+      : startStorePipeline<R>({
+          config,
+          store: options.store,
+          effect,
+          events$: bus.events$,
+          toRequests: {
+            ...(options.resolveOwner !== undefined ? { resolveOwner: options.resolveOwner } : {}),
+            ...(options.ownerTimeoutMs !== undefined ? { ownerTimeoutMs: options.ownerTimeoutMs } : {}),
+            ...(options.payloadTimeoutMs !== undefined ? { payloadTimeoutMs: options.payloadTimeoutMs } : {}),
+          },
+          ...(http.retry !== undefined ? { retry: http.retry } : {}),
+          ...(http.concurrency !== undefined ? { concurrency: http.concurrency } : {}),
+          ...(options.callbackTimeoutMs !== undefined ? { callbackTimeoutMs: options.callbackTimeoutMs } : {}),
+          isOpen: () => state === 'open',
+        });
+
+  if (stored === null) {
   pipeline.add(
     bus.events$
       .pipe(
@@ -297,7 +351,10 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
       .subscribe({ next: settleCallback, error: (error: unknown) => log('callback pipeline failed: %s', messageOf(error)) }),
   );
 
+  }
+
   const onRejected = (rejection: HookRejection<R>): void => {
+    const failUnaccepted = stored?.failUnaccepted ?? failMemoryUnaccepted;
     if (rejection.kind === 'closed') {
       failUnaccepted(rejection.event, 'closed', rejection.error);
     } else {
@@ -381,23 +438,75 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     log('closed');
   };
 
+  const closeStored = async (timeoutMs: number): Promise<void> => {
+    await stored?.close(timeoutMs);
+    state = 'closed';
+    bus.complete();
+    if (ownEffect !== undefined) await ownEffect.close();
+    log('closed');
+  };
+
   const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     if (closing !== undefined) return closing;
     const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     state = 'closing';
+    if (stored !== null) {
+      log('closing: %d deliveries and callbacks pending in the store pipeline', stored.pending());
+      closing = closeStored(timeoutMs);
+      return closing;
+    }
     log('closing: %d deliveries and %d callbacks pending', pendingDeliveries(), pendingCallbacks.size);
     closing = finishClose(timeoutMs);
     return closing;
+  };
+
+  const outcomes$ = stored?.outcomes$ ?? outcomes.asObservable();
+
+  const backfill = <S extends ServiceType>(source: AsyncIterable<R> | Iterable<R>, backfillOptions: BackfillOptions<S>): Observable<BackfillProgress> => {
+    const { service, method } = backfillOptions;
+    const concurrency = backfillOptions.concurrency ?? DEFAULT_BACKFILL_CONCURRENCY;
+    const expected = (service === 'rdm_record' || service === 'community') && isMethodOf(service, method) ? endpointsFor(config, service, method).length : 0;
+    if (expected === 0 || !Number.isInteger(concurrency) || concurrency < 1) {
+      return throwError(
+        () =>
+          new ConfigError([
+            expected === 0
+              ? `backfill: expected ${String(service)}.${String(method)} to have at least one endpoint in the config, found none`
+              : `backfill: expected concurrency to be a positive integer, got ${String(concurrency)}`,
+          ]),
+      );
+    }
+    let eventId = '';
+    const backfillHooks = createHooks<S, R>(service, bus.emit, { isClosed: () => state !== 'open', onRejected, newEventId: () => eventId });
+    const hook = backfillHooks[method] as unknown as (args: unknown) => void;
+    const identity = backfillOptions.identity ?? SYSTEM_IDENTITY;
+    return runBackfill<R>(source, concurrency, backfillOptions.total, {
+      outcomes$,
+      prepare: (record) => {
+        const id = nextEventId();
+        return {
+          eventId: id,
+          expected,
+          emit: () => {
+            eventId = id;
+            hook({ identity, record });
+          },
+        };
+      },
+    });
   };
 
   return {
     hooks,
     emitter: bus.emitter,
     events$: bus.events$,
-    outcomes$: outcomes.asObservable(),
-    callbacks$: callbacks.asObservable(),
-    drain,
+    outcomes$,
+    callbacks$: stored?.callbacks$ ?? callbacks.asObservable(),
+    drain: stored?.drain ?? drain,
     close,
+    deadLetters: (filter) => stored?.deadLetters(filter) ?? Promise.resolve([]),
+    replay: (filter) => stored?.replay(filter) ?? Promise.resolve([]),
+    backfill,
     get closed() {
       return state !== 'open';
     },
@@ -443,6 +552,10 @@ function checkOptions<R>(config: ProvisionerConfig<R>, options: ProvisionerOptio
     } else if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key === 'limit' && !Number.isInteger(value)))) {
       issues.push(`http.retry.${key}: expected ${key === 'limit' ? 'an integer' : 'a number'} >= 0, got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))}`);
     }
+  }
+  const store = options.store as Partial<DeliveryStore<R>> | undefined;
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.journal !== 'function' || typeof store.start !== 'function')) {
+    issues.push(`store: expected a delivery store (createMemoryStore, createSqliteStore or await createRedisStore), got ${store === null ? 'null' : typeof store}`);
   }
   if (options.http?.effect !== undefined && typeof options.http.effect !== 'function') {
     issues.push(`http.effect: expected a function (request) => Observable<ProvisionerResponse>, got ${typeof options.http.effect}`);
