@@ -130,11 +130,11 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               fetch: customFetch as NonNullable<KyOptions['fetch']>,
             }
           : {
+              // Only what matters when the hook answers (ky's timeout and the redirect mode apply
+              // to its `fetch` call, which is skipped): ky merges every option key per call.
               method: request.method,
               retry: 0,
               throwHttpErrors: false,
-              redirect: 'manual',
-              timeout: false,
               // Never called (the hook answers first); given so that ky does not bind the global one.
               fetch: leanFetch as NonNullable<KyOptions['fetch']>,
               hooks: leanHooks as NonNullable<KyOptions['hooks']>,
