@@ -40,6 +40,13 @@ export type LeanFetchExtras = {
 /**
  * What the lean fetch listens to for an abort: a node `EventEmitter` emitting `'abort'`, or an
  * {@link AttemptAbort}.
+ *
+ * @example
+ * ```ts
+ * const abortEmitter: AbortEmitter = new EventEmitter(); // or new AttemptAbort()
+ * await leanFetch(url, { lean: { abortEmitter } });
+ * ```
+ * @internal
  */
 export type AbortEmitter = {
   on(event: 'abort', listener: () => void): unknown;
