@@ -1,11 +1,11 @@
 // The replay and backfill commands, run from the built CLI as users do, against a receiver on
 // 127.0.0.1: replay sends a durable store's dead letters again under their delivery ids;
 // backfill sends a records module's records and prints plain progress lines off a terminal.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvisioner, createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore, type ProvisionerConfig } from '../../src/index.js';
 import { startReceiver } from '../store/helpers/receiver.js';
@@ -58,7 +58,8 @@ describe.each(stores)('remote-api-provisioner replay with the $name store', ({ n
     const env = { RECEIVER_URL: receiver.url };
     process.env['RECEIVER_URL'] = receiver.url;
     try {
-      const config = ((await import(`../../${fixture('receiver.config.mjs')}?${name}`)) as { default: ProvisionerConfig }).default;
+      const configUrl = `${pathToFileURL(path.join(root, fixture('receiver.config.mjs'))).href}?${name}`;
+      const config = ((await import(/* @vite-ignore */ configUrl)) as { default: ProvisionerConfig }).default;
       const store: DeliveryStore = await open(spec());
       const app = createProvisioner({ events: config, store });
       for (let n = 0; n < 3; n += 1) app.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: `dl-${n}`, revision_id: 1, access: { record: 'public' } } });
@@ -112,6 +113,28 @@ describe('remote-api-provisioner backfill', () => {
       expect(result.stdout.trim().split('\n').at(-1)).toBe('✓ backfill rdm_record.publish: 10 records, 10 delivered, 0 failed, 0 skipped');
       expect(result.code).toBe(0);
       expect(receiver.arrivals).toHaveLength(10);
+    } finally {
+      await receiver.close();
+    }
+  }, 30_000);
+
+  // `script` (util-linux) gives the command a terminal; without it there is no TTY to test on.
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('draws a progress bar in place on a terminal', async () => {
+    const receiver = await startReceiver();
+    try {
+      const command = [process.execPath, cli, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish'].map((arg) => `'${arg}'`).join(' ');
+      // Spawned, not spawnSync: the receiver answers from this process's event loop.
+      const result = await new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+        const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, RECEIVER_URL: receiver.url, RECORD_COUNT: '12' } });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('error', reject);
+        child.on('close', (status) => resolve({ status, stdout }));
+      });
+      expect(result.status, result.stdout).toBe(0);
+      expect(result.stdout).toContain(`\r[${'#'.repeat(30)}] 12/12 done (12 delivered, 0 failed, 0 skipped)`);
+      expect(result.stdout).not.toContain('backfill: 12/12');
+      expect(result.stdout).toContain('✓ backfill rdm_record.publish: 12 records, 12 delivered, 0 failed, 0 skipped');
     } finally {
       await receiver.close();
     }
