@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { JsonObject } from 'remote-api-provisioner';
 
-const FIXTURE = new URL('../../shared/fixtures/rdm-record.json', import.meta.url);
+const FIXTURE = new URL('../test/fixtures/rdm-record.json', import.meta.url);
 
 /** Size of the record, as JSON. */
 export const RECORD_BYTES = 2048;
@@ -15,7 +15,7 @@ function padTo(base: JsonObject, field: string, bytes: number): JsonObject {
   return { ...base, [field]: 'x'.repeat(bytes - without) };
 }
 
-/** The published record of `shared/fixtures/rdm-record.json`, its description lengthened to 2 KB of JSON. */
+/** The published record of `test/fixtures/rdm-record.json`, its description lengthened to 2 KB of JSON. */
 export function bigRecord(): JsonObject {
   const record = JSON.parse(readFileSync(FIXTURE, 'utf8')) as JsonObject & { metadata: JsonObject };
   const metadata = record.metadata;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { AppRecord, Identity } from '../../src/index.js';
 
-// Copies of /work/shared/fixtures (InvenioRDM 12 shapes); every call returns a fresh object.
-const read = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+// The fixtures in test/fixtures (InvenioRDM 12 shapes); every call returns a fresh object.
+const read = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const rdmRecordJson = read('rdm-record.json');
 const communityJson = read('community.json');
 

@@ -12,7 +12,7 @@ import type { AppRecord, CallbackOutcome, DeliveryOutcome } from '../../../src/i
 
 /** The shared published-record fixture (InvenioRDM 12 shape). */
 const RECORD_FIXTURE = JSON.parse(
-  readFileSync(new URL('../../../../shared/fixtures/rdm-record.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8'),
 ) as AppRecord & { readonly revision_id: number };
 
 /** A record of the fixture's shape with its own id and revision. */
