@@ -183,7 +183,7 @@ type PendingEvent<R> = { readonly event: ServiceEvent<R>; readonly pairs: Pendin
  * @example
  * ```ts
  * const provisioner = createProvisioner({ events, resolveOwner, http: { timeoutMs: 10_000 } });
- * provisioner.outcomes$.subscribe((outcome) => console.log(outcome.kind, outcome.endpoint));
+ * provisioner.outcomes$.subscribe((outcome) => console.info(outcome.kind, outcome.endpoint));
  * const hooks = provisioner.hooks('rdm_record');
  * hooks.publish({ identity, record, draft, uow });
  * await provisioner.drain();

@@ -120,7 +120,7 @@ export function configuredMethods<S extends ServiceType, R = AppRecord>(config: 
  * @example
  * ```ts
  * for (const { endpoint, eventConfig } of endpointsFor(events, 'rdm_record', 'publish')) {
- *   console.log(endpoint, eventConfig.http_method);
+ *   console.info(endpoint, eventConfig.http_method);
  * }
  * ```
  */

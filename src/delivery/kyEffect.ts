@@ -83,7 +83,7 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * @example
  * ```ts
  * const effect = createKyEffect({ timeoutMs: 5_000 });
- * effect(request).subscribe((response) => console.log(response.status, response.body));
+ * effect(request).subscribe((response) => console.info(response.status, response.body));
  * await effect.close();
  * ```
  */

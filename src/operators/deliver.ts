@@ -60,7 +60,7 @@ type Job<R> = { readonly event: ServiceEvent<R>; readonly request: RequestDescri
  *   toRequests(config, { resolveOwner }),
  *   deliver(createKyEffect({ timeoutMs: 10_000 }), { concurrency: 8 }),
  * );
- * outcomes$.subscribe((outcome) => console.log(outcome.kind, outcome.endpoint));
+ * outcomes$.subscribe((outcome) => console.info(outcome.kind, outcome.endpoint));
  * ```
  */
 export function deliver<R = AppRecord>(
