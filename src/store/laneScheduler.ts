@@ -1,3 +1,5 @@
+import { Fifo } from '../delivery/fifo.js';
+
 /** What the scheduler needs of an item: its ordering key and when it may run next. @internal */
 export type LaneItem = { readonly key: string; dueAt: number };
 
@@ -8,43 +10,6 @@ export type LaneSchedulerOptions<T> = {
   /** The clock (ms since epoch). @default Date.now */
   readonly now?: () => number;
 };
-
-/** A first-in first-out list with O(1) push and shift. @internal */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head] = undefined;
-    this.#head += 1;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let index = this.#head; index < this.#items.length; index += 1) yield this.#items[index] as T;
-  }
-}
 
 /**
  * The local stores' scheduling: one lane per ordering key, items of a lane one at a time in
