@@ -7,6 +7,7 @@ import type { ProvisionerConfig } from './config/types.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
+import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
 import { ClosedError, ConfigError, type ProvisionerError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { ServiceType } from './events/methodTables.js';
@@ -253,10 +254,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
 
   /** Fails every endpoint of an event that was not accepted, at once. */
   const failMemoryUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
-    const settledAt = Date.now();
-    for (const { endpoint } of endpointsFor(config, event.serviceType, event.method)) {
-      outcomes.next({ kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt });
-    }
+    for (const outcome of unacceptedOutcomes(config, event, reason, error)) outcomes.next(outcome);
   };
 
   /** Registers an event's pairs as pending; `false` when it has none or the provisioner is closing. */

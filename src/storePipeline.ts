@@ -9,6 +9,7 @@
 import { Subject, Subscription, type Observable } from 'rxjs';
 import { endpointsFor } from './config/configIndex.js';
 import type { ProvisionerConfig } from './config/types.js';
+import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
 import { ClosedError, type ProvisionerError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from './events/outcomes.js';
@@ -60,10 +61,7 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
   let callbackWaiters: (() => void)[] = [];
 
   const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
-    const settledAt = Date.now();
-    for (const { endpoint } of endpointsFor(config, event.serviceType, event.method)) {
-      outcomes.next({ kind: 'failed', event, endpoint, request: null, reason, error, attempts: 0, response: null, acceptedAt: event.emittedAt, settledAt });
-    }
+    for (const outcome of unacceptedOutcomes(config, event, reason, error)) outcomes.next(outcome);
   };
 
   const journal = (event: ServiceEvent<R>): void => {
