@@ -10,6 +10,7 @@ import { firstValueFrom, of } from 'rxjs';
 import { endpointsFor } from './config/configIndex.js';
 import type { ProvisionerConfig } from './config/types.js';
 import { classifyError, classifyResponse, resolveRetryOptions, retryDelay, type AttemptVerdict, type ResolvedRetryOptions } from './delivery/retryPolicy.js';
+import { noteAttempts } from './delivery/sendWithRetry.js';
 import { describeUrl } from './delivery/urls.js';
 import { NetworkError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
@@ -100,6 +101,8 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     const verdict = await sendOnce(effect, request, input.signal);
     if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
     if (verdict.kind === 'fail' || input.attempt > retry.limit) {
+      // The stores count this attempt as the outcome's `attempts`; the message says so too, as in memory.
+      noteAttempts(verdict.error, input.attempt);
       return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
     }
     return {

@@ -199,9 +199,16 @@ const ATTEMPTS_NOTE = / \(after \d+ attempts?\)$/;
  * Ends the final error's message with how many attempts were made (`… got 503 (after 6
  * attempts)`). The error is the last attempt's own (made for that attempt by the retry policy
  * or the effect), so it is annotated in place; an effect that hands out one error object more
- * than once gets one note, the latest.
+ * than once gets one note, the latest. Shared with the store handlers, so that a failure reads
+ * the same whichever store delivered it.
+ *
+ * @example
+ * ```ts
+ * noteAttempts(verdict.error, 3); // "Expected a 2xx response from POST …, got 503 (after 3 attempts)"
+ * ```
+ * @internal
  */
-function noteAttempts(error: ProvisionerError, attempts: number): void {
+export function noteAttempts(error: ProvisionerError, attempts: number): void {
   const note = ` (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`;
   try {
     error.message = error.message.replace(ATTEMPTS_NOTE, '') + note;
