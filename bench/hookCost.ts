@@ -8,18 +8,31 @@
  * the pipeline attached (an effect that answers at once, no HTTP), drained between rounds
  * outside the timed loops. The hooks alone (`createHooks` emitting into an event bus nobody
  * listens to) are measured too, to tell the hook's share from the pipeline's.
+ *
+ * With a durable store the hook journals the event before it returns: the SQLite store
+ * writes it in one transaction (WAL), the Redis store encodes and buffers it, sent to Redis
+ * in one pipeline once the call is over. Both are measured the same way, on fewer calls per
+ * round (each batch is delivered through the store before the next round), with the same
+ * instant effect; a store that cannot run here (better-sqlite3 missing, Redis not answering)
+ * prints a row saying why instead of failing the section.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { of } from 'rxjs';
 import type { JsonObject, ProvisionerResponse } from 'remote-api-provisioner';
 import type { BenchContext, Section, SectionResult } from './context.js';
 import { BENCH_IDENTITY, callHook, publishConfig } from './drive.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
-import { HOOKS_NOT_BUILT, NOT_BUILT, type HookArgs, type HookMethod } from './library.js';
+import { HOOKS_NOT_BUILT, NOT_BUILT, STORES_NOT_BUILT, type BenchProvisioner, type BenchStore, type HookArgs, type HookMethod, type Library } from './library.js';
 import { missing, row, within, type Row, type Spread, type Verdict } from './stats.js';
 
 const INSTANT_RESPONSE: ProvisionerResponse = { status: 200, headers: {}, body: null, url: '' };
 /** The unconfigured target of the issue, in µs. */
 const UNCONFIGURED_TARGET_US = 0.5;
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const ENDPOINT = 'http://127.0.0.1:9/api/v1/documents';
 
 let sink: unknown;
 /** The baseline: a function the app would call anyway; it keeps its argument so it is not optimised away. */
@@ -41,9 +54,80 @@ type Subject = {
   readonly key: string;
   readonly name: string;
   readonly call: (args: HookArgs) => unknown;
-  readonly kind: 'baseline' | 'configured' | 'unconfigured';
+  readonly kind: 'baseline' | 'configured' | 'unconfigured' | 'store';
   readonly settle?: () => Promise<void>;
+  /** Calls per timed batch, when fewer than the section's (the batch is delivered through a store). */
+  readonly calls?: number;
 };
+
+/** A provisioner over a durable store, its hook measured like the in-memory one. */
+type StoreRun = { readonly subject: Subject; readonly provisioner: BenchProvisioner; readonly cleanup: () => Promise<void> };
+
+/** A store the bench could not run, with the reason for its row. */
+type StoreSkipped = { readonly name: string; readonly why: string };
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+
+/** The provisioner's publish hook over `store`, the effect answering at once; `settle` delivers the batch. */
+function storeSubject(library: Library, key: string, name: string, store: BenchStore, calls: number, cleanup: () => Promise<void>): StoreRun {
+  const create = library.createProvisioner as NonNullable<Library['createProvisioner']>;
+  const provisioner = create({
+    events: publishConfig(ENDPOINT, searchDocument()),
+    store,
+    http: { concurrency: 16, effect: () => of(INSTANT_RESPONSE) },
+  });
+  const hooks = provisioner.hooks('rdm_record');
+  const drain = (): Promise<void> => within(provisioner.drain(), 120_000, `drain() of the ${store.kind} store after ${calls} publish hook calls`);
+  return { subject: { key, name, call: asCall(hooks['publish'] as HookMethod), kind: 'store', settle: drain, calls }, provisioner, cleanup };
+}
+
+/** The SQLite and Redis runs, or why each cannot run here. */
+async function storeRuns(library: Library, calls: number): Promise<{ runs: StoreRun[]; skipped: StoreSkipped[] }> {
+  const runs: StoreRun[] = [];
+  const skipped: StoreSkipped[] = [];
+  const sqliteName = 'provisioner hook, SQLite store, configured (publish)';
+  const redisName = 'provisioner hook, Redis store, configured (publish)';
+  const { createProvisioner, sqliteStoreAvailability, createSqliteStore, createRedisStore } = library;
+  if (createProvisioner === undefined || sqliteStoreAvailability === undefined || createSqliteStore === undefined || createRedisStore === undefined) {
+    const why = createProvisioner === undefined ? NOT_BUILT : STORES_NOT_BUILT;
+    return { runs, skipped: [{ name: sqliteName, why }, { name: redisName, why }] };
+  }
+
+  const sqlite = sqliteStoreAvailability();
+  if (sqlite.available) {
+    const dir = mkdtempSync(join(tmpdir(), 'rap-bench-hook-'));
+    const store = createSqliteStore({ path: join(dir, 'hook.db') });
+    runs.push(storeSubject(library, 'sqlite', sqliteName, store, calls, async () => rmSync(dir, { recursive: true, force: true })));
+  } else {
+    skipped.push({ name: sqliteName, why: `skipped: better-sqlite3 cannot be loaded here (${sqlite.reason ?? 'no reason given'})` });
+  }
+
+  const prefix = `rap-bench-${process.pid.toString(36)}-${Date.now().toString(36)}`;
+  try {
+    // maxQueue above the batch: the timed loop never lets the store reach Redis, so the whole batch waits in its buffer.
+    const store = await createRedisStore({ url: REDIS_URL, prefix, name: 'hook', maxQueue: calls * 2, connectTimeoutMs: 2_000, drainPollMs: 10 });
+    runs.push(storeSubject(library, 'redis', redisName, store, calls, () => removeKeys(prefix)));
+  } catch (error) {
+    skipped.push({ name: redisName, why: `skipped: Redis at ${REDIS_URL} did not answer (start redis-server, or set REDIS_URL): ${messageOf(error)}` });
+  }
+  return { runs, skipped };
+}
+
+/** Deletes the keys the bench's Redis store left under `prefix` (queue metadata, the failed set). */
+async function removeKeys(prefix: string): Promise<void> {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  client.on('error', () => undefined);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
 
 const asCall =
   (hook: HookMethod) =>
@@ -57,6 +141,8 @@ export const hookCost: Section = {
     const { quick, library, log } = context;
     const rounds = quick ? 3 : 9;
     const calls = quick ? 2_000 : 20_000;
+    // Each batch through a durable store is delivered (BullMQ jobs, SQLite rows) before the next round: fewer calls.
+    const storeCalls = quick ? 300 : 1_000;
     const base = bigRecord();
     const records = Array.from({ length: 1_000 }, (_, n) => recordWithId(base, recordId(n)));
     const subjects: Subject[] = [
@@ -85,7 +171,7 @@ export const hookCost: Section = {
       create === undefined
         ? undefined
         : create({
-            events: publishConfig('http://127.0.0.1:9/api/v1/documents', searchDocument()),
+            events: publishConfig(ENDPOINT, searchDocument()),
             http: { concurrency: 16, maxQueue: calls * 2, effect: () => of(INSTANT_RESPONSE) },
           });
     if (provisioner !== undefined) {
@@ -103,17 +189,20 @@ export const hookCost: Section = {
       );
     }
 
+    const stores = await storeRuns(library, storeCalls);
+    subjects.push(...stores.runs.map((run) => run.subject));
+
     const samples = new Map<string, number[]>(subjects.map((s) => [s.key, []]));
     try {
       // Warm up every loop so the JIT has compiled it before the timed rounds.
       for (const subject of subjects) {
-        timeCalls(subject.call, records, calls);
+        timeCalls(subject.call, records, subject.calls ?? calls);
         await subject.settle?.();
       }
       for (let round = 0; round < rounds; round += 1) {
         for (let i = 0; i < subjects.length; i += 1) {
           const subject = subjects[(round + i) % subjects.length] as Subject;
-          samples.get(subject.key)?.push(timeCalls(subject.call, records, calls) / 1_000);
+          samples.get(subject.key)?.push(timeCalls(subject.call, records, subject.calls ?? calls) / 1_000);
           await subject.settle?.();
         }
         log(`  round ${round + 1}/${rounds} done`);
@@ -121,6 +210,10 @@ export const hookCost: Section = {
     } finally {
       bus?.complete();
       await provisioner?.close();
+      for (const run of stores.runs) {
+        await run.provisioner.close().catch((error: unknown) => log(`  closing the ${run.subject.key} store failed: ${messageOf(error)}`));
+        await run.cleanup().catch((error: unknown) => log(`  cleaning up after the ${run.subject.key} store failed: ${messageOf(error)}`));
+      }
     }
 
     const plain = row('b', 'plain function call', 'µs/call', samples.get('plain') ?? []);
@@ -135,10 +228,24 @@ export const hookCost: Section = {
     };
     const rows: Row[] = [plain, clone];
     for (const subject of subjects.slice(2)) {
+      if (subject.kind === 'store') continue;
       const measured = row('b', subject.name, 'µs/call', samples.get(subject.key) ?? [], { baseline: plain });
       rows.push({ ...measured, verdicts: verdictsFor(subject.kind, measured.value) });
     }
+    // The durable stores against the same structuredClone, and against the in-memory hook of the same run.
+    const inMemory = rows.find((r) => r.name === 'provisioner hook, configured (publish)');
+    for (const run of stores.runs) {
+      const values = samples.get(run.subject.key) ?? [];
+      const median = row('b', run.subject.name, 'µs/call', values).value.median;
+      const versusMemory =
+        inMemory === undefined || !Number.isFinite(inMemory.value.median)
+          ? ''
+          : `; ${(median / inMemory.value.median).toFixed(1)}× the in-memory hook (+${(median - inMemory.value.median).toFixed(1)} µs)`;
+      const what = run.subject.key === 'sqlite' ? 'journaled in one SQLite transaction (WAL) before the hook returns' : 'encoded and buffered, sent to Redis in one pipeline after the call';
+      rows.push(row('b', run.subject.name, 'µs/call', values, { baseline: clone, note: `${what}; ${(run.subject.calls ?? calls).toLocaleString('en-US')} calls a round${versusMemory}` }));
+    }
+    rows.push(...stores.skipped.map((skip) => missing('b', skip.name, 'µs/call', skip.why)));
     rows.push(...notBuilt);
-    return { rows, details: { callsPerRound: calls, rounds, sinkType: typeof sink } };
+    return { rows, details: { callsPerRound: calls, storeCallsPerRound: storeCalls, rounds, sinkType: typeof sink } };
   },
 };

@@ -39,7 +39,22 @@ export type BenchHttpOptions = {
   readonly effect?: HttpEffect;
 };
 
-export type CreateProvisioner = (options: { events: ProvisionerConfig; http?: BenchHttpOptions }) => BenchProvisioner;
+/** A delivery store, opaque to the bench: it is only handed to `createProvisioner`. */
+export type BenchStore = { readonly kind: string };
+
+export type CreateProvisioner = (options: { events: ProvisionerConfig; http?: BenchHttpOptions; store?: BenchStore }) => BenchProvisioner;
+
+/** `sqliteStoreAvailability()`: whether better-sqlite3 loads here, and why not. */
+export type SqliteStoreAvailability = () => { readonly available: boolean; readonly reason: string | null };
+export type CreateSqliteStore = (options: { readonly path: string }) => BenchStore;
+export type CreateRedisStore = (options: {
+  readonly url?: string;
+  readonly prefix?: string;
+  readonly name?: string;
+  readonly maxQueue?: number;
+  readonly connectTimeoutMs?: number;
+  readonly drainPollMs?: number;
+}) => Promise<BenchStore>;
 
 /** `createHooks(service, emit, options)`: the hooks alone, emitting wherever they are told. */
 export type CreateHooks = (
@@ -61,6 +76,9 @@ export type Library = {
   readonly createKyEffect: CreateKyEffect | undefined;
   readonly createHooks: CreateHooks | undefined;
   readonly createEventBus: CreateEventBus | undefined;
+  readonly sqliteStoreAvailability: SqliteStoreAvailability | undefined;
+  readonly createSqliteStore: CreateSqliteStore | undefined;
+  readonly createRedisStore: CreateRedisStore | undefined;
 };
 
 /** Loads the built package and picks the entry points that exist so far. */
@@ -73,6 +91,9 @@ export async function loadLibrary(): Promise<Library> {
     createKyEffect: pick<CreateKyEffect>('createKyEffect'),
     createHooks: pick<CreateHooks>('createHooks'),
     createEventBus: pick<CreateEventBus>('createEventBus'),
+    sqliteStoreAvailability: pick<SqliteStoreAvailability>('sqliteStoreAvailability'),
+    createSqliteStore: pick<CreateSqliteStore>('createSqliteStore'),
+    createRedisStore: pick<CreateRedisStore>('createRedisStore'),
   };
 }
 
@@ -80,3 +101,5 @@ export async function loadLibrary(): Promise<Library> {
 export const NOT_BUILT = 'not built yet: createProvisioner is not exported by dist/';
 /** The same, for the hooks alone. */
 export const HOOKS_NOT_BUILT = 'not built yet: createHooks / createEventBus are not exported by dist/';
+/** The same, for the durable stores. */
+export const STORES_NOT_BUILT = 'not built yet: createSqliteStore / createRedisStore are not exported by dist/';
