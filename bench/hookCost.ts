@@ -108,7 +108,7 @@ async function storeRuns(library: Library, calls: number): Promise<{ runs: Store
     const store = await createRedisStore({ url: REDIS_URL, prefix, name: 'hook', maxQueue: calls * 2, connectTimeoutMs: 2_000, drainPollMs: 10 });
     runs.push(storeSubject(library, 'redis', redisName, store, calls, () => removeKeys(prefix)));
   } catch (error) {
-    skipped.push({ name: redisName, why: `skipped: Redis at ${REDIS_URL} did not answer (start redis-server, or set REDIS_URL): ${messageOf(error)}` });
+    skipped.push({ name: redisName, why: `skipped: Redis did not answer (start redis-server, or set REDIS_URL): ${messageOf(error)}` });
   }
   return { runs, skipped };
 }
