@@ -18,8 +18,8 @@ import {
   type DeliveryOutcome,
   type FailureReason,
 } from 'remote-api-provisioner';
-import { startFaultReceiver, type FaultReceiver } from './faultReceiver.js';
-import type { FaultStore } from './stores.js';
+import type { FaultReceiver } from './faultReceiver.js';
+import { endSuite, startSuite, type FaultStore } from './stores.js';
 import { collect, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
 
 type Args = { readonly record?: TestRecord | null; readonly owner?: unknown };
@@ -45,15 +45,13 @@ export function badInputSuite(store: FaultStore): void {
     let good: string;
 
     beforeAll(async () => {
-      await store.setUp();
-      receiver = await startFaultReceiver();
+      receiver = await startSuite(store);
       bad = `${receiver.url}/bad`;
       good = `${receiver.url}/good`;
     });
     afterAll(async () => {
       printFigures(`bad input, ${store.name} store (each case: bad event, then a good one, to a bad and a good endpoint)`, figures);
-      await receiver?.close();
-      await store.tearDown();
+      await endSuite(store, receiver);
     });
     beforeEach(async () => {
       await receiver.reset();

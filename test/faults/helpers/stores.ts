@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore } from 'remote-api-provisioner';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../../store/helpers/redis.js';
+import type { ReceiverPlan } from './faultPlan.js';
+import { startFaultReceiver, type FaultReceiver } from './faultReceiver.js';
 
 /** Which store a suite runs with. */
 export type FaultStoreName = 'memory' | 'sqlite' | 'redis';
@@ -113,4 +115,16 @@ export function faultStore(name: FaultStoreName): FaultStore {
       };
     }
   }
+}
+
+/** For a suite's `beforeAll`: sets `store` up and starts a fault receiver with `plan`. */
+export async function startSuite(store: FaultStore, plan?: ReceiverPlan): Promise<FaultReceiver> {
+  await store.setUp();
+  return startFaultReceiver(plan);
+}
+
+/** For a suite's `afterAll`: closes the receiver (when it started) and removes the store's files or keys. */
+export async function endSuite(store: FaultStore, receiver: FaultReceiver | undefined): Promise<void> {
+  await receiver?.close();
+  await store.tearDown();
 }

@@ -1,0 +1,181 @@
+/**
+ * Load: 50,000 events (10,000 with Redis, below) through `createProvisioner` with the real default HTTP effect (no
+ * `effect` injected) to a healthy receiver in its own process. All must be delivered, in
+ * order per record, with the heap bounded and no event-loop stall of 100 ms or more in the
+ * app process (this one), measured with `perf_hooks.monitorEventLoopDelay`.
+ *
+ * A delay can come from the app process's own work (the library, its GC) or from the machine
+ * not giving it a CPU (other processes on a busy 2-core machine). A stall sampler tells them
+ * apart by the CPU time the process used during the stall; only stalls the process spent
+ * working count against the library. Both figures are printed.
+ *
+ * Run with each store (load.memory, load.sqlite, load.redis). FAULTS_LOAD_EVENTS changes the
+ * number of events.
+ */
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProvisioner, defineConfig, type DeliveryOutcome } from 'remote-api-provisioner';
+import type { FaultReceiver } from './faultReceiver.js';
+import { endSuite, startSuite, type FaultStore } from './stores.js';
+import { heapUsedMiB, printFigures, recordFor, withDeadline, type TestRecord } from './suite.js';
+
+/**
+ * Events per store. Redis runs 10,000: each delivery there is a BullMQ job (added, taken,
+ * completed: three Lua scripts, and the job's data written and read), about 1.2 ms of CPU
+ * between this process and Redis against 0.15 ms in memory, so 50,000 would take a minute or
+ * more of the 2 cores, and minutes on a busy CI runner; 10,000 is still 2,000 deliveries per
+ * partition and endpoint.
+ */
+const EVENTS_BY_STORE: Readonly<Record<FaultStore['name'], number>> = { memory: 50_000, sqlite: 50_000, redis: 10_000 };
+const RECORDS = 5_000;
+/** Events between two `drain()` calls. */
+const BATCH = 1_000;
+/** Events emitted in one tick: an app emits as its own requests come in, never thousands at once. */
+const YIELD_EVERY = 10;
+const STALL_MS = 100;
+
+type Stall = { readonly atMs: number; readonly durationMs: number; readonly cpuShare: number };
+
+/** Samples the event loop every 10 ms and keeps each gap over `thresholdMs` with the share of it this process spent on a CPU. */
+function watchStalls(thresholdMs: number): { readonly stalls: Stall[]; stop(): void } {
+  const stalls: Stall[] = [];
+  const origin = performance.now();
+  let lastAt = origin;
+  let lastCpu = process.cpuUsage();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const gap = now - lastAt;
+    if (gap > thresholdMs) {
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      stalls.push({ atMs: Math.round(lastAt - origin), durationMs: Math.round(gap), cpuShare: Math.round((cpuMs / gap) * 100) / 100 });
+    }
+    lastAt = now;
+    lastCpu = cpu;
+  }, 10);
+  return { stalls, stop: () => clearInterval(timer) };
+}
+
+/** The load run with `store` (load.<store>.test.ts). */
+export function loadSuite(store: FaultStore): void {
+  const EVENTS = Number(process.env['FAULTS_LOAD_EVENTS'] ?? EVENTS_BY_STORE[store.name]);
+  describe.skipIf(store.unavailable !== null)(`load: a healthy receiver (${store.name} store)`, () => {
+    let receiver: FaultReceiver;
+
+    beforeAll(async () => {
+      receiver = await startSuite(store, { record: 'light' });
+    });
+    afterAll(() => endSuite(store, receiver));
+
+    it(`delivers ${EVENTS} events with bounded memory and no event-loop stall`, async () => {
+      const endpoint = `${receiver.url}/documents`;
+      type Args = { readonly record?: TestRecord | null };
+      const events = defineConfig({
+        rdm_record: {
+          [endpoint]: {
+            publish: {
+              http_method: 'PUT',
+              payload: ({ record }: Args) => ({ id: record?.id ?? null, rev: record?.revision_id ?? null, title: 'A Romans Story' }),
+              url_factory: (record: TestRecord | null | undefined) => `${endpoint}/${String(record?.id)}?rev=${String(record?.revision_id)}`,
+            },
+          },
+        },
+      } as never);
+      // The default effect (ky over undici), default retry policy, concurrency and queue bound.
+      const provisioner = createProvisioner({ events, ...(await store.open('load')) });
+      const hooks = provisioner.hooks('rdm_record') as unknown as { publish: (args: unknown) => void };
+
+      const tally: Record<string, number> = {};
+      const lastRevision = new Map<string, number>();
+      let outcomeOrderViolations = 0;
+      const subscription = provisioner.outcomes$.subscribe((outcome: DeliveryOutcome) => {
+        const key = outcome.kind === 'delivered' ? 'delivered' : `${outcome.kind}:${outcome.reason}`;
+        tally[key] = (tally[key] ?? 0) + 1;
+        const record = (outcome.event.args as { readonly record?: TestRecord }).record;
+        if (record !== undefined) {
+          if (record.revision_id <= (lastRevision.get(record.id) ?? 0)) outcomeOrderViolations += 1;
+          lastRevision.set(record.id, record.revision_id);
+        }
+      });
+
+      const heapBefore = heapUsedMiB();
+      let heapPeak = heapBefore;
+      let rssPeak = 0;
+      const memorySampler = setInterval(() => {
+        const usage = process.memoryUsage();
+        heapPeak = Math.max(heapPeak, Math.round((usage.heapUsed / 1024 / 1024) * 10) / 10);
+        rssPeak = Math.max(rssPeak, Math.round(usage.rss / 1024 / 1024));
+      }, 50);
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      const stallWatch = watchStalls(STALL_MS);
+      loopDelay.enable();
+      const loadBefore = loadavg()[0] ?? 0;
+      const identity = { id: 1 };
+      const started = performance.now();
+
+      for (let sent = 0; sent < EVENTS; sent += BATCH) {
+        for (let i = sent; i < Math.min(EVENTS, sent + BATCH); i++) {
+          const revision = Math.floor(i / RECORDS) + 1;
+          hooks.publish({ identity, record: recordFor(`load-${i % RECORDS}`, revision) });
+          if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await withDeadline(provisioner.drain(), 30_000, `drain() after ${sent + BATCH} events`);
+      }
+
+      const elapsedMs = Math.round(performance.now() - started);
+      loopDelay.disable();
+      stallWatch.stop();
+      clearInterval(memorySampler);
+      const loadAfter = loadavg()[0] ?? 0;
+      await provisioner.close();
+      subscription.unsubscribe();
+      const heapAfter = heapUsedMiB();
+      const stats = await receiver.stats();
+      const requests = await receiver.requests();
+      let receiverOrderViolations = 0;
+      const seenRevision = new Map<string, number>();
+      for (const r of requests) {
+        const match = /^\/documents\/([^?]+)\?rev=(\d+)$/.exec(r.path);
+        if (match === null) continue;
+        const revision = Number(match[2]);
+        if (revision <= (seenRevision.get(match[1] ?? '') ?? 0)) receiverOrderViolations += 1;
+        seenRevision.set(match[1] ?? '', revision);
+      }
+      const ms = (ns: number): number => Math.round((ns / 1e6) * 10) / 10;
+      const maxDelayMs = ms(loopDelay.max);
+      // A stall the process spent mostly off a CPU is the machine's, not the library's.
+      const ownStalls = stallWatch.stalls.filter((stall) => stall.cpuShare >= 0.5);
+      const starvedStalls = stallWatch.stalls.filter((stall) => stall.cpuShare < 0.5);
+
+      printFigures(`load run, ${store.name} store (${EVENTS} events, default ky effect, healthy receiver process)`, {
+        'events emitted': EVENTS,
+        'outcomes by kind:reason': tally,
+        'requests at the receiver': stats.requests,
+        'distinct delivery ids at the receiver': stats.distinctDeliveryIds,
+        'order violations (receiver / outcomes)': `${receiverOrderViolations} / ${outcomeOrderViolations}`,
+        'time (ms)': elapsedMs,
+        'throughput (events/s)': Math.round((EVENTS / elapsedMs) * 1000),
+        'heap used before / peak / after GC (MiB)': `${heapBefore} / ${heapPeak} / ${heapAfter}`,
+        'rss peak (MiB)': rssPeak,
+        'event-loop delay max / p99 / p50 (ms)': `${maxDelayMs} / ${ms(loopDelay.percentile(99))} / ${ms(loopDelay.percentile(50))}`,
+        [`stalls over ${STALL_MS} ms while working / while starved of CPU`]: `${ownStalls.length} / ${starvedStalls.length}`,
+        stalls: stallWatch.stalls.length === 0 ? 'none' : stallWatch.stalls,
+        'machine load average (1 min) before / after': `${loadBefore.toFixed(2)} / ${loadAfter.toFixed(2)}`,
+      });
+
+      expect(tally).toEqual({ delivered: EVENTS });
+      expect(stats.requests).toBe(EVENTS);
+      expect(stats.distinctDeliveryIds).toBe(EVENTS);
+      expect(receiverOrderViolations).toBe(0);
+      expect(outcomeOrderViolations).toBe(0);
+      // No stall of 100 ms or more of the app's own making. When the histogram's max is over
+      // 100 ms, every such stall must be one where the process was kept off the CPU.
+      expect(ownStalls).toEqual([]);
+      if (maxDelayMs >= STALL_MS) expect(starvedStalls.length).toBeGreaterThan(0);
+      // Bounded: what is left after the run and a GC is a small constant, whatever the count.
+      expect(heapAfter - heapBefore).toBeLessThan(32);
+      expect(heapPeak - heapBefore).toBeLessThan(512);
+    }, 90_000);
+  });
+}
