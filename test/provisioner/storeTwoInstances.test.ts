@@ -1,8 +1,12 @@
-// Two app instances through createProvisioner on one Redis store: instance A calls the publish
-// hook 2,000 times over 100 records, instance B starts once A's events are in Redis, both
-// deliver, A is SIGKILLed when half the events have arrived at the receiver. B takes A's
-// deliveries over after the lock expires: 0 lost, per-record order kept at the receiver,
-// repeats only under their own delivery id.
+// The issue's two-instance check through createProvisioner: two app processes
+// (helpers/storeApp.ts) on one Redis store each call the publish hook for half of 500 records,
+// 10,000 calls in all (each record's events come from one process, in order); both deliver,
+// and one is SIGKILLed when half the events have arrived at the receiver. The survivor takes
+// the killed one's deliveries over once their lock expires and drains: 0 lost, per-record
+// order kept at the receiver, repeats only under their own delivery id, and the survivor's
+// outcomes$ saw the deliveries of both. It needs the real Redis (127.0.0.1:6379 here and in
+// CI, REDIS_URL overrides): when it does not answer the test fails saying so, it is not
+// skipped. A file of its own, so that it runs beside the others (it takes 30–60 s on 2 cores).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,27 +15,60 @@ import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const APP = fileURLToPath(new URL('./helpers/storeApp.ts', import.meta.url));
-const EVENTS = 2_000;
-const RECORDS = 100;
-const PARTITIONS = 16;
-const prefix = uniquePrefix();
 
 type AppMessage =
-  | { readonly type: 'journaled'; readonly count: number; readonly perEventUs: number; readonly eventIds: readonly string[] }
-  | { readonly type: 'drained'; readonly delivered: number };
+  | { readonly type: 'ready' }
+  | { readonly type: 'progress'; readonly callbacks: number }
+  | { readonly type: 'journaled'; readonly count: number; readonly perEventUs: number; readonly eventIds: readonly string[]; readonly indices: readonly number[] }
+  | { readonly type: 'drained'; readonly delivered: number; readonly callbacks: number };
 
-function startApp(env: Record<string, string>): { child: ChildProcess; messages: AppMessage[]; exited: Promise<NodeJS.Signals | number | null>; journaled: Promise<AppMessage> } {
+type App = {
+  readonly child: ChildProcess;
+  readonly messages: AppMessage[];
+  readonly exited: Promise<NodeJS.Signals | number | null>;
+  /** The deliveries it made, as it last reported them. */
+  delivered(): number;
+  waitFor<T extends AppMessage['type']>(type: T): Promise<Extract<AppMessage, { type: T }>>;
+};
+
+function startApp(env: Record<string, string>): App {
   const child = fork(APP, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const messages: AppMessage[] = [];
-  let onJournaled: (message: AppMessage) => void = () => undefined;
-  const journaled = new Promise<AppMessage>((resolve) => (onJournaled = resolve));
+  const listeners = new Set<() => void>();
+  let delivered = 0;
   child.on('message', (message: AppMessage) => {
+    if (message.type === 'progress') {
+      delivered = message.callbacks;
+      return;
+    }
     messages.push(message);
-    if (message.type === 'journaled') onJournaled(message);
+    for (const listener of [...listeners]) listener();
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  return { child, messages, exited, journaled };
+  const waitFor = <T extends AppMessage['type']>(type: T): Promise<Extract<AppMessage, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = messages.find((m): m is Extract<AppMessage, { type: T }> => m.type === type);
+        if (found === undefined) return;
+        listeners.delete(check);
+        resolve(found);
+      };
+      listeners.add(check);
+      check();
+      void exited.then((status) => {
+        if (listeners.delete(check)) reject(new Error(`Expected the app (pid ${child.pid}) to report '${type}', it exited with ${String(status)} first`));
+      });
+    });
+  return { child, messages, exited, delivered: () => delivered, waitFor };
 }
+
+/** The instance killed, what it had delivered by then, and whether all its events were in Redis. */
+type Victim = { readonly index: number; readonly deliveredBefore: number; readonly journaled: boolean };
+
+const EVENTS = 10_000;
+const RECORDS = 500;
+const PARTITIONS = 16;
+const prefix = uniquePrefix();
 
 beforeAll(assertRedisReachable);
 afterAll(async () => {
@@ -39,27 +76,45 @@ afterAll(async () => {
 });
 
 describe('createProvisioner with the redis store, two instances', () => {
-  it(`delivers all of ${EVENTS} hook events when one of two instances is SIGKILLed halfway: 0 lost, order per record kept`, async () => {
-    let a: ReturnType<typeof startApp> | null = null;
-    let b: ReturnType<typeof startApp> | null = null;
+  it(`delivers all of ${EVENTS} hook events over ${RECORDS} records when one of two instances is SIGKILLed halfway: 0 lost, order per record kept, outcomes seen by the survivor`, async () => {
+    const apps: App[] = [];
+    // The instance that has delivered more by then is killed: a partition stays with the instance that runs it while it has work, so one of the two may hold most of them.
+    const kill: { victim: Victim | null } = { victim: null };
     const receiver = await startReceiver({
-      delayMs: 5,
+      delayMs: 2,
       onArrival: (_arrival, count) => {
-        if (count === EVENTS / 2) a?.child.kill('SIGKILL');
+        if (count !== EVENTS / 2) return;
+        const delivered = apps.map((app) => app.delivered());
+        const index = (delivered[1] ?? 0) > (delivered[0] ?? 0) ? 1 : 0;
+        kill.victim = { index, deliveredBefore: delivered[index] ?? 0, journaled: apps[index]?.messages.some((m) => m.type === 'journaled') ?? false };
+        apps[index]?.child.kill('SIGKILL');
       },
     });
-    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS) };
+    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1' };
     try {
       const started = Date.now();
-      a = startApp({ ...env, JOURNAL_COUNT: String(EVENTS) });
-      const journaled = await a.journaled;
-      b = startApp({ ...env, JOURNAL_COUNT: '0' });
-      expect(await a.exited).toBe('SIGKILL');
-      expect(await b.exited).toBe(0);
+      apps.push(startApp({ ...env, SHARE: '0/2' }), startApp({ ...env, SHARE: '1/2' }));
+      // Both listen on the outcome channel before either calls a hook.
+      await Promise.all(apps.map((app) => app.waitFor('ready')));
+      for (const app of apps) app.child.send({ type: 'go' });
+      const journaled = await Promise.all(apps.map((app) => app.waitFor('journaled')));
+      const exits = await Promise.all(apps.map((app) => app.exited));
+      const killed = kill.victim;
+      if (killed === null) throw new Error(`Expected an instance to be killed at the arrival ${EVENTS / 2}, got ${receiver.arrivals.length} arrivals`);
+      const survivor = apps[1 - killed.index] as App;
+      expect(exits[killed.index]).toBe('SIGKILL');
+      expect(exits[1 - killed.index]).toBe(0);
+      // Its events were all in Redis before it died: what it took with it were deliveries in flight.
+      expect(killed.journaled).toBe(true);
 
-      const eventIds = journaled.type === 'journaled' ? journaled.eventIds : [];
       const expected = new Map<string, { recordId: string; revision: number }>();
-      eventIds.forEach((eventId, n) => expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 }));
+      for (const { eventIds, indices } of journaled) {
+        eventIds.forEach((eventId, i) => {
+          const n = indices[i] ?? -1;
+          expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
+        });
+      }
+      expect(expected.size).toBe(EVENTS);
       const check = checkArrivals(receiver.arrivals, expected);
       expect(check.missing).toEqual([]);
       expect(check.unknown).toEqual([]);
@@ -68,14 +123,35 @@ describe('createProvisioner with the redis store, two instances', () => {
       expect(check.unique).toBe(EVENTS);
       // At most one request per partition was in flight in the killed instance.
       expect(check.duplicates).toBeLessThanOrEqual(PARTITIONS);
-      const drained = b.messages.find((m) => m.type === 'drained');
+
+      const drained = await survivor.waitFor('drained');
+      // Both delivered: the killed instance before it died, the survivor (whose callbacks run for its own deliveries only) the rest.
+      expect(killed.deliveredBefore).toBeGreaterThan(0);
+      expect(drained.callbacks).toBeGreaterThan(0);
+      expect(drained.callbacks).toBeLessThan(EVENTS);
+      // Outcomes the killed instance settled in the instant before it died may not have been published: at most one per partition.
+      expect(drained.delivered).toBeGreaterThanOrEqual(EVENTS - PARTITIONS);
+      expect(drained.delivered).toBeLessThanOrEqual(EVENTS);
       if (process.env['PRINT_FIGURES'] !== undefined) {
-        console.info(JSON.stringify({ test: 'redis two instances through createProvisioner', events: EVENTS, records: RECORDS, deliveredOutcomesSeenBySurvivor: drained?.type === 'drained' ? drained.delivered : null, duplicates: check.duplicates, lost: check.missing.length, totalMs: Date.now() - started }));
+        console.info(
+          JSON.stringify({
+            test: 'redis two instances through createProvisioner',
+            events: EVENTS,
+            records: RECORDS,
+            partitions: PARTITIONS,
+            hookPerEventUs: journaled.map((m) => Math.round(m.perEventUs)),
+            deliveredByKilledBeforeKill: killed.deliveredBefore,
+            deliveredBySurvivor: drained.callbacks,
+            outcomesSeenBySurvivor: drained.delivered,
+            duplicates: check.duplicates,
+            lost: check.missing.length,
+            totalMs: Date.now() - started,
+          }),
+        );
       }
     } finally {
-      a?.child.kill('SIGKILL');
-      b?.child.kill('SIGKILL');
+      for (const app of apps) app.child.kill('SIGKILL');
       await receiver.close();
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -1,9 +1,15 @@
 // An app process for the crash tests through the real pipeline: createProvisioner with the
 // SQLite store (STORE=sqlite, STORE_PATH) or the Redis store (STORE=redis, REDIS_URL, PREFIX,
 // NAME, PARTITIONS), one endpoint RECEIVER_URL that gets each record's id and revision. It
-// calls the publish hook JOURNAL_COUNT times over RECORDS records, each in a unit of work that
-// commits at once, then drains. Run again with JOURNAL_COUNT=0 it resumes what the store holds.
-// Reports over IPC: 'journaled' (with the event ids), 'drained' (with what it delivered).
+// calls the publish hook for the events n < JOURNAL_COUNT (record n % RECORDS, revision
+// n / RECORDS + 1), each in a unit of work that commits at once, then drains. With
+// SHARE=i/k it calls it only for the records r with r % k = i (another instance takes the
+// others, so each record's events come from one process); with WAIT_FOR_GO=1 it says
+// 'ready' once its provisioner listens and waits for 'go' before the first hook call. Run
+// again with JOURNAL_COUNT=0 it resumes what the store holds.
+// Reports over IPC: 'ready', 'progress' (every 100 callbacks), 'journaled' (the event ids and
+// their n), 'drained' (the delivered outcomes its outcomes$ saw, distinct, and the callbacks it
+// ran: one per delivery it made).
 import { readFileSync } from 'node:fs';
 import {
   createProvisioner,
@@ -32,6 +38,11 @@ const events = {
       publish: {
         http_method: 'POST',
         payload: ({ record }: { readonly record?: AppRecord | null }) => ({ id: String(record?.id), revision_id: Number(record?.['revision_id']) }),
+        // Runs where the delivery was made, once per delivery.
+        callback: () => {
+          callbacks += 1;
+          if (callbacks % 100 === 0) send({ type: 'progress', callbacks });
+        },
         auth_token: 'tok_crash_test',
         retry: { limit: 1_000, baseDelayMs: 20, maxDelayMs: 50 },
       },
@@ -52,29 +63,51 @@ const store: DeliveryStore =
         maxQueue: 100_000,
         drainPollMs: 50,
       });
+let callbacks = 0;
 const provisioner = createProvisioner({ events, store, http: { concurrency: 16 } });
-let delivered = 0;
+// Every delivered outcome, whichever instance reached it, comes to every instance's outcomes$.
+const delivered = new Set<string>();
 provisioner.outcomes$.subscribe((outcome) => {
-  if (outcome.kind === 'delivered') delivered += 1;
+  if (outcome.kind === 'delivered') delivered.add(outcome.request.deliveryId);
 });
+
+if (process.env['WAIT_FOR_GO'] === '1') {
+  const go = new Promise<void>((resolve) => {
+    process.on('message', (message: { readonly type?: string }) => {
+      if (message.type === 'go') resolve();
+    });
+  });
+  send({ type: 'ready' });
+  await go;
+}
 
 const count = Number(env('JOURNAL_COUNT'));
 const records = Number(env('RECORDS'));
+const [share, shares] = (process.env['SHARE'] ?? '0/1').split('/').map(Number) as [number, number];
 const hooks = provisioner.hooks('rdm_record');
 const eventIds: string[] = [];
+const indices: number[] = [];
 provisioner.events$.subscribe((event) => eventIds.push(event.eventId));
-const started = process.hrtime.bigint();
+let hookNs = 0n;
 for (let n = 0; n < count; n += 1) {
+  if ((n % records) % shares !== share) continue;
+  // Hook calls come in batches, as from request handlers, not in one long turn of the event
+  // loop: a turn longer than the workers' lock (2 s here) would let another instance take
+  // this one's deliveries over while it still runs them.
+  if (indices.length % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+  const started = process.hrtime.bigint();
   const uow = createUnitOfWork();
   hooks.publish({ identity: { id: 7 }, record: { ...FIXTURE, id: `rec-${n % records}`, revision_id: Math.floor(n / records) + 1 }, uow });
   uow.commit();
+  hookNs += process.hrtime.bigint() - started;
+  indices.push(n);
 }
-const hookUs = Number(process.hrtime.bigint() - started) / 1_000;
-if (count > 0) {
+const hookUs = Number(hookNs) / 1_000;
+if (indices.length > 0) {
   await store.flush();
-  send({ type: 'journaled', count, perEventUs: hookUs / count, eventIds });
+  send({ type: 'journaled', count: indices.length, perEventUs: hookUs / indices.length, eventIds, indices });
 }
 await provisioner.drain();
-send({ type: 'drained', delivered });
+send({ type: 'drained', delivered: delivered.size, callbacks });
 await provisioner.close({ timeoutMs: 2_000 });
 process.disconnect?.();

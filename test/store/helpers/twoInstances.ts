@@ -1,6 +1,6 @@
-// The two-instance Redis crash test, run with 2,000 events in redisCrash.test.ts and with the
-// issue's 10,000 events over 500 records in redisScale.test.ts (a file of its own, to keep
-// each file under a minute).
+// The two-instance Redis crash test at the store level (the store and the test handlers, no
+// pipeline), run with 2,000 events in redisCrash.test.ts. The 10,000 events over 500
+// records run through createProvisioner in test/provisioner/storeTwoInstances.test.ts.
 import { expect, it } from 'vitest';
 import { createRedisStore } from '../../../src/store/redisStore.js';
 import { publishEvent } from './events.js';
