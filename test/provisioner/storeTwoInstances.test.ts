@@ -90,7 +90,7 @@ describe('createProvisioner with the redis store, two instances', () => {
         apps[index]?.child.kill('SIGKILL');
       },
     });
-    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1' };
+    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1', HOOK_BATCH: '100' };
     try {
       const started = Date.now();
       apps.push(startApp({ ...env, SHARE: '0/2' }), startApp({ ...env, SHARE: '1/2' }));

@@ -5,7 +5,8 @@
 // n / RECORDS + 1), each in a unit of work that commits at once, then drains. With
 // SHARE=i/k it calls it only for the records r with r % k = i (another instance takes the
 // others, so each record's events come from one process); with WAIT_FOR_GO=1 it says
-// 'ready' once its provisioner listens and waits for 'go' before the first hook call. Run
+// 'ready' once its provisioner listens and waits for 'go' before the first hook call; with
+// HOOK_BATCH=b it lets the event loop turn after every b hook calls (else all in one turn). Run
 // again with JOURNAL_COUNT=0 it resumes what the store holds.
 // Reports over IPC: 'ready', 'progress' (every 100 callbacks), 'journaled' (the event ids and
 // their n), 'drained' (the delivered outcomes its outcomes$ saw, distinct, and the callbacks it
@@ -88,13 +89,14 @@ const hooks = provisioner.hooks('rdm_record');
 const eventIds: string[] = [];
 const indices: number[] = [];
 provisioner.events$.subscribe((event) => eventIds.push(event.eventId));
+const batch = Number(process.env['HOOK_BATCH'] ?? count);
 let hookNs = 0n;
 for (let n = 0; n < count; n += 1) {
   if ((n % records) % shares !== share) continue;
-  // Hook calls come in batches, as from request handlers, not in one long turn of the event
-  // loop: a turn longer than the workers' lock (2 s here) would let another instance take
-  // this one's deliveries over while it still runs them.
-  if (indices.length % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+  // With HOOK_BATCH, hook calls come in batches, as from request handlers, not in one long
+  // turn of the event loop: a turn longer than the workers' lock (2 s here) would let another
+  // instance take this one's deliveries over while it still runs them.
+  if (indices.length > 0 && indices.length % batch === 0) await new Promise((resolve) => setImmediate(resolve));
   const started = process.hrtime.bigint();
   const uow = createUnitOfWork();
   hooks.publish({ identity: { id: 7 }, record: { ...FIXTURE, id: `rec-${n % records}`, revision_id: Math.floor(n / records) + 1 }, uow });
