@@ -90,7 +90,8 @@ describe('createProvisioner with the redis store, two instances', () => {
         apps[index]?.child.kill('SIGKILL');
       },
     });
-    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1', HOOK_BATCH: '100' };
+    // A lock of 5 s rather than 2: a busy machine that delays a lock's renewal past its expiry lets the other instance run that delivery again, one repeat more than the kill causes.
+    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), LOCK_MS: '5000', RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1', HOOK_BATCH: '100' };
     try {
       const started = Date.now();
       apps.push(startApp({ ...env, SHARE: '0/2' }), startApp({ ...env, SHARE: '1/2' }));

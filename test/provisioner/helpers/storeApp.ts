@@ -1,13 +1,14 @@
 // An app process for the crash tests through the real pipeline: createProvisioner with the
 // SQLite store (STORE=sqlite, STORE_PATH) or the Redis store (STORE=redis, REDIS_URL, PREFIX,
-// NAME, PARTITIONS), one endpoint RECEIVER_URL that gets each record's id and revision. It
-// calls the publish hook for the events n < JOURNAL_COUNT (record n % RECORDS, revision
-// n / RECORDS + 1), each in a unit of work that commits at once, then drains. With
-// SHARE=i/k it calls it only for the records r with r % k = i (another instance takes the
-// others, so each record's events come from one process); with WAIT_FOR_GO=1 it says
-// 'ready' once its provisioner listens and waits for 'go' before the first hook call; with
-// HOOK_BATCH=b it lets the event loop turn after every b hook calls (else all in one turn). Run
-// again with JOURNAL_COUNT=0 it resumes what the store holds.
+// NAME, PARTITIONS; LOCK_MS, the workers' lock, default 2000), one endpoint RECEIVER_URL that
+// gets each record's id and revision. It calls the publish hook for the events
+// n < JOURNAL_COUNT (record n % RECORDS, revision n / RECORDS + 1), each in a unit of work
+// that commits at once, then drains. With SHARE=i/k it calls it only for the records r with
+// r % k = i (another instance takes the others, so each record's events come from one
+// process); with WAIT_FOR_GO=1 it says 'ready' once its provisioner listens and waits for
+// 'go' before the first hook call; with HOOK_BATCH=b it lets the event loop turn after every
+// b hook calls (else all in one turn). Run again with JOURNAL_COUNT=0 it resumes what the
+// store holds.
 // Reports over IPC: 'ready', 'progress' (every 100 callbacks), 'journaled' (the event ids and
 // their n), 'drained' (the delivered outcomes its outcomes$ saw, distinct, and the callbacks it
 // ran: one per delivery it made).
@@ -59,7 +60,7 @@ const store: DeliveryStore =
         prefix: env('PREFIX'),
         name: env('NAME'),
         partitions: Number(env('PARTITIONS')),
-        lockDurationMs: 2_000,
+        lockDurationMs: Number(process.env['LOCK_MS'] ?? 2_000),
         stalledIntervalMs: 1_000,
         maxQueue: 100_000,
         drainPollMs: 50,
@@ -94,7 +95,7 @@ let hookNs = 0n;
 for (let n = 0; n < count; n += 1) {
   if ((n % records) % shares !== share) continue;
   // With HOOK_BATCH, hook calls come in batches, as from request handlers, not in one long
-  // turn of the event loop: a turn longer than the workers' lock (2 s here) would let another
+  // turn of the event loop: a turn longer than the workers' lock (LOCK_MS) would let another
   // instance take this one's deliveries over while it still runs them.
   if (indices.length > 0 && indices.length % batch === 0) await new Promise((resolve) => setImmediate(resolve));
   const started = process.hrtime.bigint();
