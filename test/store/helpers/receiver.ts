@@ -75,7 +75,9 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
       }, options.delayMs ?? 0);
     });
   });
-  server.keepAliveTimeout = 1_000;
+  // Above undici's 2 s keep-alive margin, so that clients reuse their connections (at 2 s or
+  // less every request would open a new one).
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
