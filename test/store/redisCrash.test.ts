@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkArrivals, startReceiver } from './helpers/receiver.js';
 import { closeApp, expectedArrivals, startApp, waitForUnique, type App } from './helpers/redisApps.js';
 import { assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
-import { twoInstanceTest } from './helpers/twoInstances.js';
 
 // These tests need the real Redis (127.0.0.1:6379 here and in CI, REDIS_URL overrides): when
 // it does not answer they fail with a message saying so, they are not skipped.
@@ -55,6 +54,4 @@ describe('redis store, crash tests', () => {
       await receiver.close();
     }
   }, 60_000);
-
-  twoInstanceTest(prefix, PARTITIONS, { events: 2_000, records: 100 });
 });
