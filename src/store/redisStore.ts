@@ -411,7 +411,7 @@ class RedisStore<R> implements DeliveryStore<R> {
     try {
       let failures = 0;
       while (this.#buffer.length > 0) {
-        const batch = this.#buffer.slice(0, 1_000);
+        const batch = nextBatch(this.#buffer);
         try {
           const byQueue = new Map<string, Buffered[]>();
           for (const job of batch) byQueue.set(job.queueName, [...(byQueue.get(job.queueName) ?? []), job]);
@@ -667,6 +667,27 @@ class RedisStore<R> implements DeliveryStore<R> {
     }
     return jobs;
   }
+}
+
+/** Jobs sent to Redis in one batch at most. */
+const BATCH_JOBS = 1_000;
+/** Event and request bytes sent to Redis in one batch at most (a batch holds at least one job). */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * The next jobs of the buffer to send at once. Bounded in bytes too: a batch is built and
+ * written to the socket in one go, and 1,000 jobs of large records (several MB) held the event
+ * loop for over 100 ms when hook calls had buffered that many while the first batch was out.
+ */
+function nextBatch(buffer: readonly Buffered[]): Buffered[] {
+  let bytes = 0;
+  let count = 0;
+  for (const job of buffer) {
+    bytes += job.data.event.length + (job.data.request?.length ?? 0);
+    if (count > 0 && (count >= BATCH_JOBS || bytes > BATCH_BYTES)) break;
+    count += 1;
+  }
+  return buffer.slice(0, count);
 }
 
 /** The attempts started on a job: BullMQ counts its starts. */
