@@ -1,7 +1,6 @@
 /**
- * Load: 50,000 events (20,000 with Redis: see below) through
- * `createProvisioner` with the real default HTTP effect (no `effect` injected) to a healthy
- * receiver in its own process. All must be delivered, in order per record, with the heap
+ * Load: 50,000 events (20,000 with Redis: see below) through `createProvisioner` with the
+ * real default HTTP effect (no `effect` injected) to a healthy receiver in its own process. All must be delivered, in order per record, with the heap
  * bounded and no event-loop stall of 100 ms or more in the app process (this one), measured
  * with `perf_hooks.monitorEventLoopDelay`, from the moment a first event has been delivered
  * (the store's start is paid once, when the app starts).
