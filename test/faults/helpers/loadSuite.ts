@@ -1,9 +1,10 @@
 /**
  * Load: 50,000 events (20,000 with Redis: see below) through `createProvisioner` with the
- * real default HTTP effect (no `effect` injected) to a healthy receiver in its own process. All must be delivered, in order per record, with the heap
- * bounded and no event-loop stall of 100 ms or more in the app process (this one), measured
- * with `perf_hooks.monitorEventLoopDelay`, from the moment a first event has been delivered
- * (the store's start is paid once, when the app starts).
+ * real default HTTP effect (no `effect` injected) to a healthy receiver in its own process.
+ * All must be delivered, in order per record, with the heap bounded and no event-loop stall
+ * of 100 ms or more in the app process (this one), measured with
+ * `perf_hooks.monitorEventLoopDelay`, from the moment a first event has been delivered (the
+ * store's start is paid once, when the app starts).
  *
  * A delay can come from the app process's own work (the library, its GC) or from the machine
  * not giving it a CPU (other processes on a busy 2-core machine). A stall sampler tells them
