@@ -107,6 +107,34 @@ function effectClient(createKyEffect: CreateKyEffect, url: string, connections: 
   };
 }
 
+/**
+ * The lean fetch under the default effect, called directly (no ky, no RxJS): what the effect
+ * would cost without ky's per-call work (its options merge and the WHATWG `Request` it builds).
+ * It is internal, so it comes from `dist/` by path; a build without it leaves the row out.
+ */
+async function leanFetchClient(url: string, connections: number): Promise<Client | undefined> {
+  type LeanFetch = ((input: string, init: { method: string; lean: { headers: Record<string, string>; body: string } }) => Promise<Response>) & { close(): Promise<void> };
+  let createLeanFetch: ((options: { connections: number }) => LeanFetch) | undefined;
+  try {
+    ({ createLeanFetch } = (await import(new URL('../dist/delivery/leanFetch.js', import.meta.url).href)) as { createLeanFetch: typeof createLeanFetch });
+  } catch {
+    return undefined;
+  }
+  if (createLeanFetch === undefined) return undefined;
+  const leanFetch = createLeanFetch({ connections });
+  let sequence = 0;
+  return {
+    async send(payload) {
+      sequence += 1;
+      const headers = { 'content-type': 'application/json', 'idempotency-key': `lean-${sequence}` };
+      const response = await leanFetch(url, { method: 'POST', lean: { headers, body: JSON.stringify(payload) } });
+      await response.json();
+      if (response.status < 200 || response.status > 299) throw new Error(`Expected a 2xx answer from ${url}, got ${response.status}`);
+    },
+    close: () => leanFetch.close(),
+  };
+}
+
 /** The library end to end: `hooks.publish` for distinct records, drained at the end of each round. */
 export function provisionerContender(
   name: string,
@@ -166,6 +194,10 @@ export const endToEnd: Section = {
       if (library.createKyEffect !== undefined) {
         const client = effectClient(library.createKyEffect, url, concurrency);
         contenders.push(poolContender('default effect alone', client, total, concurrency, payload, maxMs));
+      }
+      const lean = concurrency === 16 ? await leanFetchClient(url, concurrency) : undefined;
+      if (lean !== undefined) {
+        contenders.push(poolContender('lean fetch alone, no ky', lean, total, concurrency, payload, maxMs));
       }
       const create = library.createProvisioner;
       if (create !== undefined) {
