@@ -414,7 +414,11 @@ class RedisStore<R> implements DeliveryStore<R> {
         const batch = nextBatch(this.#buffer);
         try {
           const byQueue = new Map<string, Buffered[]>();
-          for (const job of batch) byQueue.set(job.queueName, [...(byQueue.get(job.queueName) ?? []), job]);
+          for (const job of batch) {
+            const jobs = byQueue.get(job.queueName);
+            if (jobs === undefined) byQueue.set(job.queueName, [job]);
+            else jobs.push(job);
+          }
           const endpoints = [...new Set(batch.map((job) => job.endpoint))].filter((endpoint) => !this.#endpoints.has(endpoint));
           const added = endpoints.length === 0 ? 0 : await this.#connection.sadd(this.#endpointsKey, ...endpoints);
           await Promise.all(
