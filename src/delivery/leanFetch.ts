@@ -287,6 +287,10 @@ Object.setPrototypeOf(LeanResponse.prototype, Response.prototype);
 export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
   const agent = new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+    // undici stops reusing a socket this long before the server's advertised keep-alive ends
+    // (2 s by default): receivers that keep idle connections 2 s (gunicorn's default, say) would
+    // get a new connection per delivery. 1 s still leaves a margin for the server's own timer.
+    keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
     ...(options.connections === undefined ? {} : { connections: options.connections }),
   });
 
@@ -352,6 +356,9 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
 
   return Object.assign(leanFetch, { close: () => agent.close() });
 }
+
+/** How long before the server's advertised keep-alive ends a socket is no longer reused. */
+const KEEP_ALIVE_MARGIN_MS = 1_000;
 
 /** How many parsed URLs a lean fetch keeps. */
 const MAX_CACHED_TARGETS = 256;

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeanFetch, readBodyBounded } from '../../src/delivery/leanFetch.js';
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
@@ -26,6 +28,33 @@ afterAll(async () => {
 });
 
 describe('createLeanFetch', () => {
+
+  it('reuses its connection to a server that keeps idle connections 2 s (gunicorn\'s default)', async () => {
+    let connections = 0;
+    const twoSeconds = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"ok":true}');
+    });
+    twoSeconds.keepAliveTimeout = 2_000;
+    twoSeconds.on('connection', () => {
+      connections += 1;
+    });
+    await new Promise<void>((resolve) => twoSeconds.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(twoSeconds.address() as AddressInfo).port}/documents`;
+    const own = createLeanFetch();
+    try {
+      for (let n = 0; n < 3; n += 1) {
+        const response = await own(url, { method: 'POST', lean: { body: `{"n":${n}}`, headers: { 'content-type': 'application/json' } } });
+        expect(await response.json()).toEqual({ ok: true });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(connections).toBe(1);
+    } finally {
+      await own.close();
+      twoSeconds.closeAllConnections();
+      await new Promise<void>((resolve) => twoSeconds.close(() => resolve()));
+    }
+  });
   it('answers with a real Response: status, headers, url and a body read once', async () => {
     const response = await leanFetch(server.url('/echo'), { method: 'POST', headers: { 'X-Test': 'yes' }, body: '{"a":1}' });
     expect(response).toBeInstanceOf(Response);
