@@ -7,6 +7,7 @@ import type { ProvisionerConfig } from './config/types.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
+import { closedCallbackOutcome, drainedWithin } from './delivery/closeDeadline.js';
 import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
 import { ClosedError, ConfigError, type ProvisionerError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
@@ -385,12 +386,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
         });
 
   const finishClose = async (timeoutMs: number): Promise<void> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), timeoutMs);
-    });
-    const result = await Promise.race([drain().then(() => 'drained' as const), deadline]);
-    clearTimeout(timer);
+    const result = await drainedWithin(drain(), timeoutMs);
 
     pipeline.unsubscribe(); // aborts the requests and callbacks still running
     if (result === 'deadline') {
@@ -416,14 +412,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
       }
     }
     pendingEvents.clear();
-    for (const outcome of pendingCallbacks) {
-      callbacks.next({
-        kind: 'error',
-        delivery: outcome,
-        error: new ClosedError(`Expected the callback of delivery ${outcome.request.deliveryId} to settle within close()'s ${timeoutMs} ms, it did not`),
-        durationMs: settledAt - outcome.settledAt,
-      });
-    }
+    for (const outcome of pendingCallbacks) callbacks.next(closedCallbackOutcome(outcome, timeoutMs, settledAt));
     pendingCallbacks.clear();
     wakeDrainWaiters();
 

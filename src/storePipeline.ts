@@ -9,6 +9,7 @@
 import { Subject, Subscription, type Observable } from 'rxjs';
 import { endpointsFor } from './config/configIndex.js';
 import type { ProvisionerConfig } from './config/types.js';
+import { closedCallbackOutcome, drainedWithin } from './delivery/closeDeadline.js';
 import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
 import { ClosedError, type ProvisionerError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
@@ -144,12 +145,7 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
   };
 
   const close = async (timeoutMs: number): Promise<void> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), timeoutMs);
-    });
-    const result = await Promise.race([drain().then(() => 'drained' as const), deadline]);
-    clearTimeout(timer);
+    const result = await drainedWithin(drain(), timeoutMs);
     closed = true;
     if (result === 'deadline') {
       log('close: %d deliveries (%s store) and %d callbacks still pending after %d ms', store.pending(), store.kind, pendingCallbacks.size, timeoutMs);
@@ -162,14 +158,7 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
     }
     subscriptions.unsubscribe();
     const settledAt = Date.now();
-    for (const outcome of pendingCallbacks) {
-      callbacks.next({
-        kind: 'error',
-        delivery: outcome,
-        error: new ClosedError(`Expected the callback of delivery ${outcome.request.deliveryId} to settle within close()'s ${timeoutMs} ms, it did not`),
-        durationMs: settledAt - outcome.settledAt,
-      });
-    }
+    for (const outcome of pendingCallbacks) callbacks.next(closedCallbackOutcome(outcome, timeoutMs, settledAt));
     pendingCallbacks.clear();
     wakeCallbackWaiters();
     delivered.complete();
