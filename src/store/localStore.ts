@@ -7,6 +7,7 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { deliveryKey } from '../delivery/deliveryKey.js';
+import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
 import { ClosedError, NetworkError, OverflowError, PayloadError, ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
@@ -30,17 +31,8 @@ import { LaneScheduler } from './laneScheduler.js';
 
 const log = logger('delivery');
 
-/** Default of `DeliveryHandlers.concurrency`. */
-const DEFAULT_CONCURRENCY = 16;
-
 /** A delivery about to be recorded. @internal */
-export type NewDelivery<R> = {
-  readonly deliveryId: string;
-  readonly event: ServiceEvent<R>;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  readonly request: RequestDescriptor | null;
+export type NewDelivery<R> = Pick<StoredDelivery<R>, 'deliveryId' | 'event' | 'endpoint' | 'key' | 'acceptedAt' | 'request'> & {
   readonly stripped: readonly string[];
 };
 
