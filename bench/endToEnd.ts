@@ -10,45 +10,11 @@ import type { BenchContext, Section, SectionResult } from './context.js';
 import { drivePublishes, publishConfig } from './drive.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { NOT_BUILT, type BenchProvisioner, type CreateKyEffect } from './library.js';
+import { kyCallCost } from './kyCallCost.js';
+import { cpuPerItem, interleave, perSecond, type Contender, type Round } from './rounds.js';
 import { missing, row, type Row, type Verdict } from './stats.js';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
-
-/** A measured round: how many deliveries, in how long, for how much CPU. */
-type Round = { readonly done: number; readonly wallNs: number; readonly cpuUs: number };
-
-/** One contender of a section: warmed up once, then measured once per round. */
-export type Contender = {
-  readonly name: string;
-  warmUp(): Promise<void>;
-  measure(round: number): Promise<Round>;
-  close(): Promise<void>;
-};
-
-/** Measures every contender once per round, rotating who goes first. */
-export async function interleave(
-  contenders: readonly Contender[],
-  rounds: number,
-  log: (message: string) => void,
-): Promise<Map<string, Round[]>> {
-  const results = new Map<string, Round[]>(contenders.map((c) => [c.name, []]));
-  for (const contender of contenders) await contender.warmUp();
-  for (let round = 0; round < rounds; round += 1) {
-    for (let i = 0; i < contenders.length; i += 1) {
-      const contender = contenders[(round + i) % contenders.length] as Contender;
-      const result = await contender.measure(round);
-      results.get(contender.name)?.push(result);
-      log(
-        `  ${contender.name}: ${result.done} in ${(result.wallNs / 1e6).toFixed(0)} ms, ` +
-          `${(result.cpuUs / result.done).toFixed(1)} µs CPU each`,
-      );
-    }
-  }
-  return results;
-}
-
-export const perSecond = (r: Round): number => r.done / (r.wallNs / 1e9);
-export const cpuPerItem = (r: Round): number => r.cpuUs / r.done;
 
 function poolContender(name: string, client: Client, total: number, concurrency: number, payload: (n: number) => JsonObject, maxMs: number): Contender {
   return {
@@ -232,6 +198,8 @@ export const endToEnd: Section = {
         for (const contender of contenders) await contender.close();
       }
     }
+    // ky's share of the default effect, without I/O: what no transport under ky can spare.
+    rows.push(...(await kyCallCost(quick, rows.find((r) => r.name === 'c=16 undici request CPU'), log)));
     return { rows, details };
   },
 };
