@@ -88,11 +88,22 @@ export function collectGarbage(): boolean {
   return true;
 }
 
-/** `heapUsed` after a full collection. */
+/**
+ * `heapUsed` after full collections, once it holds still. Objects kept by a
+ * `FinalizationRegistry` (undici's `Request` registers one per request that follows a signal)
+ * are only let go when its cleanup task has run after a collection, so one collection is not
+ * enough: collect, let tasks run, and again, until two readings agree within 1% (at most 10).
+ */
 export async function settledHeap(): Promise<number> {
-  await new Promise((resolve) => setImmediate(resolve));
-  collectGarbage();
-  return process.memoryUsage().heapUsed;
+  let previous = Number.NaN;
+  for (let attempt = 0; attempt < 10; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    collectGarbage();
+    const used = process.memoryUsage().heapUsed;
+    if (Math.abs(used - previous) <= 0.01 * used) return used;
+    previous = used;
+  }
+  return previous;
 }
 
 /** Waits for `promise`, failing with a message naming `what` after `ms`. */
