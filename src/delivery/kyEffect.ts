@@ -178,7 +178,7 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 /** Lets go of a response nobody waits for any more, so that its connection is freed. */
 function discardBody(response: Response): void {
   if (response instanceof LeanResponse) {
-    response.takeNodeBody()?.on('error', ignoreError).destroy();
+    response.takeBody()?.cancel();
   } else {
     response.body?.cancel().catch(ignoreError);
   }

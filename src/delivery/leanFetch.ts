@@ -1,8 +1,10 @@
 import type { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import { Agent, errors, util as undiciUtil } from 'undici';
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../log.js';
+import { DispatchedBody, type BoundedBody } from './dispatchedBody.js';
+
+export type { BoundedBody } from './dispatchedBody.js';
 
 /** Options of {@link createLeanFetch}. */
 export type LeanFetchOptions = {
@@ -115,20 +117,13 @@ export type LeanFetch = {
   close(): Promise<void>;
 };
 
-/** What {@link readBodyBounded} read. */
-export type BoundedBody = {
-  readonly bytes: Buffer;
-  /** The body was longer than the cap and was cut; the rest was never read. */
-  readonly truncated: boolean;
-};
-
 const EMPTY = Buffer.alloc(0);
 
 /**
  * A response of the lean fetch. It passes for a `Response` (`instanceof Response` holds, so ky
- * accepts it, and it has every member of one), but its body stays the undici stream it arrived
- * on: the body methods read that stream directly and a web stream is only made if `body` is
- * asked for. Headers are kept as the plain lower-case record undici parsed; a `Headers` object
+ * accepts it, and it has every member of one), but its body is the chunks undici handed over
+ * ({@link DispatchedBody}): the body methods read them directly and a web stream is only made
+ * if `body` is asked for. Headers are kept as the plain lower-case record undici parsed; a `Headers` object
  * is built only when `headers` is read. No `Response` is constructed underneath (that, with its
  * header list and body state, cost more than the rest of this object).
  *
@@ -139,18 +134,18 @@ export class LeanResponse {
   readonly #statusText: string;
   readonly #url: string;
   readonly #rawHeaders: Readonly<Record<string, string>>;
-  #nodeBody: Readable | null;
+  #dispatchedBody: DispatchedBody | null;
   /** Whether the body was handed out (to a reader, a web stream or a body method). */
   #bodyTaken = false;
   #headers: Headers | undefined;
   #webBody: ReadableStream<Uint8Array> | null | undefined;
 
-  constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: Readable | null) {
+  constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: DispatchedBody | null) {
     this.#status = status;
     this.#statusText = statusText;
     this.#url = url;
     this.#rawHeaders = headers;
-    this.#nodeBody = body;
+    this.#dispatchedBody = body;
   }
 
   get status(): number {
@@ -200,19 +195,19 @@ export class LeanResponse {
 
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#webBody === undefined) {
-      const nodeBody = this.takeNodeBody();
-      this.#webBody = nodeBody === null ? null : (Readable.toWeb(nodeBody) as ReadableStream<Uint8Array>);
+      const body = this.takeBody();
+      this.#webBody = body === null ? null : webStreamOf(body);
     }
     return this.#webBody;
   }
 
   /**
-   * Hands over the undici body stream, once; later calls get `null`.
+   * Hands over the body as undici delivers it, once; later calls get `null`.
    * @internal
    */
-  takeNodeBody(): Readable | null {
-    const body = this.#nodeBody;
-    this.#nodeBody = null;
+  takeBody(): DispatchedBody | null {
+    const body = this.#dispatchedBody;
+    this.#dispatchedBody = null;
     if (body !== null) {
       this.#bodyTaken = true;
     }
@@ -261,8 +256,8 @@ export class LeanResponse {
     if (this.#bodyTaken) {
       throw new TypeError('Expected an unread response body, got one already read');
     }
-    const body = this.takeNodeBody();
-    return body === null ? EMPTY : (await readNodeBody(body, Number.POSITIVE_INFINITY)).bytes;
+    const body = this.takeBody();
+    return body === null ? EMPTY : (await body.readAll(Number.POSITIVE_INFINITY)).bytes;
   }
 }
 
@@ -319,25 +314,8 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
     }
 
     const target = targetOf(href);
-    const response = await agent.request({
-      origin: target.origin,
-      path: target.path,
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      signal: signal as Dispatcher.RequestOptions['signal'],
-    });
-    const hasBody = method !== 'HEAD' && response.statusCode !== 204 && response.statusCode !== 304;
-    if (!hasBody) {
-      response.body.resume();
-    }
-    return new LeanResponse(
-      response.statusCode,
-      response.statusText,
-      href,
-      plainHeaders(response.headers),
-      hasBody ? response.body : null,
-    ) as unknown as Response;
+    const dispatchOptions: Dispatcher.DispatchOptions = { origin: target.origin, path: target.path, method: method as Dispatcher.HttpMethod, headers, body };
+    return (await dispatchLean(agent, dispatchOptions, href, signal)) as unknown as Response;
   };
 
   // URLs repeat (an endpoint, or a few per record): parse each once. Bounded, as factory URLs
@@ -357,6 +335,97 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
   return Object.assign(leanFetch, { close: () => agent.close() });
 }
 
+/**
+ * Sends one request through the pool and answers with a {@link LeanResponse} once its headers
+ * are in. It dispatches with a handler of its own rather than through undici's `request()`,
+ * which builds a node `Readable` and an async resource per response: the body's chunks go
+ * straight into a {@link DispatchedBody}. `signal` aborts the request, or the reading of its
+ * body, until the body is complete.
+ */
+function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: string, signal: AbortSource | null): Promise<LeanResponse> {
+  const bodyAllowed = options.method !== 'HEAD';
+  return new Promise<LeanResponse>((resolve, reject) => {
+    let abortConnection: ((reason: Error) => void) | undefined;
+    let abortReason: Error | undefined;
+    let body: DispatchedBody | null = null;
+    let answered = false;
+    const onAbort = (): void => {
+      abortReason ??= abortReasonOf(signal);
+      // undici then calls onError, which ends the request or its body with this reason.
+      abortConnection?.(abortReason);
+    };
+    const stopListening = signal === null ? ignore : listenForAbort(signal, onAbort);
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abort) {
+        abortConnection = abort;
+        if (abortReason !== undefined) abort(abortReason);
+      },
+      onHeaders(statusCode, rawHeaders, resume, statusText) {
+        // 1xx: informational, the answer is still to come.
+        if (statusCode < 200) return true;
+        const headers = plainHeaders(undiciUtil.parseHeaders(rawHeaders));
+        if (bodyAllowed && statusCode !== 204 && statusCode !== 304) {
+          body = new DispatchedBody(() => abortConnection?.(new errors.RequestAbortedError()), resume);
+        }
+        answered = true;
+        resolve(new LeanResponse(statusCode, statusText, href, headers, body));
+        return true;
+      },
+      onData(chunk) {
+        return body === null ? true : body.push(chunk);
+      },
+      onComplete() {
+        stopListening();
+        body?.end();
+      },
+      onError(error) {
+        stopListening();
+        if (answered) body?.fail(error);
+        else reject(error);
+      },
+    };
+    try {
+      agent.dispatch(options, handler);
+    } catch (error) {
+      stopListening();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
+}
+
+/** What can abort a lean request: an {@link AbortEmitter} or the `Request`'s `AbortSignal`. */
+type AbortSource = AbortEmitter | AbortSignal;
+
+/** Listens for the abort of `source`; the result stops listening. */
+function listenForAbort(source: AbortSource, onAbort: () => void): () => void {
+  if ('addEventListener' in source) {
+    source.addEventListener('abort', onAbort, { once: true });
+    return () => source.removeEventListener('abort', onAbort);
+  }
+  source.once('abort', onAbort);
+  return () => source.removeListener('abort', onAbort);
+}
+
+/** The error a request ends with when it is aborted: the signal's reason, or undici's own. */
+function abortReasonOf(source: AbortSource | null): Error {
+  const reason: unknown = source !== null && 'reason' in source ? source.reason : undefined;
+  return reason instanceof Error ? reason : new errors.RequestAbortedError();
+}
+
+/** A web stream over a dispatched body, for those who ask a lean response for `body`. */
+function webStreamOf(body: DispatchedBody): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await body.read();
+      if (chunk === null) controller.close();
+      else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    },
+    cancel() {
+      body.cancel();
+    },
+  });
+}
+
 /** How long before the server's advertised keep-alive ends a socket is no longer reused. */
 const KEEP_ALIVE_MARGIN_MS = 1_000;
 
@@ -366,7 +435,7 @@ const MAX_CACHED_TARGETS = 256;
 /**
  * Reads a response body up to `maxBytes`: past the cap it stops reading, cancels the rest (the
  * connection is dropped rather than drained) and says `truncated`. Works on lean responses
- * (their undici stream) and on any other `Response` (its web stream).
+ * (their dispatched body) and on any other `Response` (its web stream).
  *
  * @example
  * ```ts
@@ -376,17 +445,8 @@ const MAX_CACHED_TARGETS = 256;
  */
 export function readBodyBounded(response: Response, maxBytes: number): Promise<BoundedBody> {
   if (response instanceof LeanResponse) {
-    const body = response.takeNodeBody();
-    if (body === null) {
-      return Promise.resolve({ bytes: EMPTY, truncated: false });
-    }
-    // A body whose declared length fits the cap cannot run past it (HTTP framing ends it
-    // there): undici's own reader takes it in one go.
-    const declared = Number(response.plainHeaders['content-length'] ?? Number.NaN);
-    if (declared <= maxBytes && isUndiciBody(body)) {
-      return body.bytes().then((bytes) => ({ bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), truncated: false }));
-    }
-    return readNodeBody(body, maxBytes);
+    const body = response.takeBody();
+    return body === null ? Promise.resolve({ bytes: EMPTY, truncated: false }) : body.readAll(maxBytes);
   }
   return readWebBody(response.body, maxBytes);
 }
@@ -404,48 +464,6 @@ export function responseHeaders(response: Response): Readonly<Record<string, str
     headers[name] = value;
   });
   return headers;
-}
-
-function readNodeBody(body: Readable, maxBytes: number): Promise<BoundedBody> {
-  return new Promise<BoundedBody>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const cleanup = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      if (length + chunk.length > maxBytes) {
-        chunks.push(chunk.subarray(0, maxBytes - length));
-        length = maxBytes;
-        cleanup();
-        body.on('error', ignore);
-        body.destroy();
-        resolve({ bytes: Buffer.concat(chunks, length), truncated: true });
-        return;
-      }
-      chunks.push(chunk);
-      length += chunk.length;
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve({ bytes: chunks.length === 1 ? (chunks[0] ?? EMPTY) : Buffer.concat(chunks, length), truncated: false });
-    };
-    const onError = (error: unknown): void => {
-      cleanup();
-      reject(error instanceof Error ? error : new Error(String(error)));
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new Error('Expected the response body to end, got the connection closed'));
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-    body.on('close', onClose);
-  });
 }
 
 async function readWebBody(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<BoundedBody> {
@@ -469,10 +487,6 @@ async function readWebBody(stream: ReadableStream<Uint8Array> | null, maxBytes: 
     chunks.push(value);
     length += value.byteLength;
   }
-}
-
-function isUndiciBody(body: Readable): body is Readable & { bytes(): Promise<Uint8Array> } {
-  return typeof (body as { bytes?: unknown }).bytes === 'function';
 }
 
 function flattenHeaders(headers: Headers): string[] {

@@ -6,17 +6,39 @@ import { createLeanFetch, readBodyBounded } from '../../src/delivery/leanFetch.j
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
 
 let server: TestHttpServer;
+/** Bytes of the /big body: far more than the 64 KiB a response buffers before its socket pauses. */
+const BIG = 2 * 1024 * 1024;
+/** A body whose every byte says where it is (its offset modulo 251), so that order shows. */
+const bigBody = (): Buffer => Buffer.from(Array.from({ length: BIG }, (_, index) => index % 251));
 const closed: string[] = [];
 const leanFetch = createLeanFetch();
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response) => {
+  server = await startHttpServer((request, response, raw) => {
     if (request.path === '/moved') return answerJson(response, 308, { moved: true }, { location: '/echo' });
     if (request.path.startsWith('/hang')) return void response.on('close', () => closed.push(request.path));
     if (request.path === '/stall-body') {
       response.writeHead(200, { 'content-type': 'text/plain' });
       response.write('first part ');
       return void response.on('close', () => closed.push(request.path));
+    }
+    if (request.path.startsWith('/big')) {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
+      return void response.end(bigBody());
+    }
+    if (request.path === '/endless') {
+      // Keeps sending until the client drops the connection.
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => response.write(Buffer.alloc(16 * 1024, 7)), 5);
+      return void response.on('close', () => {
+        clearInterval(timer);
+        closed.push(request.path);
+      });
+    }
+    if (request.path === '/cut') {
+      response.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      response.write('ten bytes.');
+      return void setTimeout(() => raw.socket.destroy(), 20);
     }
     answerJson(response, 200, request, { 'set-cookie': 'a=1', 'x-multi': 'one' });
   });
@@ -110,6 +132,41 @@ describe('createLeanFetch', () => {
     abortEmitter.emit('abort');
     await expect(reading).rejects.toThrow();
     await expect.poll(() => closed).toContain('/stall-body');
+  });
+
+  it('reads a body far larger than it buffers: the socket pauses while the reader is slow, and resumes', async () => {
+    const response = await leanFetch(server.url('/big-slow'));
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      // A slow reader: undici has more than 64 KiB waiting, so it has to pause the socket.
+      if (chunks.length < 5) await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    expect(Buffer.concat(chunks).equals(bigBody())).toBe(true);
+  });
+
+  it('reads a large body whole through the body methods', async () => {
+    const response = await leanFetch(server.url('/big-whole'));
+    expect(Buffer.from(await response.arrayBuffer()).equals(bigBody())).toBe(true);
+  });
+
+  it('cuts a body past the cap and drops its connection instead of reading the rest', async () => {
+    const capped = await readBodyBounded(await leanFetch(server.url('/big-capped')), 1000);
+    expect(capped.truncated).toBe(true);
+    expect(capped.bytes.equals(bigBody().subarray(0, 1000))).toBe(true);
+
+    const endless = await readBodyBounded(await leanFetch(server.url('/endless')), 100_000);
+    expect(endless).toMatchObject({ truncated: true, bytes: Buffer.alloc(100_000, 7) });
+    await expect.poll(() => closed).toContain('/endless');
+  });
+
+  it('fails the read of a body whose connection is closed before its declared end', async () => {
+    const response = await leanFetch(server.url('/cut'));
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
   });
 
   it('cannot be used after close', async () => {
