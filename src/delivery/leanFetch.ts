@@ -4,8 +4,6 @@ import type { Dispatcher } from 'undici';
 import { redactUrl } from '../log.js';
 import { DispatchedBody, type BoundedBody } from './dispatchedBody.js';
 
-export type { BoundedBody } from './dispatchedBody.js';
-
 /** Options of {@link createLeanFetch}. */
 export type LeanFetchOptions = {
   /** Most sockets per origin. @default unlimited (the pipeline's concurrency bounds it) */

@@ -4,12 +4,12 @@
 // arrival; a second process over the same store delivers the rest. Every event arrives, none
 // is lost, a repeat only ever comes under its own delivery id, and per record the revisions
 // never go back.
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { forkApp, type AppProcess } from '../helpers/appProcess.js';
 import { deliveryIdOf, sqliteStoreAvailability } from '../../src/index.js';
 import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
@@ -24,12 +24,8 @@ type AppMessage =
   | { readonly type: 'journaled'; readonly count: number; readonly perEventUs: number; readonly eventIds: readonly string[] }
   | { readonly type: 'drained'; readonly delivered: number };
 
-function startApp(env: Record<string, string>): { child: ChildProcess; messages: AppMessage[]; exited: Promise<NodeJS.Signals | number | null> } {
-  const child = fork(APP, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const messages: AppMessage[] = [];
-  child.on('message', (message: AppMessage) => messages.push(message));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  return { child, messages, exited };
+function startApp(env: Record<string, string>): AppProcess<AppMessage> {
+  return forkApp<AppMessage>(APP, env);
 }
 
 const sqlite = sqliteStoreAvailability();

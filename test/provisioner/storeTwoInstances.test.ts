@@ -7,10 +7,10 @@
 // outcomes$ saw the deliveries of both. It needs the real Redis (127.0.0.1:6379 here and in
 // CI, REDIS_URL overrides): when it does not answer the test fails saying so, it is not
 // skipped. A file of its own, so that it runs beside the others (it takes 30–60 s on 2 cores).
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryIdOf } from '../../src/index.js';
+import { forkApp, type AppProcess } from '../helpers/appProcess.js';
 import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
@@ -22,44 +22,19 @@ type AppMessage =
   | { readonly type: 'journaled'; readonly count: number; readonly perEventUs: number; readonly eventIds: readonly string[]; readonly indices: readonly number[] }
   | { readonly type: 'drained'; readonly delivered: number; readonly callbacks: number };
 
-type App = {
-  readonly child: ChildProcess;
-  readonly messages: AppMessage[];
-  readonly exited: Promise<NodeJS.Signals | number | null>;
+type App = AppProcess<AppMessage> & {
   /** The deliveries it made, as it last reported them. */
   delivered(): number;
-  waitFor<T extends AppMessage['type']>(type: T): Promise<Extract<AppMessage, { type: T }>>;
 };
 
 function startApp(env: Record<string, string>): App {
-  const child = fork(APP, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const messages: AppMessage[] = [];
-  const listeners = new Set<() => void>();
   let delivered = 0;
-  child.on('message', (message: AppMessage) => {
-    if (message.type === 'progress') {
-      delivered = message.callbacks;
-      return;
-    }
-    messages.push(message);
-    for (const listener of [...listeners]) listener();
+  const app = forkApp<AppMessage>(APP, env, (message) => {
+    if (message.type !== 'progress') return true;
+    delivered = message.callbacks;
+    return false;
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  const waitFor = <T extends AppMessage['type']>(type: T): Promise<Extract<AppMessage, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = messages.find((m): m is Extract<AppMessage, { type: T }> => m.type === type);
-        if (found === undefined) return;
-        listeners.delete(check);
-        resolve(found);
-      };
-      listeners.add(check);
-      check();
-      void exited.then((status) => {
-        if (listeners.delete(check)) reject(new Error(`Expected the app (pid ${child.pid}) to report '${type}', it exited with ${String(status)} first`));
-      });
-    });
-  return { child, messages, exited, delivered: () => delivered, waitFor };
+  return { ...app, delivered: () => delivered };
 }
 
 /** The instance killed, what it had delivered by then, and whether all its events were in Redis. */

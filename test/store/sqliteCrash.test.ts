@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { forkApp, type AppProcess } from '../helpers/appProcess.js';
 import { deliveryIdOf } from '../../src/store/deliveryId.js';
 import { sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
 import { checkArrivals, startReceiver } from './helpers/receiver.js';
@@ -24,12 +24,8 @@ type AppMessage =
   | { readonly type: 'journaled'; readonly count: number; readonly perEventUs: number }
   | { readonly type: 'drained'; readonly delivered: number };
 
-function startApp(env: Record<string, string>): { child: ChildProcess; messages: AppMessage[]; exited: Promise<NodeJS.Signals | number | null> } {
-  const child = fork(APP, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const messages: AppMessage[] = [];
-  child.on('message', (message: AppMessage) => messages.push(message));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  return { child, messages, exited };
+function startApp(env: Record<string, string>): AppProcess<AppMessage> {
+  return forkApp<AppMessage>(APP, env);
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rap-sqlite-crash-'));

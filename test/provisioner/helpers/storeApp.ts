@@ -22,15 +22,8 @@ import {
   type DeliveryStore,
   type ProvisionerConfig,
 } from '../../../src/index.js';
+import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`Expected the environment variable ${name}`);
-  return value;
-};
-const send = (message: object): void => {
-  process.send?.(message);
-};
 
 const FIXTURE = JSON.parse(readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8')) as AppRecord;
 const url = env('RECEIVER_URL');

@@ -6,15 +6,8 @@
 import { createRedisStore } from '../../../src/store/redisStore.js';
 import { publishEvent } from './events.js';
 import { testHandlers } from './handlers.js';
+import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`Expected the environment variable ${name}`);
-  return value;
-};
-const send = (message: object): void => {
-  process.send?.(message);
-};
 
 const url = env('RECEIVER_URL');
 const store = await createRedisStore({

@@ -1,8 +1,8 @@
 // Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and the receiver
 // checks they share.
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { deliveryIdOf } from '../../../src/store/deliveryId.js';
+import { forkApp, type AppProcess } from '../../helpers/appProcess.js';
 import type { Receiver } from './receiver.js';
 import { REDIS_URL } from './redis.js';
 
@@ -13,34 +13,12 @@ export type AppMessage =
   | { readonly type: 'started' }
   | { readonly type: 'closed'; readonly delivered: number };
 
-export type App = { readonly child: ChildProcess; readonly messages: AppMessage[]; readonly exited: Promise<NodeJS.Signals | number | null>; waitFor(type: AppMessage['type'], timeoutMs?: number): Promise<AppMessage> };
+export type App = AppProcess<AppMessage>;
 
+/** Forks a Redis app instance on `prefix`; its `waitFor` gives up after 20 s unless told otherwise. */
 export function startApp(prefix: string, partitions: number, env: Record<string, string>): App {
-  const child = fork(APP, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL, PREFIX: prefix, PARTITIONS: String(partitions), ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const messages: AppMessage[] = [];
-  const listeners = new Set<() => void>();
-  child.on('message', (message: AppMessage) => {
-    messages.push(message);
-    for (const listener of listeners) listener();
-  });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  const waitFor = (type: AppMessage['type'], timeoutMs = 20_000): Promise<AppMessage> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = messages.find((m) => m.type === type);
-        if (found === undefined) return;
-        listeners.delete(check);
-        clearTimeout(timer);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`Expected the app (pid ${child.pid}) to report '${type}' within ${timeoutMs} ms`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
-  return { child, messages, exited, waitFor };
+  const app = forkApp<AppMessage>(APP, { REDIS_URL, PREFIX: prefix, PARTITIONS: String(partitions), ...env });
+  return { ...app, waitFor: (type, timeoutMs = 20_000) => app.waitFor(type, timeoutMs) };
 }
 
 export async function closeApp(app: App): Promise<number> {
@@ -48,7 +26,7 @@ export async function closeApp(app: App): Promise<number> {
   app.child.send({ type: 'close' });
   const closed = await app.waitFor('closed');
   await app.exited;
-  return closed.type === 'closed' ? closed.delivered : 0;
+  return closed.delivered;
 }
 
 export async function waitForUnique(receiver: Receiver, count: number, timeoutMs: number): Promise<void> {
