@@ -95,7 +95,7 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 
   // ky hands the hook its request and its options (ours included, `lean` among them).
   const leanHooks: KyOptions['hooks'] =
-    leanFetch === undefined ? undefined : { beforeRequest: [(kyRequest, kyOptions) => leanFetch(kyRequest, kyOptions as unknown as LeanFetchInit)] };
+    leanFetch === undefined ? undefined : { beforeRequest: [({ request: kyRequest, options: kyOptions }) => leanFetch(kyRequest, kyOptions as unknown as LeanFetchInit)] };
   const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
     new Observable<ProvisionerResponse>((subscriber) => {
       const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { Agent, errors, util as undiciUtil } from 'undici';
+import { Agent, errors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../log.js';
 import { DispatchedBody, type BoundedBody } from './dispatchedBody.js';
@@ -354,29 +354,28 @@ function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: s
     };
     const stopListening = signal === null ? ignore : listenForAbort(signal, onAbort);
     const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortConnection = abort;
-        if (abortReason !== undefined) abort(abortReason);
+      onRequestStart(controller) {
+        abortConnection = (reason) => controller.abort(reason);
+        if (abortReason !== undefined) controller.abort(abortReason);
       },
-      onHeaders(statusCode, rawHeaders, resume, statusText) {
+      onResponseStart(controller, statusCode, headers, statusMessage) {
         // 1xx: informational, the answer is still to come.
-        if (statusCode < 200) return true;
-        const headers = plainHeaders(undiciUtil.parseHeaders(rawHeaders));
+        if (statusCode < 200) return;
         if (bodyAllowed && statusCode !== 204 && statusCode !== 304) {
-          body = new DispatchedBody(() => abortConnection?.(new errors.RequestAbortedError()), resume);
+          body = new DispatchedBody(() => abortConnection?.(new errors.RequestAbortedError()), () => controller.resume());
         }
         answered = true;
-        resolve(new LeanResponse(statusCode, statusText, href, headers, body));
-        return true;
+        resolve(new LeanResponse(statusCode, statusMessage ?? '', href, plainHeaders(headers), body));
       },
-      onData(chunk) {
-        return body === null ? true : body.push(chunk);
+      onResponseData(controller, chunk) {
+        // Past the body's high-water mark the socket waits until the reader catches up.
+        if (body !== null && !body.push(chunk)) controller.pause();
       },
-      onComplete() {
+      onResponseEnd() {
         stopListening();
         body?.end();
       },
-      onError(error) {
+      onResponseError(_controller, error) {
         stopListening();
         if (answered) body?.fail(error);
         else reject(error);
