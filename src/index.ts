@@ -105,7 +105,7 @@ export type { RunCallbacksOptions } from './operators/runCallbacks.js';
 
 // --- delivery
 export { createKyEffect } from './delivery/kyEffect.js';
-export type { KyEffect, KyEffectOptions } from './delivery/kyEffect.js';
+export type { KyClientOptions, KyEffect, KyEffectOptions } from './delivery/kyEffect.js';
 export { sendWithRetry } from './delivery/sendWithRetry.js';
 export type { SendResult, SendOptions, AttemptInfo } from './delivery/sendWithRetry.js';
 export {

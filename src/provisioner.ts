@@ -5,7 +5,7 @@ import { configNeedsOwner, configuredMethods, endpointsFor } from './config/conf
 import { parseConfig } from './config/decodeConfig.js';
 import type { ProvisionerConfig } from './config/types.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
-import { createKyEffect } from './delivery/kyEffect.js';
+import { createKyEffect, type KyClientOptions } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
 import { closedCallbackOutcome, drainedWithin } from './delivery/closeDeadline.js';
 import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
@@ -50,6 +50,8 @@ export type ProvisionerHttpOptions = {
   readonly maxResponseBytes?: number;
   /** Replaces the default ky effect (tests, custom transports); `timeoutMs` and `maxResponseBytes` are then its own business. */
   readonly effect?: HttpEffect;
+  /** ky `hooks` (`beforeRequest`, `afterResponse`, `beforeError`) and `headers` for every delivery of the default effect. */
+  readonly ky?: KyClientOptions;
 };
 
 /**
@@ -206,6 +208,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
           // previous response's socket is being released waits a tick for it instead of
           // opening another connection.
           connections: http.concurrency ?? DEFAULT_CONCURRENCY,
+          ...(http.ky !== undefined ? { ky: http.ky } : {}),
         })
       : undefined;
   const baseEffect: HttpEffect = http.effect ?? (ownEffect as HttpEffect);
@@ -544,10 +547,40 @@ function checkOptions<R>(config: ProvisionerConfig<R>, options: ProvisionerOptio
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.journal !== 'function' || typeof store.start !== 'function')) {
     issues.push(`store: expected a delivery store (createMemoryStore, createSqliteStore or await createRedisStore), got ${store === null ? 'null' : typeof store}`);
   }
+  issues.push(...kyOptionIssues(options.http?.ky, options.http?.effect !== undefined));
   if (options.http?.effect !== undefined && typeof options.http.effect !== 'function') {
     issues.push(`http.effect: expected a function (request) => Observable<ProvisionerResponse>, got ${typeof options.http.effect}`);
   }
   if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/** `http.ky`: ky's hooks and headers, and only with the default effect (a custom one has no ky client). */
+function kyOptionIssues(ky: unknown, customEffect: boolean): string[] {
+  if (ky === undefined) return [];
+  if (typeof ky !== 'object' || ky === null || Array.isArray(ky)) return [`http.ky: expected an object { hooks?, headers? }, got ${ky === null ? 'null' : Array.isArray(ky) ? 'an array' : typeof ky}`];
+  const issues: string[] = [];
+  if (customEffect) issues.push('http.ky: expected no ky options next to http.effect (a custom effect has no ky client), got both');
+  const { hooks, headers, ...rest } = ky as { hooks?: unknown; headers?: unknown };
+  for (const key of Object.keys(rest)) issues.push(`http.ky.${key}: expected one of hooks, headers, got an unknown key`);
+  if (hooks !== undefined) {
+    if (typeof hooks !== 'object' || hooks === null) issues.push(`http.ky.hooks: expected an object of hook arrays, got ${hooks === null ? 'null' : typeof hooks}`);
+    else {
+      for (const [name, list] of Object.entries(hooks)) {
+        if (!['beforeRequest', 'afterResponse', 'beforeError'].includes(name)) issues.push(`http.ky.hooks.${name}: expected one of beforeRequest, afterResponse, beforeError, got an unknown hook`);
+        else if (!Array.isArray(list) || list.some((hook) => typeof hook !== 'function')) issues.push(`http.ky.hooks.${name}: expected an array of functions, got ${Array.isArray(list) ? 'an array with a non-function' : typeof list}`);
+      }
+    }
+  }
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) issues.push(`http.ky.headers: expected an object of header names to strings, got ${headers === null ? 'null' : typeof headers}`);
+    else {
+      for (const [name, value] of Object.entries(headers)) {
+        // The value is not shown: headers may hold tokens.
+        if (typeof value !== 'string') issues.push(`http.ky.headers[${JSON.stringify(name)}]: expected a string, got ${typeof value}`);
+      }
+    }
+  }
+  return issues;
 }
 
 function messageOf(error: unknown): string {

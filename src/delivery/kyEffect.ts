@@ -1,12 +1,43 @@
 import ky, { isTimeoutError as isKyTimeoutError } from 'ky';
-import type { Options as KyOptions } from 'ky';
+import type { AfterResponseHook, BeforeErrorHook, BeforeRequestHook, Options as KyOptions } from 'ky';
 import { Observable } from 'rxjs';
 import { NetworkError, TimeoutError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import { AttemptAbort, LeanResponse, createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.js';
-import type { LeanFetchInit } from './leanFetch.js';
+import type { LeanFetchExtras, LeanFetchInit } from './leanFetch.js';
 import { describeUrl } from './urls.js';
+
+/**
+ * What a user adds to the ky client of every delivery: ky's own `hooks` and `headers`, with
+ * ky's meaning. `headers` are defaults: a request's own headers (the config's `headers`,
+ * `auth_token`, the signature) win over them. `beforeRequest` hooks may change the request's
+ * headers or return another `Request` (or a `Response`, which is then the answer);
+ * `afterResponse` hooks see every response, whatever its status, and may return another one;
+ * `beforeError` hooks see network errors and timeouts (an HTTP status is never an error here:
+ * the retry policy judges it).
+ *
+ * @example
+ * ```ts
+ * const kyOptions: KyClientOptions = {
+ *   headers: { 'user-agent': 'my-records-app/1.4' },
+ *   hooks: {
+ *     beforeRequest: [({ request }) => { request.headers.set('x-request-source', 'records-app'); }],
+ *     afterResponse: [({ response }) => { metrics.count(`status.${response.status}`); }],
+ *   },
+ * };
+ * createProvisioner({ events, http: { ky: kyOptions } });
+ * ```
+ */
+export type KyClientOptions = {
+  readonly hooks?: {
+    readonly beforeRequest?: readonly BeforeRequestHook[];
+    readonly afterResponse?: readonly AfterResponseHook[];
+    readonly beforeError?: readonly BeforeErrorHook[];
+  };
+  /** Headers sent with every request, under the request's own. */
+  readonly headers?: Readonly<Record<string, string>>;
+};
 
 /**
  * Options of {@link createKyEffect}.
@@ -30,6 +61,8 @@ export type KyEffectOptions = {
    * follow redirects (the effect asks for `redirect: 'manual'`).
    */
   readonly fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+  /** ky `hooks` and `headers` applied to every request. */
+  readonly ky?: KyClientOptions;
 };
 
 /**
@@ -92,10 +125,41 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const customFetch = options.fetch;
   const leanFetch = customFetch === undefined ? createLeanFetch(options.connections === undefined ? {} : { connections: options.connections }) : undefined;
+  const userHooks = options.ky?.hooks;
+  const userHeaders = options.ky?.headers === undefined ? undefined : lowerCaseKeys(options.ky.headers);
+  const userBeforeRequest = userHooks?.beforeRequest ?? [];
+  // Requests that a user's beforeRequest hook put in place of ky's: their body is theirs, not ours.
+  const replacedRequests = new WeakSet<Request>();
+  const userHookList: KyOptions['hooks'] = {
+    beforeRequest: userBeforeRequest.map(
+      (hook): BeforeRequestHook =>
+        async (state) => {
+          const result = await hook(state);
+          if (result instanceof Request) replacedRequests.add(result);
+          return result;
+        },
+    ),
+    afterResponse: [...(userHooks?.afterResponse ?? [])],
+    beforeError: [...(userHooks?.beforeError ?? [])],
+  };
+  const hasUserHooks = userBeforeRequest.length > 0 || (userHooks?.afterResponse?.length ?? 0) > 0 || (userHooks?.beforeError?.length ?? 0) > 0;
 
-  // ky hands the hook its request and its options (ours included, `lean` among them).
+  // ky hands the hook its request and its options (ours included, `lean` among them). The
+  // lean hook comes last, after the user's: the request it sends is the one they left.
+  const leanHook: BeforeRequestHook | undefined =
+    leanFetch === undefined
+      ? undefined
+      : ({ request: kyRequest, options: kyOptions }) => {
+          const init = kyOptions as unknown as LeanFetchInit;
+          if (userBeforeRequest.length === 0) return leanFetch(kyRequest, init);
+          // A user's hook may have changed the headers (read them from the Request) or put
+          // another Request in place (send its body, not ours).
+          const lean = init.lean;
+          const extras = replacedRequests.has(kyRequest) ? { abortEmitter: lean?.abortEmitter } : { body: lean?.body, abortEmitter: lean?.abortEmitter };
+          return leanFetch(kyRequest, { ...init, lean: extras as LeanFetchExtras });
+        };
   const leanHooks: KyOptions['hooks'] =
-    leanFetch === undefined ? undefined : { beforeRequest: [({ request: kyRequest, options: kyOptions }) => leanFetch(kyRequest, kyOptions as unknown as LeanFetchInit)] };
+    leanHook === undefined ? undefined : { ...userHookList, beforeRequest: [...(userHookList.beforeRequest ?? []), leanHook] };
   const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
     new Observable<ProvisionerResponse>((subscriber) => {
       const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
@@ -115,12 +179,13 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
         timedOut = true;
         abort();
       }, Math.min(timeoutMs, MAX_TIMER_MS));
+      const headers = userHeaders === undefined ? request.headers : { ...userHeaders, ...lowerCaseKeys(request.headers) };
 
       const init: KyOptions & LeanFetchInit =
         leanFetch === undefined
           ? {
               method: request.method,
-              headers: request.headers,
+              headers,
               body: request.body,
               signal: (abortController as AbortController).signal,
               retry: 0,
@@ -128,6 +193,7 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               redirect: 'manual',
               timeout: false,
               fetch: customFetch as NonNullable<KyOptions['fetch']>,
+              ...(hasUserHooks ? { hooks: userHookList } : {}),
             }
           : {
               // Only what matters when the hook answers (ky's timeout and the redirect mode apply
@@ -138,7 +204,9 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               // Never called (the hook answers first); given so that ky does not bind the global one.
               fetch: leanFetch as NonNullable<KyOptions['fetch']>,
               hooks: leanHooks as NonNullable<KyOptions['hooks']>,
-              lean: { headers: request.headers, body: request.body, abortEmitter: abortEmitter as AttemptAbort },
+              // The user's beforeRequest hooks see (and may change) the headers on ky's Request.
+              ...(userBeforeRequest.length > 0 ? { headers } : {}),
+              lean: { headers, body: request.body, abortEmitter: abortEmitter as AttemptAbort },
             };
 
       ky(request.url, init)
@@ -177,7 +245,7 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 
 /** Lets go of a response nobody waits for any more, so that its connection is freed. */
 function discardBody(response: Response): void {
-  if (response instanceof LeanResponse) {
+  if (response instanceof LeanResponse && !response.bodyUsed) {
     response.takeBody()?.cancel();
   } else {
     response.body?.cancel().catch(ignoreError);
@@ -185,6 +253,13 @@ function discardBody(response: Response): void {
 }
 
 function ignoreError(): void {}
+
+/** Header names in lower case, so that a request's own header replaces a default of another case. */
+function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const lower: Record<string, string> = {};
+  for (const name in headers) lower[name.toLowerCase()] = headers[name] as string;
+  return lower;
+}
 
 async function readResponse(request: RequestDescriptor, response: Response, maxResponseBytes: number): Promise<ProvisionerResponse> {
   const { bytes, truncated } = await readBodyBounded(response, maxResponseBytes);

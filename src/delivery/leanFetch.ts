@@ -237,8 +237,23 @@ export class LeanResponse {
     return new Response(await this.arrayBuffer(), { headers: this.#rawHeaders }).formData();
   }
 
+  /**
+   * A copy for ky's `afterResponse` hooks: the body becomes a web stream teed between this
+   * response and the copy (only when a user gave such hooks; deliveries without them never
+   * clone).
+   */
   clone(): Response {
-    throw new TypeError('Expected a response that can be cloned, got a lean fetch response (its body is read once)');
+    if (this.#bodyTaken && this.#webBody === undefined) {
+      throw new TypeError('Expected a response whose body is unread, got one already read');
+    }
+    const body = this.body;
+    let copyBody: ReadableStream<Uint8Array> | null = null;
+    if (body !== null) {
+      const [mine, theirs] = body.tee();
+      this.#webBody = mine;
+      copyBody = theirs;
+    }
+    return new Response(copyBody, { status: this.#status, statusText: this.#statusText, headers: this.headers });
   }
 
   get [Symbol.toStringTag](): string {
@@ -441,10 +456,11 @@ const MAX_CACHED_TARGETS = 256;
  * @internal
  */
 export function readBodyBounded(response: Response, maxBytes: number): Promise<BoundedBody> {
-  if (response instanceof LeanResponse) {
+  if (response instanceof LeanResponse && !response.bodyUsed) {
     const body = response.takeBody();
     return body === null ? Promise.resolve({ bytes: EMPTY, truncated: false }) : body.readAll(maxBytes);
   }
+  // Another fetch's response, or a lean one cloned for afterResponse hooks (its body is a web stream now).
   return readWebBody(response.body, maxBytes);
 }
 
