@@ -135,7 +135,7 @@ describe('createKyEffect with the ky options of a user', () => {
 describe('createProvisioner({ http: { ky } })', () => {
   const configFor = (endpoint: string) =>
     defineConfig<Fixture>({
-      rdm_record: { [endpoint]: { publish: { http_method: 'POST', payload: ({ record: published }) => ({ id: published.id }) } } },
+      rdm_record: { [endpoint]: { publish: { http_method: 'POST', payload: ({ record: published }) => ({ id: published?.id ?? null }) } } },
     });
 
   it('applies the hooks to every delivery, retries included: the receiver sees the header, afterResponse sees each status', async () => {
