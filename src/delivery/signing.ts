@@ -7,6 +7,8 @@ import type { RequestDescriptor } from '../events/request.js';
 /** The prefix of Standard Webhooks secrets. */
 const SECRET_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** The fewest random bytes a secret may hold: Standard Webhooks secrets are 24 to 64 bytes. */
+const MIN_SECRET_BYTES = 24;
 const SIGNING_HEADERS: ReadonlySet<string> = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
 /** A decoded signing key; the secret itself is never kept in a printable form. */
@@ -33,7 +35,8 @@ export function signRequest(request: RequestDescriptor, secrets: string | readon
 /**
  * Wraps an effect so that every attempt is signed afresh with {@link signRequest}: each
  * subscription (each retry) gets a new `webhook-timestamp`, the same `webhook-id`. Secrets are
- * checked and decoded once, here (a bad one throws a `ConfigError` that never shows it).
+ * checked and decoded once, here: an empty secret, one that is not base64 or one of fewer than
+ * 24 bytes throws a `ConfigError` that never shows it, so `createProvisioner` refuses it at start.
  *
  * ```
  * request ──► withSigning(effect)(request) ──► effect(signRequest(request, secrets, now()))
@@ -85,9 +88,17 @@ function decodeSecrets(secrets: string | readonly string[]): SigningKey[] {
       throw new ConfigError([`${where}: expected a whsec_… secret string, got ${secret === null ? 'null' : typeof secret}`]);
     }
     const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-    if (encoded.length === 0 || !BASE64.test(encoded)) {
+    if (encoded.trim().length === 0) {
+      throw new ConfigError([`${where}: expected a whsec_ secret of at least ${MIN_SECRET_BYTES} random bytes (base64), got ${secret.trim().length === 0 ? 'an empty string' : 'the whsec_ prefix alone'}`]);
+    }
+    if (!BASE64.test(encoded)) {
       throw new ConfigError([`${where}: expected a whsec_ prefix followed by base64, got a value that is not base64 (not shown)`]);
     }
-    return Buffer.from(encoded, 'base64');
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length < MIN_SECRET_BYTES) {
+      // Only the length is told: the secret itself never appears in an error.
+      throw new ConfigError([`${where}: expected a whsec_ secret of at least ${MIN_SECRET_BYTES} random bytes (base64), got one of ${key.length} ${key.length === 1 ? 'byte' : 'bytes'}`]);
+    }
+    return key;
   });
 }
