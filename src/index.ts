@@ -9,8 +9,10 @@ export {
   METHOD_TABLES,
   methodsOf,
   isMethodOf,
+  REQUIRED_ARGUMENTS,
+  requiredArgumentsOf,
 } from './events/methodTables.js';
-export type { ServiceType, ArgumentName, MethodOf, AnyMethod, ArgumentsOf } from './events/methodTables.js';
+export type { ServiceType, ArgumentName, MethodOf, AnyMethod, ArgumentsOf, RequiredArgumentOf } from './events/methodTables.js';
 export { SYSTEM_IDENTITY, SYSTEM_OWNER, isSystemIdentity } from './events/identity.js';
 export type { Identity, Owner } from './events/identity.js';
 export type { UnitOfWork } from './events/unitOfWork.js';

@@ -136,7 +136,7 @@ describe('redaction', () => {
       closed = true;
       hooks.publish({ identity, record: rdmRecord() });
       bus.complete();
-      bus.emit({ eventId: 'late', serviceType: 'rdm_record', method: 'read', args: { identity }, recordId: null, draftId: null, emittedAt: 0, causedBy: null });
+      bus.emit({ eventId: 'late', serviceType: 'rdm_record', method: 'search', args: { identity }, recordId: null, draftId: null, emittedAt: 0, causedBy: null });
     });
     expect(output).toContain('remote-api-provisioner:hooks');
     for (const secret of SECRETS) expect(output).not.toContain(secret);

@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { Owner } from '../events/identity.js';
 import type { JsonObject } from '../events/json.js';
-import type { MethodOf, ServiceType } from '../events/methodTables.js';
+import type { MethodOf, RequiredArgumentOf, ServiceType } from '../events/methodTables.js';
 import type { HttpMethod, ProvisionerResponse, RetryOptions } from '../events/request.js';
 import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
 
@@ -86,8 +86,11 @@ export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<
     | ((args: PayloadArgs<S, M, R>) => JsonObject | null | Promise<JsonObject | null>);
   /** Pass the record owner to the payload function as `owner`. @default false */
   readonly with_record_owner?: boolean;
-  /** Builds the URL from the record and the arguments; without it the endpoint key is the URL. */
-  readonly url_factory?: (record: R | null | undefined, args: PayloadArgs<S, M, R>) => string;
+  /**
+   * Builds the URL from the record and the arguments; without it the endpoint key is the URL.
+   * The record is there whenever the method requires one ({@link REQUIRED_ARGUMENTS}).
+   */
+  readonly url_factory?: (record: 'record' extends RequiredArgumentOf<S, M> ? R : R | null | undefined, args: PayloadArgs<S, M, R>) => string;
   /** Runs after a 2xx response with the response and the seed's keyword arguments. */
   readonly callback?: (response: ProvisionerResponse, meta: CallbackMeta<R>) => CallbackResult;
   /** Extra request headers. */
@@ -111,7 +114,7 @@ export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<
  * ```ts
  * const documents: EndpointConfig<'rdm_record', Work> = {
  *   publish: { http_method: 'POST', payload: toDocument },
- *   delete_record: { http_method: 'DELETE', payload: null, url_factory: (record) => recordUrl(DOCUMENTS, String(record?.id)) },
+ *   delete_record: { http_method: 'DELETE', payload: null, url_factory: (record) => recordUrl(DOCUMENTS, record.id) },
  * };
  * ```
  */

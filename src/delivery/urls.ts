@@ -1,12 +1,16 @@
 import { UrlError } from '../errors.js';
 
+/** What a missing id turns into when it is made a string: never a record's id. */
+const MISSING_ID_TEXTS: ReadonlySet<string> = new Set(['undefined', 'null']);
+
 /**
  * Builds a URL from a base and record fields, each field one encoded path segment: a record id
  * containing `/`, `?`, `#`, spaces or unicode stays one segment and cannot change the path.
- * The base's query is kept. A segment that is empty, `.` or `..` is refused with a
- * {@link UrlError}: URL parsers treat `..` as "go up" whether it is written `..` or `%2E%2E`
- * (both are dot segments to the WHATWG URL parser and to RFC 3986), so no encoding of it
- * keeps the path.
+ * The base's query is kept. A segment that is `undefined`, `null`, `"undefined"` or `"null"`
+ * (a missing id, e.g. `String(record.id)` of a record without one), empty, `.` or `..` is
+ * refused with a {@link UrlError}, so no request goes to `/undefined`; dot segments because URL
+ * parsers treat `..` as "go up" whether it is written `..` or `%2E%2E` (both are dot segments
+ * to the WHATWG URL parser and to RFC 3986), so no encoding of it keeps the path.
  *
  * @example
  * ```ts
@@ -14,11 +18,19 @@ import { UrlError } from '../errors.js';
  * // 'https://search.example.org/api/documents/abc%2F..%3Fx'   for the id 'abc/..?x'
  * recordUrl('https://search.example.org/api/', 'communities', 42, 'members');
  * // 'https://search.example.org/api/communities/42/members'
+ * recordUrl('https://search.example.org/api/documents', undefined);
+ * // throws UrlError: Expected path segment 1 of recordUrl to be an id, got undefined (a missing id?)
  * ```
+ * @throws {@link UrlError} when the base is not an absolute http(s) URL or a segment is missing, empty, `.` or `..`.
  */
-export function recordUrl(base: string, ...segments: readonly (string | number)[]): string {
+export function recordUrl(base: string, ...segments: readonly (string | number | null | undefined)[]): string {
   const url = assertHttpUrl(base, 'the base URL of recordUrl');
   const encoded = segments.map((segment, index) => {
+    if (segment === undefined || segment === null || MISSING_ID_TEXTS.has(String(segment))) {
+      throw new UrlError(
+        `Expected path segment ${index + 1} of recordUrl to be an id, got ${typeof segment === 'string' ? JSON.stringify(segment) : String(segment)} (a missing id?)`,
+      );
+    }
     const text = String(segment);
     if (text === '' || text === '.' || text === '..') {
       throw new UrlError(

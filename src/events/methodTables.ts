@@ -153,6 +153,90 @@ export type ArgumentsOf<S extends ServiceType, M extends MethodOf<S>> = (typeof 
   ? A & ArgumentName
   : never;
 
+const ANY_REQUIRED = {
+  create: ['identity', 'record'],
+  update_tombstone: ['identity', 'record'],
+  search: ['identity'],
+  scan: ['identity'],
+  read: ['identity', 'record'],
+} as const;
+
+/**
+ * The arguments each hook call must carry (neither `undefined` nor `null`): the identity and
+ * what the method acts on, which URLs and payloads are built from. That is the `record`
+ * wherever the method passes one, except `delete_draft` and `import_files`, whose draft may
+ * never have been published; the `draft` of the draft methods; `old_slug` and `slug` of
+ * `rename`. The other arguments of a method's row (`data`, `draft` of `publish`, `errors`,
+ * `uow`, `search`, `params`...) may be left out, as Invenio often passes `None`. A hook called
+ * without a required argument ends in a `failed` outcome with reason `payload` naming it.
+ *
+ * @example
+ * ```ts
+ * REQUIRED_ARGUMENTS.rdm_record.delete_record; // ['identity', 'record']
+ * REQUIRED_ARGUMENTS.rdm_record.delete_draft;  // ['identity', 'draft']
+ * ```
+ */
+export const REQUIRED_ARGUMENTS = {
+  rdm_record: {
+    ...ANY_REQUIRED,
+    publish: ['identity', 'record'],
+    delete_record: ['identity', 'record'],
+    restore_record: ['identity', 'record'],
+    mark_record: ['identity', 'record'],
+    unmark_record: ['identity', 'record'],
+    update_draft: ['identity', 'record'],
+    edit: ['identity', 'record'],
+    new_version: ['identity', 'record'],
+    delete_draft: ['identity', 'draft'],
+    import_files: ['identity', 'draft'],
+    read_draft: ['identity', 'draft'],
+    search_drafts: ['identity'],
+    search_versions: ['identity'],
+  },
+  community: {
+    ...ANY_REQUIRED,
+    update: ['identity', 'record'],
+    rename: ['identity', 'record', 'old_slug', 'slug'],
+    scan_versions: ['identity'],
+    delete_community: ['identity', 'record'],
+    search_user_communities: ['identity'],
+    search_community_requests: ['identity'],
+    featured_search: ['identity'],
+    featured_create: ['identity', 'record'],
+    featured_update: ['identity', 'record'],
+    featured_delete: ['identity', 'record'],
+    restore_community: ['identity', 'record'],
+    mark: ['identity', 'record'],
+    unmark: ['identity', 'record'],
+  },
+} as const satisfies { readonly [S in ServiceType]: { readonly [M in MethodOf<S>]: readonly ArgumentsOf<S, M>[] } };
+
+/**
+ * The arguments a hook call of one method must carry: its {@link REQUIRED_ARGUMENTS} row.
+ *
+ * @example
+ * ```ts
+ * type DeleteNeeds = RequiredArgumentOf<'rdm_record', 'delete_record'>; // 'identity' | 'record'
+ * ```
+ */
+export type RequiredArgumentOf<S extends ServiceType, M extends MethodOf<S>> = M extends keyof (typeof REQUIRED_ARGUMENTS)[S]
+  ? (typeof REQUIRED_ARGUMENTS)[S][M] extends readonly (infer A)[]
+    ? A & ArgumentsOf<S, M>
+    : never
+  : never;
+
+/**
+ * The {@link REQUIRED_ARGUMENTS} of one method, in table order.
+ *
+ * @example
+ * ```ts
+ * requiredArgumentsOf('community', 'rename'); // ['identity', 'record', 'old_slug', 'slug']
+ * ```
+ */
+export function requiredArgumentsOf<S extends ServiceType, M extends MethodOf<S>>(service: S, method: M): readonly RequiredArgumentOf<S, M>[] {
+  return (REQUIRED_ARGUMENTS[service] as unknown as Readonly<Record<string, readonly RequiredArgumentOf<S, M>[]>>)[method] ?? [];
+}
+
 /**
  * The method names of a service, in table order.
  *

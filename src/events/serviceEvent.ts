@@ -1,6 +1,6 @@
 import type { Identity } from './identity.js';
 import type { JsonObject } from './json.js';
-import type { ArgumentName, ArgumentsOf, MethodOf, ServiceType } from './methodTables.js';
+import type { ArgumentsOf, MethodOf, RequiredArgumentOf, ServiceType } from './methodTables.js';
 import type { UnitOfWork } from './unitOfWork.js';
 
 /**
@@ -41,13 +41,11 @@ export type ArgumentTypes<R> = {
   slug: string;
 };
 
-/** Arguments the hook call may leave out: the seed's table lists them, Invenio often passes none. */
-type OptionalArgument = Exclude<ArgumentName, 'identity'>;
-
 /**
  * The arguments a service method passes to its components (and the hook receives), typed
- * from the method table. `identity` is required; the others are optional, as Invenio passes
- * `None` for many of them.
+ * from the method table: the method's {@link REQUIRED_ARGUMENTS | required arguments}
+ * (`identity` and the record, draft or slugs it acts on) must be there; the others may be
+ * left out or `null`, as Invenio often passes `None` for them.
  *
  * @example
  * ```ts
@@ -56,9 +54,9 @@ type OptionalArgument = Exclude<ArgumentName, 'identity'>;
  * ```
  */
 export type MethodArgs<S extends ServiceType, M extends MethodOf<S>, R = AppRecord> = {
-  readonly [A in ArgumentsOf<S, M> & 'identity']: ArgumentTypes<R>[A];
+  readonly [A in RequiredArgumentOf<S, M>]: ArgumentTypes<R>[A];
 } & {
-  readonly [A in ArgumentsOf<S, M> & OptionalArgument]?: ArgumentTypes<R>[A] | null | undefined;
+  readonly [A in Exclude<ArgumentsOf<S, M>, RequiredArgumentOf<S, M>>]?: ArgumentTypes<R>[A] | null | undefined;
 };
 
 /**

@@ -1,4 +1,4 @@
-import { ClosedError, ProvisionerError } from '../errors.js';
+import { ClosedError, PayloadError, ProvisionerError } from '../errors.js';
 import { SERVICE_TYPES, methodsOf } from '../events/methodTables.js';
 import type { MethodOf, ServiceType } from '../events/methodTables.js';
 import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
@@ -6,6 +6,7 @@ import { logger } from '../log.js';
 import { currentCause } from './causeContext.js';
 import { nextEventId } from './eventId.js';
 import { snapshotArgs } from './snapshot.js';
+import { missingArguments } from './missingArguments.js';
 import { isUnitOfWork } from './unitOfWork.js';
 
 const log = logger('hooks');
@@ -29,8 +30,11 @@ export type ServiceHooks<S extends ServiceType, R = AppRecord> = {
 
 /**
  * An event a hook built but could not emit: the provisioner was closed when the event was
- * due (`closed`), or the `uow` argument would not take the commit callback (`unit-of-work`).
- * The provisioner turns it into a `failed` outcome, so that nothing is dropped silently.
+ * due (`closed`), the `uow` argument would not take the commit callback (`unit-of-work`), or
+ * the call lacked an argument its method requires (`arguments`: `delete_record` without
+ * `record`, say; the error names each missing one). The provisioner turns it into a `failed`
+ * outcome (reason `closed`, or `payload` for the other two), so that nothing is dropped
+ * silently and nothing is sent to `/undefined`.
  *
  * @example
  * ```ts
@@ -42,7 +46,8 @@ export type ServiceHooks<S extends ServiceType, R = AppRecord> = {
  */
 export type HookRejection<R = AppRecord> =
   | { readonly kind: 'closed'; readonly event: ServiceEvent<R>; readonly error: ClosedError }
-  | { readonly kind: 'unit-of-work'; readonly event: ServiceEvent<R>; readonly error: ProvisionerError };
+  | { readonly kind: 'unit-of-work'; readonly event: ServiceEvent<R>; readonly error: ProvisionerError }
+  | { readonly kind: 'arguments'; readonly event: ServiceEvent<R>; readonly error: PayloadError };
 
 /**
  * How {@link createHooks}' hooks decide what to emit; every option has a default.
@@ -92,9 +97,10 @@ const logRejection = (rejection: HookRejection<unknown>): void => {
  * `draftId` (`record.id` / `draft.id` as strings, else `null`) and `causedBy` (the
  * {@link runWithCause} cause the call ran in).
  *
- * A hook never blocks on I/O and never throws into the app: missing arguments still make an
- * event; arguments that cannot be copied make one marked with `snapshotError`; an `emit`
- * that throws is logged.
+ * A hook never blocks on I/O and never throws into the app: a call without an argument its
+ * method requires ({@link RequiredArgumentOf}) makes an event that goes to `onRejected`
+ * (kind `arguments`) when it is due instead of to `emit`; arguments that cannot be copied
+ * make one marked with `snapshotError`; an `emit` that throws is logged.
  *
  * @example
  * ```ts
@@ -174,10 +180,17 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           snapshot.error === null ? base : { ...base, snapshotError: snapshot.error },
         ) as unknown as ServiceEvent<R>;
 
+        // Copy failures already fail the event (reason payload); only a complete copy is checked.
+        const missing = snapshot.error === null ? missingArguments(service, method, snapshot.args) : null;
+        const due = (): void => {
+          if (missing === null) deliver(event);
+          else reject({ kind: 'arguments', event, error: new PayloadError(missing) });
+        };
+
         const uow = typeof args === 'object' && args !== null ? readUow(args) : undefined;
         if (uow === undefined || uow === null) {
           if (log.enabled) log('%s.%s: event %s', service, method, event.eventId);
-          deliver(event);
+          due();
           return;
         }
         if (!isUnitOfWork(uow)) {
@@ -188,17 +201,17 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           });
           return;
         }
-        let due = true;
+        let pending = true;
         try {
           uow.onCommit(() => {
-            if (!due) return;
-            due = false;
+            if (!pending) return;
+            pending = false;
             if (log.enabled) log('%s.%s: event %s (uow committed)', service, method, event.eventId);
-            deliver(event);
+            due();
           });
           if (log.enabled) log('%s.%s: event %s waits for its uow', service, method, event.eventId);
         } catch (error) {
-          due = false;
+          pending = false;
           reject({
             kind: 'unit-of-work',
             event,

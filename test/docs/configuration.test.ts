@@ -62,6 +62,8 @@ const WRONG_OPTIONS: readonly unknown[] = [
   { events: publishWith(valid), http: { concurrency: 0, maxQueue: 1.5, retry: { limt: 2, limit: -1 } }, callbackTimeoutMs: -5 },
   { events: publishWith(valid), signing: { secret: 'not base64!' } },
   { events: publishWith(valid), signing: { secret: [] } },
+  { events: publishWith(valid), signing: { secret: `whsec_${Buffer.from('8 bytes!').toString('base64')}` } },
+  { events: publishWith(valid), signing: { secret: [`whsec_${Buffer.alloc(24, 7).toString('base64')}`, ''] } },
 ];
 
 function issuesOf(input: unknown): readonly string[] {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANY_METHODS, COMMUNITY_METHODS, RDM_RECORD_METHODS } from '../../src/events/methodTables.js';
+import { ANY_METHODS, COMMUNITY_METHODS, RDM_RECORD_METHODS, REQUIRED_ARGUMENTS } from '../../src/events/methodTables.js';
 import { REPO_ROOT } from './docBlocks.js';
 
 // docs/methods.md documents the method table of each service; the library's tables are the
@@ -29,6 +29,20 @@ function documentedTable(name: string): [string, string[]][] {
     });
 }
 
+/** `[method, [required argument...]]` rows of the documented table `name`: the arguments in bold. */
+function documentedRequired(name: string): [string, string[]][] {
+  const start = markdown.indexOf(`<!-- methods:${name} -->`);
+  const end = markdown.indexOf('<!-- /methods -->', start);
+  return markdown
+    .slice(start, end)
+    .split('\n')
+    .filter((line) => /^\|\s*`/.test(line))
+    .map((line) => {
+      const [method = '', args = ''] = line.split('|').slice(1, 3);
+      return [method.replaceAll('`', '').trim(), [...args.matchAll(/\*\*`([^`]+)`\*\*/g)].map((match) => match[1] ?? '')];
+    });
+}
+
 /** The rows the table `name` must have, as markdown, to paste when the test fails. */
 function expectedRows(name: keyof typeof TABLES): string {
   return Object.entries(TABLES[name])
@@ -41,6 +55,12 @@ describe('docs/methods.md', () => {
     it(`lists the methods of ${name} with their arguments, as METHOD_TABLES does`, () => {
       const expected = Object.entries(TABLES[name]).map(([method, args]) => [method, [...args]]);
       expect(documentedTable(name), `expected rows:\n${expectedRows(name)}`).toEqual(expected);
+    });
+
+    it(`marks in bold the required arguments of ${name}, as REQUIRED_ARGUMENTS does`, () => {
+      const required = REQUIRED_ARGUMENTS[name === 'community' ? 'community' : 'rdm_record'] as Readonly<Record<string, readonly string[]>>;
+      const expected = Object.keys(TABLES[name]).map((method) => [method, [...(required[method] ?? [])]]);
+      expect(documentedRequired(name)).toEqual(expected);
     });
   }
 });

@@ -36,7 +36,7 @@ const config = defineConfig<Work>({
         payload: ({ record }) => ({ id: record?.id ?? null, title: record?.metadata.title ?? '' }),
         callback: (response) => (response.body as { _id: string })._id,
       },
-      delete_record: { http_method: 'DELETE', payload: null, url_factory: (record) => recordUrl(DOCUMENTS, String(record?.id)) },
+      delete_record: { http_method: 'DELETE', payload: null, url_factory: (record) => recordUrl(DOCUMENTS, record.id) },
     },
   },
 });

@@ -44,7 +44,7 @@ describe('createHooks', () => {
     const { hooks, events } = capture(service);
     const record = service === 'rdm_record' ? rdmRecord() : community();
     for (const method of methodsOf(service)) {
-      callHook(hooks, method, { identity, record, draft: record });
+      callHook(hooks, method, { identity, record, draft: record, old_slug: 'romans', slug: 'roman-history' });
     }
     expect(events.map((event) => `${event.serviceType}.${event.method}`)).toEqual(
       methodsOf(service).map((method) => `${service}.${method}`),
@@ -189,13 +189,15 @@ describe('createHooks', () => {
   });
 
   describe('never throw into the app', () => {
-    it('emit an event when arguments are missing altogether', () => {
-      const { hooks, events } = capture('rdm_record');
+    it('reject the event, naming what is missing, when arguments are missing altogether', () => {
+      const { hooks, events: emitted, rejections } = capture('rdm_record');
       expect(() => callHook(hooks, 'publish', undefined)).not.toThrow();
       expect(() => callHook(hooks, 'publish', null)).not.toThrow();
       expect(() => callHook(hooks, 'publish', {})).not.toThrow();
       expect(() => callHook(hooks, 'publish', { record: rdmRecord() })).not.toThrow();
       expect(() => callHook(hooks, 'delete_record', { identity })).not.toThrow();
+      expect(emitted).toEqual([]);
+      const events = rejections.map((rejection) => rejection.event);
       expect(events.map((event) => [event.method, event.recordId, event.args])).toEqual([
         ['publish', null, {}],
         ['publish', null, {}],
@@ -204,6 +206,13 @@ describe('createHooks', () => {
         ['delete_record', null, { identity }],
       ]);
       expect(events.every((event) => event.snapshotError === undefined)).toBe(true);
+      expect(rejections.map((rejection) => `${rejection.kind}: ${rejection.error.message}`)).toEqual([
+        'arguments: publish: expected args.identity, got undefined; expected args.record, got undefined',
+        'arguments: publish: expected args.identity, got undefined; expected args.record, got undefined',
+        'arguments: publish: expected args.identity, got undefined; expected args.record, got undefined',
+        'arguments: publish: expected args.identity, got undefined',
+        'arguments: delete_record: expected args.record, got undefined',
+      ]);
     });
 
     it('survive an emit that throws', () => {

@@ -83,13 +83,13 @@ describe('ofService', () => {
         expectTypeOf(event.method).not.toExtend<'rename'>();
         expectTypeOf<'publish'>().toExtend<typeof event.method>();
         if (event.method === 'publish') {
-          expectTypeOf(event.args.record).toEqualTypeOf<RdmRecord | null | undefined>();
+          expectTypeOf(event.args.record).toEqualTypeOf<RdmRecord>();
           expectTypeOf(event.args.identity).toEqualTypeOf<Identity>();
         }
       });
       const rename$ = events$.pipe(ofService('community'), ofMethod('rename'));
       rename$.subscribe((event) => {
-        expectTypeOf(event.args.slug).toEqualTypeOf<string | null | undefined>();
+        expectTypeOf(event.args.slug).toEqualTypeOf<string>();
       });
     };
     expect(typed).toBeTypeOf('function');
