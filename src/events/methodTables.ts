@@ -267,6 +267,10 @@ export function isMethodOf<S extends ServiceType>(service: S, method: string): m
  * config uses `delete_record` under `community`, where the method is `delete_community`.
  */
 export const COUNTERPART_METHODS: Readonly<Record<string, string>> = {
+  // Communities are not published: a new community is `create`d.
+  publish: 'create',
+  read_draft: 'read',
+  search_drafts: 'search',
   delete_record: 'delete_community',
   delete_community: 'delete_record',
   restore_record: 'restore_community',

@@ -109,10 +109,10 @@ function seedExampleConfig(): unknown {
 }
 
 describe('decodeConfig: the seed\'s example config', () => {
-  it('is rejected for its two community mistakes, with the delete_community suggestion', () => {
+  it('is rejected for its two community mistakes, with the create and delete_community suggestions', () => {
     const endpoint = JSON.stringify('https://hcommons.org/api/v1/community_updates');
     expect(issuesOf(seedExampleConfig())).toEqual([
-      `community[${endpoint}].publish: expected a community method, got an rdm_record method`,
+      `community[${endpoint}].publish: expected a community method, got an rdm_record method (did you mean \`create\`?)`,
       `community[${endpoint}].delete_record: expected a community method, got an rdm_record method (did you mean \`delete_community\`?)`,
     ]);
   });
