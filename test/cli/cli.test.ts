@@ -4,15 +4,20 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const fixture = (name: string) => `test/cli/fixtures/${name}`;
 
 type Run = { readonly code: number | null; readonly stdout: string; readonly stderr: string };
 
-/** Runs the built CLI as users do: `node dist/cli.js …`, from the package root. */
+/** Runs the built CLI as users do: `node dist/cli/main.js …`, from the package root. */
 function run(...args: string[]): Promise<Run> {
+  return runWith([], ...args);
+}
+
+/** Runs the built CLI with `nodeOptions` given to node itself. */
+function runWith(nodeOptions: readonly string[], ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [...nodeOptions, cli, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -71,7 +76,9 @@ describe('remote-api-provisioner check', () => {
   it('exits 1 when the module exports no config or cannot be loaded', async () => {
     const [empty, missing] = await Promise.all([run('check', fixture('no-config.mjs')), run('check', fixture('does-not-exist.mjs'))]);
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toContain('Expected test/cli/fixtures/no-config.mjs to export a config as its default export or as `events` or `config`, found only `unrelated`.');
+    expect(empty.stderr).toContain(
+      'Expected test/cli/fixtures/no-config.mjs to export a config as its default export or `REMOTE_API_PROVISIONER_EVENTS`, `events` or `config`, found only `unrelated`.',
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`✗ Could not load ${fixture('does-not-exist.mjs')}`);
   });
@@ -85,6 +92,45 @@ describe('remote-api-provisioner check', () => {
       expect(stdout).toBe('');
       expect(stderr).toContain('Usage: remote-api-provisioner check <config module>');
     }
+  });
+
+  it('loads a TypeScript config with Node\'s own type stripping, under the name porting.md exports', async () => {
+    const { code, stdout, stderr } = await run('check', fixture('porting.config.ts'));
+    expect(stderr.replace(/^.*ExperimentalWarning.*\n(.*--trace-warnings.*\n)?/gm, '')).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toBe(
+      `✓ ${fixture('porting.config.ts')} (\`REMOTE_API_PROVISIONER_EVENTS\` export): a valid config with 1 service, 1 endpoint, 2 event configs`,
+    );
+    expect(stdout).toMatch(/publish\s+POST\s+function formatCommonsSearchPayload\s+no\s+endpoint/);
+  });
+
+  it('says what to do when this Node does not strip TypeScript types', async () => {
+    const { code, stderr } = await runWith(['--no-experimental-strip-types'], 'check', fixture('porting.config.ts'));
+    expect(code).toBe(1);
+    expect(stderr).toContain(`✗ Could not load ${fixture('porting.config.ts')}: Unknown file extension ".ts"`);
+    expect(stderr).toContain('has type stripping turned off (--no-experimental-strip-types?); or compile the config to .js, or run `node --import tsx');
+  });
+
+  it('finds a config exported as `config` among other exports', async () => {
+    const { code, stdout } = await run('check', fixture('named.config.mjs'));
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toBe(`✓ ${fixture('named.config.mjs')} (\`config\` export): a valid config with 1 service, 1 endpoint, 1 event config`);
+  });
+
+  it('refuses unknown options with a suggestion, and options without a value, with exit 2', async () => {
+    const [misspelt, valueless, onCheck] = await Promise.all([
+      run('replay', fixture('valid.config.mjs'), '--stor', 'sqlite:x.db'),
+      run('replay', fixture('valid.config.mjs'), '--store', '--reason', 'network'),
+      run('check', fixture('valid.config.mjs'), '--store=memory'),
+    ]);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr.split('\n')[0]).toBe(
+      'Expected one of --store, --reason, --endpoint, --record, --service, --method, --concurrency, got "--stor" (did you mean --store?).',
+    );
+    expect(valueless.code).toBe(2);
+    expect(valueless.stderr.split('\n')[0]).toBe('Expected a value after --store, got none.');
+    expect(onCheck.code).toBe(2);
+    expect(onCheck.stderr.split('\n')[0]).toBe('Expected no options, got --store.');
   });
 
   it('prints the usage on --help and exits 0', async () => {

@@ -12,7 +12,7 @@ import { startReceiver } from '../store/helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const fixture = (name: string) => `test/cli/fixtures/${name}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'rap-cli-'));
 const prefix = uniquePrefix();

@@ -1,0 +1,110 @@
+import type { EventConfig, ProvisionerConfig, ServiceType } from '../index.js';
+import { isSecretKey, redactUrl } from '../log.js';
+import { configExportOf, loadModule, noConfigMessage } from './configModule.js';
+import { plural, type Output } from './output.js';
+
+const MASK = '***';
+
+/**
+ * `check <config module>`: loads the module, validates its config as `createProvisioner`
+ * would, and prints every issue (exit 1) or a summary of what is sent where (exit 0).
+ */
+export async function check(modulePath: string, output: Output): Promise<number> {
+  const exports = await loadModule(modulePath, output);
+  if (exports === null) return 1;
+  const exportName = configExportOf(exports);
+  if (exportName === undefined) {
+    output.err(noConfigMessage(modulePath, exports));
+    return 1;
+  }
+
+  // Loaded here, not at the top: usage errors and --help answer without loading the library.
+  const { decodeConfig, SERVICE_TYPES } = await import('../index.js');
+  const decoded = decodeConfig(exports[exportName]);
+  if (decoded._tag === 'Left') {
+    const { issues } = decoded.left;
+    output.out(`✗ ${modulePath}: the config is invalid (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'})`);
+    for (const issue of issues) output.out(`  - ${issue}`);
+    return 1;
+  }
+  for (const line of summarize(modulePath, exportName, decoded.right, SERVICE_TYPES)) output.out(line);
+  return 0;
+}
+
+/** The readable summary of a valid config: one table per endpoint, one row per method. */
+function summarize(modulePath: string, exportName: string, config: ProvisionerConfig, serviceTypes: readonly ServiceType[]): string[] {
+  const services = serviceTypes.filter((service) => config[service] !== undefined);
+  let endpoints = 0;
+  let events = 0;
+  let needsOwner = false;
+  const body: string[] = [];
+  for (const service of services) {
+    body.push('', service);
+    const serviceConfig = config[service] as Readonly<Record<string, Readonly<Record<string, EventConfig | undefined>>>>;
+    for (const [endpoint, methods] of Object.entries(serviceConfig)) {
+      endpoints += 1;
+      body.push(`  ${redactUrl(endpoint)}`);
+      const rows: string[][] = [['METHOD', 'HTTP', 'PAYLOAD', 'OWNER', 'URL', 'CALLBACK', 'RESTRICTED']];
+      const notes: string[] = [];
+      for (const [method, eventConfig] of Object.entries(methods)) {
+        if (eventConfig === undefined) continue;
+        events += 1;
+        needsOwner ||= eventConfig.with_record_owner === true;
+        rows.push([
+          method,
+          typeof eventConfig.http_method === 'function' ? describeFunction(eventConfig.http_method, 'http_method') : eventConfig.http_method,
+          eventConfig.payload === null
+            ? 'none'
+            : typeof eventConfig.payload === 'function'
+              ? describeFunction(eventConfig.payload, 'payload')
+              : `JSON (${plural(Object.keys(eventConfig.payload).length, 'key')})`,
+          eventConfig.with_record_owner === true ? 'yes' : 'no',
+          eventConfig.url_factory === undefined ? 'endpoint' : describeFunction(eventConfig.url_factory, 'url_factory'),
+          eventConfig.callback === undefined ? '-' : describeFunction(eventConfig.callback, 'callback'),
+          eventConfig.include_restricted === true ? 'sent' : 'not sent',
+        ]);
+        const extras = describeExtras(eventConfig);
+        if (extras.length > 0) notes.push(`    ${method}: ${extras.join('; ')}`);
+      }
+      body.push(...table(rows).map((line) => `    ${line}`), ...notes);
+    }
+  }
+  const source = exportName === 'default' ? 'default export' : `\`${exportName}\` export`;
+  return [
+    `✓ ${modulePath} (${source}): a valid config with ${plural(services.length, 'service')}, ${plural(endpoints, 'endpoint')}, ${plural(events, 'event config')}`,
+    ...body,
+    '',
+    'URL "endpoint": the endpoint itself is the request URL. RESTRICTED "not sent": events of records',
+    'whose access is not public are skipped (include_restricted: true sends them).',
+    ...(needsOwner ? ['OWNER "yes": the payload function gets the record owner, so createProvisioner needs a resolveOwner option.'] : []),
+  ];
+}
+
+/** `function` plus its name when the name says more than the config key it sits under. */
+function describeFunction(fn: unknown, key: string): string {
+  const name = typeof fn === 'function' ? fn.name : '';
+  return name === '' || name === key ? 'function' : `function ${name}`;
+}
+
+/** The event config's other keys, with every secret masked. */
+function describeExtras(eventConfig: EventConfig): string[] {
+  const extras: string[] = [];
+  if (eventConfig.auth_token !== undefined) extras.push(`Authorization: Bearer ${MASK}`);
+  if (eventConfig.headers !== undefined && Object.keys(eventConfig.headers).length > 0) {
+    const headers = Object.entries(eventConfig.headers).map(([name, value]) => `${name}: ${isSecretKey(name) ? MASK : value}`);
+    extras.push(`headers ${headers.join(', ')}`);
+  }
+  if (eventConfig.retry !== undefined) {
+    extras.push(`retry ${Object.entries(eventConfig.retry).map(([name, value]) => `${name} ${String(value)}`).join(', ')}`);
+  }
+  if (eventConfig.timeout_ms !== undefined) extras.push(`timeout ${eventConfig.timeout_ms} ms`);
+  if (eventConfig.allowed_origins !== undefined) {
+    extras.push(`url_factory may leave the endpoint's origin for ${eventConfig.allowed_origins === true ? 'any origin' : eventConfig.allowed_origins.join(', ')}`);
+  }
+  return extras;
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd());
+}
