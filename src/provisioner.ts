@@ -181,7 +181,7 @@ type PendingEvent<R> = { readonly event: ServiceEvent<R>; readonly pairs: Pendin
  * hooks it hands out never emit into the void. Every (event, matching endpoint) pair ends in
  * exactly one outcome on `outcomes$`; `drain()` waits for all of them and their callbacks.
  *
- * @throws {ConfigError} when the config is invalid, when it asks for owners
+ * @throws {@link ConfigError} when the config is invalid, when it asks for owners
  *   (`with_record_owner`) without a `resolveOwner`, or when an option is out of range.
  *
  * @example

@@ -60,6 +60,7 @@ export function decodeConfig<R = AppRecord>(input: unknown): Either<ConfigError,
  *   // ['rdm_records: expected a service type (rdm_record or community), got an unknown key (did you mean `rdm_record`?)']
  * }
  * ```
+ * @throws {@link ConfigError} listing every problem, when the config is invalid.
  */
 export function parseConfig<R = AppRecord>(input: unknown): ProvisionerConfig<R> {
   const result = decodeConfig<R>(input);

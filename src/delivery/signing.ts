@@ -27,6 +27,7 @@ type SigningKey = Buffer;
  * const signed = signRequest(request, ['whsec_new...', 'whsec_old...'], Math.floor(Date.now() / 1000));
  * signed.headers['webhook-signature']; // 'v1,K5oZ... v1,3Fqa...'
  * ```
+ * @throws {@link ConfigError} when a secret is empty, not base64 or shorter than 24 bytes (never showing it).
  */
 export function signRequest(request: RequestDescriptor, secrets: string | readonly string[], timestampSeconds: number): RequestDescriptor {
   return signWithKeys(request, decodeSecrets(secrets), timestampSeconds);
@@ -47,6 +48,7 @@ export function signRequest(request: RequestDescriptor, secrets: string | readon
  * const effect = withSigning(createKyEffect(), { secret: process.env.WEBHOOK_SECRET ?? '' });
  * sendWithRetry(effect, request).subscribe(console.log);
  * ```
+ * @throws {@link ConfigError} when a secret is empty, not base64 or shorter than 24 bytes (never showing it).
  */
 export function withSigning(
   effect: HttpEffect,

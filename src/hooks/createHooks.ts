@@ -109,7 +109,7 @@ const logRejection = (rejection: HookRejection<unknown>): void => {
  * hooks.publish({ identity, record, draft, uow });   // emitted when uow commits
  * hooks.read({ identity, record });                  // not configured: returns at once
  * ```
- * @throws {ProvisionerError} when `service` is not `rdm_record` or `community` (at creation only).
+ * @throws {@link ProvisionerError} when `service` is not `rdm_record` or `community` (at creation only).
  */
 export function createHooks<S extends ServiceType, R = AppRecord>(
   service: S,

@@ -38,7 +38,7 @@ export type ManagedUnitOfWork = UnitOfWork & {
    * Marks the unit committed and runs the `onCommit` callbacks in registration order. A
    * throwing callback does not stop the others; once all ran, their errors are thrown
    * together as an `AggregateError`.
-   * @throws {ProvisionerError} when the unit is not open (committed twice, or after rollback).
+   * @throws {@link ProvisionerError} when the unit is not open (committed twice, or after rollback).
    */
   commit(): void;
   /** Marks the unit rolled back and runs the `onRollback` callbacks, like `commit()`. */

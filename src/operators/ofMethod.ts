@@ -33,7 +33,7 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
  * ```
  *
  * @param methods one or more method names of the seed's table.
- * @throws {ProvisionerError} at once, when a name is not a method of either service.
+ * @throws {@link ProvisionerError} at once, when a name is not a method of either service.
  *
  * @example
  * ```ts

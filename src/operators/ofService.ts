@@ -27,7 +27,7 @@ export type OfServiceEvent<E, S extends ServiceType> = Extract<E, { readonly ser
  * ```
  *
  * @param services one or more of `'rdm_record'`, `'community'`.
- * @throws {ProvisionerError} at once, when a name is not a service type.
+ * @throws {@link ProvisionerError} at once, when a name is not a service type.
  *
  * @example
  * ```ts

@@ -151,7 +151,7 @@ const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritized', 'wa
  * durable when Redis acknowledges them (`await store.flush()` waits for that). A crash in
  * between (usually well under a millisecond) loses them.
  *
- * @throws {ProvisionerError} when bullmq or ioredis cannot be loaded, when Redis does not
+ * @throws {@link ProvisionerError} when bullmq or ioredis cannot be loaded, when Redis does not
  *   answer within `connectTimeoutMs`, or when the store was created with another number of
  *   partitions.
  *

@@ -79,7 +79,7 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
  * planned (payload functions do not run again) and their attempts counted. One process at a
  * time: a second one is refused while the first holds the file.
  *
- * @throws {ProvisionerError} when better-sqlite3 cannot be loaded, when another process holds
+ * @throws {@link ProvisionerError} when better-sqlite3 cannot be loaded, when another process holds
  *   the file, or when the file was written by a newer version of this library.
  *
  * @example

@@ -2,18 +2,22 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GROUPS } from '../../typedoc.groups.mjs';
 import { REPO_ROOT } from './docBlocks.js';
 
 // Runs typedoc with the project's typedoc.json, as `npm run docs` does, but writes the site
 // and the JSON model to .tmp/typedoc/ so the test leaves docs/api alone. Warnings are collected rather than
 // raised (they would stop typedoc before it writes the model); the test fails on any of them.
 
+type CommentPart = { readonly kind: string; readonly text: string; readonly tag?: string; readonly target?: unknown };
 type Comment = {
-  readonly summary?: readonly { readonly text: string }[];
-  readonly blockTags?: readonly { readonly tag: string }[];
+  readonly summary?: readonly CommentPart[];
+  readonly blockTags?: readonly { readonly tag: string; readonly content?: readonly CommentPart[] }[];
 };
 type Reflection = {
+  readonly id?: number;
   readonly name: string;
+  readonly groups?: readonly { readonly title: string; readonly children?: readonly number[] }[];
   readonly comment?: Comment;
   readonly signatures?: readonly { readonly comment?: Comment }[];
   readonly children?: readonly Reflection[];
@@ -67,5 +71,27 @@ describe('API reference (typedoc)', () => {
       return lacks.length === 0 ? [] : [`${reflection.name}: lacks ${lacks.join(' and ')}`];
     });
     expect(missing.join('\n'), 'exports without a summary or an example').toBe('');
+  });
+
+  it('groups every export by what a reader looks for, "Start here" first', () => {
+    const project = JSON.parse(readFileSync(JSON_OUT, 'utf8')) as Reflection;
+    const titles = (project.groups ?? []).map((group) => group.title).filter((title) => title !== 'Documents');
+    expect(titles).toEqual(GROUPS);
+    expect(config['groupOrder']).toEqual(['Start here', 'Documents', ...GROUPS.slice(1), '*']);
+    const nameOf = (id: number) => project.children?.find((child) => child.id === id)?.name;
+    const startHere = project.groups?.find((group) => group.title === 'Start here')?.children?.map(nameOf) ?? [];
+    expect(startHere).toEqual(expect.arrayContaining(['createProvisioner', 'defineConfig', 'createUnitOfWork', 'Provisioner', 'ConfigError']));
+    const errors = project.groups?.find((group) => group.title === 'Errors')?.children?.map(nameOf) ?? [];
+    expect(errors).toContain('ConfigError');
+  });
+
+  it('renders @throws with a link to the error class', () => {
+    const project = JSON.parse(readFileSync(JSON_OUT, 'utf8')) as Reflection;
+    const throwsTags = (project.children ?? []).flatMap((reflection) =>
+      (commentOf(reflection)?.blockTags ?? []).filter((tag) => tag.tag === '@throws').map((tag) => ({ name: reflection.name, content: tag.content ?? [] })),
+    );
+    expect(throwsTags.map((tag) => tag.name)).toEqual(expect.arrayContaining(['createProvisioner', 'parseConfig', 'withSigning', 'recordUrl']));
+    const unlinked = throwsTags.filter(({ content }) => !(content[0]?.kind === 'inline-tag' && content[0].tag === '@link' && typeof content[0].target === 'number'));
+    expect(unlinked.map((tag) => tag.name)).toEqual([]);
   });
 });
