@@ -49,13 +49,8 @@ describe('docs/getting-started.md: the minimal node:http app', () => {
 describe('docs/getting-started.md: publish in a PostgreSQL transaction', () => {
   // A schema of its own, so that the example's `works` table never meets another test's.
   const schema = `getting_started_${process.pid}`;
-  const connection = {
-    host: process.env['PGHOST'] ?? '127.0.0.1',
-    port: Number(process.env['PGPORT'] ?? 5432),
-    user: process.env['PGUSER'] ?? 'postgres',
-    database: process.env['PGDATABASE'] ?? 'postgres',
-    ...(process.env['PGPASSWORD'] !== undefined ? { password: process.env['PGPASSWORD'] } : {}),
-  };
+  // The server on its standard loopback port, or DATABASE_URL (as CONTRIBUTING.md says).
+  const connection = { connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres' };
   let pool: pg.Pool;
   beforeAll(async () => {
     const admin = new pg.Client(connection);
