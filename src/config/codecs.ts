@@ -3,7 +3,9 @@ import * as t from 'io-ts/lib/index.js';
 import { COUNTERPART_METHODS, SERVICE_TYPES, isMethodOf, methodsOf, type ServiceType } from '../events/methodTables.js';
 import { HTTP_METHODS } from '../events/request.js';
 import { EVENT_CONFIG_KEYS, type EventConfig, type ProvisionerConfig } from './types.js';
-import { describeHidden, describeKind, describeValue, quote, withoutCredentials } from './describeValue.js';
+import { describeHidden, describeKind, describeValue, quote } from '../util/describeValue.js';
+import { withoutCredentials } from '../util/redact.js';
+import { isSecretName } from '../util/secretNames.js';
 import { didYouMeanName, didYouMeanValue, keyedByData, problem } from './reporter.js';
 import { suggest } from './suggest.js';
 
@@ -203,24 +205,8 @@ const FunctionCodec = leaf<(...args: never[]) => unknown>('Function', 'a functio
 
 /** Header names are RFC 9110 tokens. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Header names whose values are secrets: never echoed in an issue. */
-const SECRET_HEADER = /auth|token|secret|key|cookie|passw|credential|signature|session/i;
 /** Characters that would split or end a header line. */
 const LINE_BREAK = /[\r\n\0]/;
-
-/**
- * Whether a header's name says its value is a secret (Authorization, X-Api-Key, Cookie, ...).
- *
- * @example
- * ```ts
- * isSecretHeaderName('X-Api-Key'); // true
- * isSecretHeaderName('X-Trace');   // false
- * ```
- * @internal
- */
-export function isSecretHeaderName(name: string): boolean {
-  return SECRET_HEADER.test(name);
-}
 
 const HeaderValueCodec = new ConfigCodec<string>('HeaderValue', 'a string', () => []);
 
@@ -244,7 +230,7 @@ export const HeadersCodec = keyedByData(
       const at = t.appendContext(context, name, HeaderValueCodec, value);
       // Header values are never echoed: any header may carry a credential. Secret-looking
       // names say so with `(hidden)`.
-      const secret = isSecretHeaderName(name);
+      const secret = isSecretName(name);
       if (!HEADER_NAME.test(name)) {
         errors.push(issue(value, at, problem("a header name of letters, digits and !#$%&'*+-.^_`|~ only", name === '' ? 'an empty name' : 'a name with other characters')));
       }

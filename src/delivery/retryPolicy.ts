@@ -1,7 +1,7 @@
 import { HttpStatusError, NetworkError, ProvisionerError, RedirectError, TimeoutError } from '../errors.js';
 import type { ProvisionerResponse, RequestDescriptor, RetryOptions } from '../events/request.js';
 import { parseRetryAfter } from './retryAfter.js';
-import { describeUrl } from './urls.js';
+import { describeUrl } from '../util/urls.js';
 
 /**
  * {@link RetryOptions} with every field set.

@@ -2,7 +2,7 @@ import { ClosedError, ProvisionerError } from '../errors.js';
 import { SERVICE_TYPES, methodsOf } from '../events/methodTables.js';
 import type { MethodOf, ServiceType } from '../events/methodTables.js';
 import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { currentCause } from './causeContext.js';
 import { nextEventId } from './eventId.js';
 import { snapshotArgs } from './snapshot.js';

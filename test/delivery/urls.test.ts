@@ -76,7 +76,7 @@ describe('assertHttpUrl', () => {
     }
     expect(message).toBe('Expected the endpoint to be an absolute http(s) URL, got the scheme "ftp:" in "ftp://files.example.org/x"');
     expect(() => assertHttpUrl(42, 'the URL of url_factory')).toThrow(
-      'Expected the URL of url_factory to be an absolute http(s) URL string, got number 42',
+      'Expected the URL of url_factory to be an absolute http(s) URL string, got a number (42)',
     );
     expect(() => assertHttpUrl(undefined, 'the URL of url_factory')).toThrow(UrlError);
   });
