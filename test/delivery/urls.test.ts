@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UrlError, assertHttpUrl, recordUrl, sameOrigin } from '../../src/index.js';
+import { UrlError, recordUrl } from '../../src/index.js';
+import { assertHttpUrl, sameOrigin } from '../../src/util/urls.js';
 
 const BASE = 'https://search.example.org/api/v1/documents';
 
