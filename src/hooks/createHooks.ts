@@ -90,7 +90,7 @@ const logRejection = (rejection: HookRejection<unknown>): void => {
  * and hands it to `emit`: at once, or when the `uow` argument commits (never when it rolls
  * back). Events carry a process-unique `eventId`, `emittedAt` (call time), `recordId` /
  * `draftId` (`record.id` / `draft.id` as strings, else `null`) and `causedBy` (the
- * {@link runWithCause} cause the call ran in).
+ * callback whose write-back the call ran in, when it did).
  *
  * A hook never blocks on I/O and never throws into the app: missing arguments still make an
  * event; arguments that cannot be copied make one marked with `snapshotError`; an `emit`
