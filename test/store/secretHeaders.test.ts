@@ -1,8 +1,8 @@
-// Secret headers never reach the SQLite file: every header shape the one secret-name rule
+// Secret headers never reach a durable store: every header shape the one secret-name rule
 // covers (`X-Auth`, `X-Access-Key`, `X-Session`, `Private-Key`, `auth_token`, and the Bearer
 // token of the config's `auth_token`), in requests and in responses, is absent from the
-// database and its WAL after the deliveries are dead-lettered, and comes back from the
-// config when a dead letter is replayed.
+// SQLite database and its WAL, and from every Redis key of the store, after the deliveries are
+// dead-lettered; and comes back from the config when a dead letter is replayed.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,8 +10,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
 import createDebug from 'debug';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createProvisioner, createSqliteStore, sqliteStoreAvailability, type DeliveryOutcome, type ProvisionerConfig } from '../../src/index.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createProvisioner,
+  createRedisStore,
+  createSqliteStore,
+  sqliteStoreAvailability,
+  type DeliveryOutcome,
+  type DeliveryStore,
+  type ProvisionerConfig,
+} from '../../src/index.js';
+import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
 
 const SECRETS: Readonly<Record<string, string>> = {
   'X-Auth': 'xauth-secret-1f9c',
@@ -25,7 +35,61 @@ const RESPONSE_SECRET = 'response-session-secret-a6f3';
 const EVERY_SECRET = [...Object.values(SECRETS), BEARER, RESPONSE_SECRET];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rap-secret-headers-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const prefix = uniquePrefix();
+beforeAll(assertRedisReachable);
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await removeKeys(prefix);
+});
+
+/** Everything Redis holds under the store's prefix: strings, hashes, lists, sets, sorted sets and streams. */
+async function redisContents(): Promise<Buffer> {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const parts: Buffer[] = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scanBuffer(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+      cursor = String(next);
+      for (const key of keys) {
+        parts.push(key);
+        const type = await client.type(key);
+        if (type === 'string') parts.push((await client.getBuffer(key)) ?? Buffer.alloc(0));
+        else if (type === 'hash') parts.push(...Object.entries(await client.hgetallBuffer(key)).flatMap(([field, value]) => [Buffer.from(field), value]));
+        else if (type === 'list') parts.push(...(await client.lrangeBuffer(key, 0, -1)));
+        else if (type === 'set') parts.push(...(await client.smembersBuffer(key)));
+        else if (type === 'zset') parts.push(...(await client.zrangeBuffer(key, '0', '-1')));
+        else if (type === 'stream') parts.push(Buffer.from(JSON.stringify(await client.xrange(key, '-', '+'))));
+      }
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+  return Buffer.concat(parts);
+}
+
+type Durable = {
+  readonly name: string;
+  readonly skip: boolean;
+  readonly open: () => Promise<DeliveryStore>;
+  /** Every byte the store holds. */
+  readonly contents: () => Promise<Buffer>;
+};
+const sqliteFile = path.join(dir, 'secrets.db');
+const DURABLE_STORES: readonly Durable[] = [
+  {
+    name: 'SQLite',
+    skip: !sqliteStoreAvailability().available,
+    open: async () => createSqliteStore({ path: sqliteFile }),
+    contents: async () => Buffer.concat([sqliteFile, `${sqliteFile}-wal`].filter((name) => existsSync(name)).map((name) => readFileSync(name))),
+  },
+  {
+    name: 'Redis',
+    skip: false,
+    open: () => createRedisStore({ prefix, name: 'secrets', partitions: 1, drainPollMs: 20 }),
+    contents: redisContents,
+  },
+];
 
 /** A receiver that answers with `status()` and a secret response header, keeping the request headers it saw. */
 async function startReceiver(status: () => number): Promise<{ readonly url: string; readonly seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
@@ -59,11 +123,10 @@ async function captureDebug(run: () => Promise<void>): Promise<string> {
   return lines.join('\n');
 }
 
-describe.skipIf(!sqliteStoreAvailability().available)('the SQLite store and secret headers', () => {
-  it('writes no secret header value to the database or its WAL, logs none, and restores them from the config on replay', async () => {
+describe.each(DURABLE_STORES)('the $name store and secret headers', ({ skip, open, contents }) => {
+  it.skipIf(skip)('writes no secret header value, logs none, and restores them from the config on replay', async () => {
     let failing = true;
     const receiver = await startReceiver(() => (failing ? 400 : 200));
-    const file = path.join(dir, 'secrets.db');
     const events = {
       rdm_record: {
         [receiver.url]: {
@@ -71,7 +134,7 @@ describe.skipIf(!sqliteStoreAvailability().available)('the SQLite store and secr
         },
       },
     } as unknown as ProvisionerConfig;
-    const provisioner = createProvisioner({ events, store: createSqliteStore({ path: file }) });
+    const provisioner = createProvisioner({ events, store: await open() });
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     let closed = false;
@@ -92,9 +155,9 @@ describe.skipIf(!sqliteStoreAvailability().available)('the SQLite store and secr
         for (const secret of EVERY_SECRET) expect(message).not.toContain(secret);
       }
 
-      const bytes = Buffer.concat([file, `${file}-wal`].filter((name) => existsSync(name)).map((name) => readFileSync(name)));
-      expect(bytes.includes('X-Source')).toBe(true); // the request headers are in the file, but the secret ones
-      for (const secret of EVERY_SECRET) expect(bytes.includes(secret), `${secret} in the SQLite file`).toBe(false);
+      const bytes = await contents();
+      expect(bytes.includes('X-Source')).toBe(true); // the request headers are stored, but the secret ones
+      for (const secret of EVERY_SECRET) expect(bytes.includes(secret), `${secret} in the store`).toBe(false);
 
       failing = false;
       const arrivedBefore = receiver.seen.length;
@@ -108,8 +171,8 @@ describe.skipIf(!sqliteStoreAvailability().available)('the SQLite store and secr
 
       await provisioner.close({ timeoutMs: 2_000 });
       closed = true;
-      const after = Buffer.concat([file, `${file}-wal`].filter((name) => existsSync(name)).map((name) => readFileSync(name)));
-      for (const secret of EVERY_SECRET) expect(after.includes(secret), `${secret} in the SQLite file after close`).toBe(false);
+      const after = await contents();
+      for (const secret of EVERY_SECRET) expect(after.includes(secret), `${secret} in the store after close`).toBe(false);
     } finally {
       if (!closed) await provisioner.close({ timeoutMs: 2_000 });
       await receiver.close();
