@@ -17,18 +17,37 @@ const isEnumerable = Object.prototype.propertyIsEnumerable;
  * @internal
  */
 export class NotJsonData {
+  /** The path from the failing value up to the root, innermost first (built only on failure). */
+  readonly #segments: string[] = [];
+  #root = '';
+
   constructor(
-    /** The path of the value, from the root's name: `payload.tags[2]`. */
-    readonly path: string,
-    /** What was expected there: `a JSON value`, `string keys`. */
+    /** What was expected there: `a JSON value`, `string keys only`. */
     readonly expected: string,
     /** What was found there: `a Map`, `NaN`, `a function`. */
     readonly found: string,
   ) {}
 
+  /** The path of the value, from the root's name: `payload.tags[2]`. */
+  get path(): string {
+    return this.#root + [...this.#segments].reverse().join('');
+  }
+
   /** `payload.tags: expected a JSON value, got a Map`. */
   get message(): string {
     return `${this.path}: expected ${this.expected}, got ${this.found}`;
+  }
+
+  /** Adds the segment of the container the value was found in. @internal */
+  within(segment: string): this {
+    this.#segments.push(segment);
+    return this;
+  }
+
+  /** Names the root. @internal */
+  at(root: string): this {
+    this.#root = root;
+    return this;
   }
 }
 
@@ -50,85 +69,119 @@ export class NotJsonData {
  * @internal
  */
 export function jsonCopy(value: unknown, rootName: string): unknown {
-  return copyValue(value, rootName, '', 0, []);
+  const copy = copyValue(value, '', 0, []);
+  if (copy !== FAILED) return copy;
+  const found = failure ?? new NotJsonData('a JSON value', 'a value that could not be read');
+  failure = undefined;
+  return found.at(rootName);
 }
 
-function copyValue(value: unknown, path: string, key: string, depth: number, ancestors: object[]): unknown {
+/** Returned up the walk when a value is not JSON data; the reason is in {@link failure}. */
+const FAILED: unique symbol = Symbol('not JSON data');
+/** The reason of the last {@link FAILED} (the walk is synchronous: one at a time). */
+let failure: NotJsonData | undefined;
+
+function fail(expected: string, found: string): typeof FAILED {
+  failure = new NotJsonData(expected, found);
+  return FAILED;
+}
+
+function copyValue(value: unknown, key: string, depth: number, ancestors: object[]): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value;
     case 'number':
       if (Number.isFinite(value)) return Object.is(value, -0) ? 0 : value;
-      return new NotJsonData(path, 'a JSON value', `${String(value)} (JSON would send null)`);
+      return fail('a JSON value', `${String(value)} (JSON would send null)`);
     case 'bigint':
-      return new NotJsonData(path, 'a JSON value', 'a BigInt (JSON cannot hold it; send it as a string)');
+      return fail('a JSON value', 'a BigInt (JSON cannot hold it; send it as a string)');
     case 'object':
       break;
     default:
-      return new NotJsonData(path, 'a JSON value', `${describeKind(value)} (JSON would drop it)`);
+      return fail('a JSON value', `${describeKind(value)} (JSON would drop it)`);
   }
   if (value === null) return null;
-  if (ancestors.includes(value)) {
-    return new NotJsonData(path, 'a JSON value', 'a circular reference (JSON cannot hold cycles)');
-  }
-  if (depth >= MAX_DEPTH) return new NotJsonData(path, `a JSON value nested at most ${MAX_DEPTH} levels deep`, 'deeper data');
-  const toJSON = (value as { readonly toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') {
-    let replaced: unknown;
-    try {
-      replaced = (toJSON as (key: string) => unknown).call(value, key);
-    } catch (error) {
-      return new NotJsonData(path, 'a JSON value', `a value whose toJSON threw (${error instanceof Error ? error.message : describeKind(error)})`);
+  if (depth >= MAX_DEPTH) return fail(`a JSON value nested at most ${MAX_DEPTH} levels deep`, 'deeper data');
+  if (ancestors.includes(value)) return fail('a JSON value', 'a circular reference (JSON cannot hold cycles)');
+  const prototype: unknown = Object.getPrototypeOf(value);
+  const plain = prototype === Object.prototype || prototype === null;
+  // A plain object's own `toJSON` is found by the key loop; other objects are asked here.
+  if (!plain) {
+    const toJSON = (value as { readonly toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      const replaced = callToJSON(value, toJSON, key);
+      return replaced === TOJSON_THREW ? FAILED : copyValue(replaced, key, depth + 1, ancestors);
     }
-    return copyValue(replaced, path, key, depth + 1, ancestors);
+    if (!Array.isArray(value)) {
+      const sentAs = value instanceof Map || value instanceof Set ? ' (JSON would send {})' : '';
+      return fail('a JSON value', `${describeKind(value)}${sentAs}`);
+    }
   }
   ancestors.push(value);
-  try {
-    if (Array.isArray(value)) return copyArray(value, path, depth, ancestors);
-    const prototype: unknown = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== null) {
-      const found = describeKind(value);
-      const sentAs = value instanceof Map || value instanceof Set ? ' (JSON would send {})' : '';
-      return new NotJsonData(path, 'a JSON value', `${found}${sentAs}`);
-    }
-    return copyObject(value as Record<string, unknown>, path, depth, ancestors);
-  } finally {
-    ancestors.pop();
-  }
+  const copy = Array.isArray(value) ? copyArray(value, depth, ancestors) : copyObject(value as Record<string, unknown>, key, depth, ancestors);
+  ancestors.pop();
+  return copy;
 }
 
-function copyArray(value: readonly unknown[], path: string, depth: number, ancestors: object[]): unknown {
+function callToJSON(value: object, toJSON: unknown, key: string): unknown {
+  try {
+    return (toJSON as (key: string) => unknown).call(value, key);
+  } catch (error) {
+    failure = new NotJsonData('a JSON value', `a value whose toJSON threw (${error instanceof Error ? error.message : describeKind(error)})`);
+    return TOJSON_THREW;
+  }
+}
+/** What {@link callToJSON} gives when `toJSON` threw (the reason is in {@link failure}). */
+const TOJSON_THREW: unique symbol = Symbol('toJSON threw');
+
+function copyArray(value: readonly unknown[], depth: number, ancestors: object[]): unknown {
   const copy: unknown[] = new Array<unknown>(value.length);
   for (let index = 0; index < value.length; index += 1) {
-    const itemPath = `${path}[${index}]`;
     const item: unknown = value[index];
-    if (item === undefined) return new NotJsonData(itemPath, 'a JSON value', 'undefined (JSON would send null)');
-    const itemCopy = copyValue(item, itemPath, String(index), depth + 1, ancestors);
-    if (itemCopy instanceof NotJsonData) return itemCopy;
+    const itemCopy = item === undefined ? fail('a JSON value', 'undefined (JSON would send null)') : copyValue(item, String(index), depth + 1, ancestors);
+    if (itemCopy === FAILED) {
+      failure?.within(`[${index}]`);
+      return FAILED;
+    }
     copy[index] = itemCopy;
   }
   return copy;
 }
 
-function copyObject(value: Record<string, unknown>, path: string, depth: number, ancestors: object[]): unknown {
-  for (const symbol of Object.getOwnPropertySymbols(value)) {
-    if (isEnumerable.call(value, symbol)) return new NotJsonData(path, 'string keys only', `the symbol key ${String(symbol.description ?? '')} (JSON would drop it)`);
-  }
+function copyObject(value: Record<string, unknown>, key: string, depth: number, ancestors: object[]): unknown {
   const copy: Record<string, unknown> = {};
-  for (const key in value) {
-    if (!hasOwn.call(value, key)) continue;
-    const item = value[key];
+  for (const name in value) {
+    if (!hasOwn.call(value, name)) continue;
+    const item = value[name];
     if (item === undefined) continue;
-    const itemPath = `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`;
-    const itemCopy = copyValue(item, itemPath, key, depth + 1, ancestors);
-    if (itemCopy instanceof NotJsonData) return itemCopy;
-    if (key === '__proto__') {
+    if (name === 'toJSON' && typeof item === 'function') {
+      const replaced = callToJSON(value, item, key);
+      if (replaced === TOJSON_THREW) return FAILED;
+      ancestors.pop();
+      const copied = copyValue(replaced, key, depth + 1, ancestors);
+      ancestors.push(value);
+      return copied;
+    }
+    const itemCopy = copyValue(item, name, depth + 1, ancestors);
+    if (itemCopy === FAILED) {
+      failure?.within(/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`);
+      return FAILED;
+    }
+    if (name === '__proto__') {
       // An own key named `__proto__` (from JSON.parse) stays a key, never a prototype.
-      Object.defineProperty(copy, key, { value: itemCopy, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(copy, name, { value: itemCopy, enumerable: true, writable: true, configurable: true });
     } else {
-      copy[key] = itemCopy;
+      copy[name] = itemCopy;
     }
   }
-  return copy;
+  const symbol = enumerableSymbolKey(value);
+  return symbol === undefined ? copy : fail('string keys only', `the symbol key ${symbol.description ?? ''} (JSON would drop it)`);
+}
+
+function enumerableSymbolKey(value: object): symbol | undefined {
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (isEnumerable.call(value, symbol)) return symbol;
+  }
+  return undefined;
 }

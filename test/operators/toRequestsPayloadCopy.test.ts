@@ -92,6 +92,7 @@ describe('toRequests: a payload that JSON would change or drop fails, naming the
     ['a BigInt, not serializable', { id: 'x', size: 10n }, 'payload.size: expected a JSON value, got a BigInt'],
     ['a class instance', { id: 'x', 'kcr:tag': new Tag('a') }, 'payload["kcr:tag"]: expected a JSON value, got an instance of Tag'],
     ['a cycle', cycle, 'payload.self: expected a JSON value, got a circular reference'],
+    ['a toJSON that throws', { id: 'x', dates: [{ toJSON: () => { throw new Error('no date'); } }] }, 'payload.dates[0]: expected a JSON value, got a value whose toJSON threw (no date)'],
   ])('%s', async (_name, payload, expected) => {
     const failure = await failureFor(payload);
     expect(failure.reason).toBe('payload');
