@@ -89,13 +89,14 @@ export function buildPayload(
  * @internal
  */
 export function serializePayload(payload: JsonObject, path: string, subject: string): SentPayload | PlanFailure {
-  const copy = jsonCopy(payload, 'payload');
-  if (copy instanceof NotJsonData) {
-    return new PlanFailure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}: ${copy.message}`));
-  }
   try {
+    const copy = jsonCopy(payload, 'payload');
+    if (copy instanceof NotJsonData) {
+      return new PlanFailure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}: ${copy.message}`));
+    }
     return { body: JSON.stringify(copy), payload: copy as JsonObject };
   } catch (error) {
+    // A getter or a proxy of the app's object that throws.
     return new PlanFailure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}, but serializing it failed: ${messageOf(error)}`, { cause: error }));
   }
 }

@@ -100,6 +100,17 @@ describe('toRequests: a payload that JSON would change or drop fails, naming the
     expect(failure.message).toContain('rdm_record["https://search.example.org/api/v1/documents"].publish');
   });
 
+  it('fails with reason payload when a getter of the payload throws', async () => {
+    const payload = Object.defineProperty({ id: 'x' }, 'title', {
+      enumerable: true,
+      get: () => {
+        throw new Error('title unavailable');
+      },
+    });
+    const failure = await failureFor(payload);
+    expect(failure).toEqual({ reason: 'payload', message: expect.stringContaining('serializing it failed: title unavailable') as unknown });
+  });
+
   it('names the value in a static payload of the config too', async () => {
     const config = { rdm_record: { [SEARCH]: { publish: { http_method: 'POST', payload: { id: 'x', score: Number.NaN } } } } } as unknown as ProvisionerConfig;
     const plan = await firstValueFrom(of(serviceEvent({ method: 'publish' })).pipe(toRequests(config)));
