@@ -1,4 +1,6 @@
-// Explicit named exports only: this file is the whole public surface.
+// Explicit named exports only: this file is the whole public surface, what docs/ documents for
+// users and nothing else (api/remote-api-provisioner.api.md is its golden report; internals
+// are imported by tests from their src/ files).
 
 // --- events (ground floor: types and method tables)
 export {
@@ -80,16 +82,12 @@ export type {
 } from './config/types.js';
 export { decodeConfig, parseConfig } from './config/decodeConfig.js';
 export { defineConfig } from './config/defineConfig.js';
-export { ProvisionerConfigCodec } from './config/codecs.js';
-export { indexConfig, configuredMethods, endpointsFor, configNeedsOwner } from './config/configIndex.js';
-export type { ConfigIndex, EndpointBinding } from './config/configIndex.js';
 
 // --- hooks, unit of work, bus
 export { createHooks } from './hooks/createHooks.js';
 export type { ServiceHooks, HookOptions, HookRejection } from './hooks/createHooks.js';
 export { createUnitOfWork, isUnitOfWork } from './hooks/unitOfWork.js';
 export type { ManagedUnitOfWork, UnitOfWorkState } from './hooks/unitOfWork.js';
-export { runWithCause, currentCause } from './hooks/causeContext.js';
 export { createEventBus } from './bus/eventBus.js';
 export type { EventBus, BusEvents } from './bus/eventBus.js';
 
@@ -98,8 +96,11 @@ export { ofService } from './operators/ofService.js';
 export type { OfServiceEvent } from './operators/ofService.js';
 export { ofMethod } from './operators/ofMethod.js';
 export type { OfMethodEvent } from './operators/ofMethod.js';
-export { toRequests, DEFAULT_OWNER_TIMEOUT_MS, DEFAULT_PAYLOAD_TIMEOUT_MS } from './operators/toRequests.js';
-export type { ToRequestsOptions, ResolveOwner, ResolveOwnerInput } from './operators/toRequests.js';
+export { toRequests } from './operators/toRequests.js';
+export { DEFAULT_OWNER_TIMEOUT_MS } from './planning/owner.js';
+export { DEFAULT_PAYLOAD_TIMEOUT_MS } from './planning/payload.js';
+export type { ToRequestsOptions } from './operators/toRequests.js';
+export type { ResolveOwner, ResolveOwnerInput } from './planning/owner.js';
 export { deliver } from './operators/deliver.js';
 export type { DeliverOptions } from './operators/deliver.js';
 export { runCallbacks, DEFAULT_CALLBACK_TIMEOUT_MS } from './operators/runCallbacks.js';
@@ -110,20 +111,10 @@ export { createKyEffect } from './delivery/kyEffect.js';
 export type { KyClientOptions, KyEffect, KyEffectOptions } from './delivery/kyEffect.js';
 export { sendWithRetry } from './delivery/sendWithRetry.js';
 export type { SendResult, SendOptions, AttemptInfo } from './delivery/sendWithRetry.js';
-export {
-  DEFAULT_RETRY_OPTIONS,
-  resolveRetryOptions,
-  isRetryableStatus,
-  classifyResponse,
-  classifyError,
-  backoffDelay,
-  retryDelay,
-} from './delivery/retryPolicy.js';
-export type { ResolvedRetryOptions, AttemptVerdict, AttemptFailureReason } from './delivery/retryPolicy.js';
-export { parseRetryAfter } from './delivery/retryAfter.js';
+export { DEFAULT_RETRY_OPTIONS } from './delivery/retryPolicy.js';
+export type { ResolvedRetryOptions } from './delivery/retryPolicy.js';
 export { signRequest, withSigning } from './delivery/signing.js';
-export { recordUrl, assertHttpUrl, sameOrigin } from './delivery/urls.js';
-// (delivery exports go here)
+export { recordUrl } from './util/urls.js';
 
 // --- stores
 export { createMemoryStore } from './store/memoryStore.js';
@@ -132,7 +123,7 @@ export { createSqliteStore, sqliteStoreAvailability } from './store/sqliteStore.
 export type { SqliteStoreOptions } from './store/sqliteStore.js';
 export { createRedisStore } from './store/redisStore.js';
 export type { RedisStoreOptions } from './store/redisStore.js';
-export { deliveryIdOf, endpointIdOf } from './store/deliveryId.js';
+export { deliveryIdOf } from './events/deliveryId.js';
 export type {
   DeliveryStore,
   JournalEntry,

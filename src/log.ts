@@ -1,202 +1,25 @@
-import createDebug from 'debug';
-
-/** The prefix of every `debug` namespace the library logs under. */
-const NAMESPACE = 'remote-api-provisioner';
-
-/** What a redacted value is replaced with. */
-export const REDACTED = '[redacted]';
-
 /**
- * Key names whose values are secrets: authorization headers, tokens, secrets, passwords, API
- * keys, cookies, signatures. Matched case-insensitively anywhere in the key, so `auth_token`,
- * `X-Auth-Token`, `Proxy-Authorization`, `webhook-signature` and `signingSecret` all match;
- * `author` does not (record metadata is full of authors).
- */
-const SECRET_KEY = /authori[sz]ation|token|secret|passw(?:or)?d|api[-_]?key|cookie|signature|credential|session[-_]?id/i;
-
-/** How deep {@link redact} walks before it stops copying (logs do not need more). */
-const MAX_DEPTH = 8;
-
-/**
- * The `debug` logger of one area of the library, namespace `remote-api-provisioner:<area>`.
- * Enable with `DEBUG=remote-api-provisioner:*`. Pass headers and configs through
- * {@link redact} / {@link redactHeaders} before logging them.
- *
- * @example
- * ```ts
- * const log = logger('hooks');
- * log('event %s for %s.%s', event.eventId, event.serviceType, event.method);
- * ```
+ * The former home of the logger and of redaction, kept while the files of the delivery
+ * pipeline, the store and the command line that import it are being rewritten: new code
+ * imports `src/util/log.ts`, `src/util/redact.ts` and `src/util/secretNames.ts` instead.
  * @internal
+ * @packageDocumentation
  */
-export function logger(area: string): createDebug.Debugger {
-  return createDebug(`${NAMESPACE}:${area}`);
-}
+import { isSecretName } from './util/secretNames.js';
+
+export { logger } from './util/log.js';
+export { REDACTED, redact, redactHeaders, redactText, redactUrl } from './util/redact.js';
 
 /**
- * Whether a key names a secret (authorization, token, secret, password, api-key, cookie,
- * signature...), case-insensitively.
+ * Whether a key names a secret: {@link isSecretName}, the one rule of the config reporter,
+ * the logs and the stores.
  *
  * @example
  * ```ts
- * isSecretKey('Authorization'); // true
- * isSecretKey('author');        // false
+ * isSecretKey('X-Access-Key'); // true
  * ```
  * @internal
  */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
-}
-
-/**
- * A copy of a header map in which every secret-looking header value is `"[redacted]"`.
- *
- * @example
- * ```ts
- * redactHeaders({ Authorization: 'Bearer abc', 'Content-Type': 'application/json' });
- * // { Authorization: '[redacted]', 'Content-Type': 'application/json' }
- * ```
- * @internal
- */
-export function redactHeaders(
-  headers: Readonly<Record<string, string | readonly string[] | undefined>> | null | undefined,
-): Record<string, string | readonly string[] | undefined> {
-  const copy: Record<string, string | readonly string[] | undefined> = {};
-  if (headers === null || headers === undefined) {
-    return copy;
-  }
-  for (const [key, value] of Object.entries(headers)) {
-    copy[key] = isSecretKey(key) ? REDACTED : value;
-  }
-  return copy;
-}
-
-/**
- * A copy of any value, safe to log: values under secret-looking keys (at any depth) become
- * `"[redacted]"`, credentials and secret-looking query parameters inside URL strings are
- * redacted, functions are shown as `[function name]`, cycles as `[circular]`. Never throws.
- *
- * @example
- * ```ts
- * redact({ endpoint: 'https://x.org/api', auth_token: 's3cret', headers: { 'X-Api-Key': 'k' } });
- * // { endpoint: 'https://x.org/api', auth_token: '[redacted]', headers: { 'X-Api-Key': '[redacted]' } }
- * ```
- * @internal
- */
-export function redact(value: unknown): unknown {
-  return redactValue(value, 0, new WeakSet());
-}
-
-/**
- * A URL with its user info and secret-looking query parameters redacted. Strings that are not
- * absolute URLs are returned as they are.
- *
- * @example
- * ```ts
- * redactUrl('https://user:pw@x.org/a?token=abc&page=2');
- * // 'https://%5Bredacted%5D:%5Bredacted%5D@x.org/a?token=%5Bredacted%5D&page=2'
- * ```
- * @internal
- */
-export function redactUrl(url: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    return url;
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  let changed = false;
-  if (parsed.username !== '' || parsed.password !== '') {
-    if (parsed.username !== '') parsed.username = REDACTED;
-    if (parsed.password !== '') parsed.password = REDACTED;
-    changed = true;
-  }
-  for (const key of [...parsed.searchParams.keys()]) {
-    if (isSecretKey(key)) {
-      parsed.searchParams.set(key, REDACTED);
-      changed = true;
-    }
-  }
-  return changed ? parsed.toString() : url;
-}
-
-/** URLs inside free text (error messages, log lines). */
-const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
-
-/**
- * A text with every URL inside it passed through {@link redactUrl}: for error messages and
- * other free text that may quote a request URL.
- *
- * @example
- * ```ts
- * redactText('GET https://x.org/a?token=abc failed'); // 'GET https://x.org/a?token=%5Bredacted%5D failed'
- * ```
- * @internal
- */
-export function redactText(text: string): string {
-  return text.includes('://') ? text.replace(URL_IN_TEXT, (url) => redactUrl(url)) : text;
-}
-
-function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') {
-    return redactText(value);
-  }
-  if (typeof value === 'function') {
-    return `[function ${value.name || 'anonymous'}]`;
-  }
-  if (typeof value !== 'object' || value === null) {
-    return value;
-  }
-  if (seen.has(value)) {
-    return '[circular]';
-  }
-  if (depth >= MAX_DEPTH) {
-    return '[…]';
-  }
-  seen.add(value);
-  try {
-    if (Array.isArray(value)) {
-      return value.map((item: unknown) => redactValue(item, depth + 1, seen));
-    }
-    if (value instanceof Error) {
-      return { name: value.name, message: redactText(value.message) };
-    }
-    if (value instanceof Map) {
-      return new Map(
-        [...value.entries()].map(([key, item]: [unknown, unknown]) => [
-          key,
-          typeof key === 'string' && isSecretKey(key) ? REDACTED : redactValue(item, depth + 1, seen),
-        ]),
-      );
-    }
-    if (typeof Headers !== 'undefined' && value instanceof Headers) {
-      return redactHeaders(Object.fromEntries(value.entries()));
-    }
-    const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      const item = readProperty(value, key);
-      // A URL key (an endpoint of the config) is data, not a name: redact inside it instead.
-      if (key.includes('://')) {
-        copy[redactText(key)] = redactValue(item, depth + 1, seen);
-      } else {
-        copy[key] = isSecretKey(key) ? REDACTED : redactValue(item, depth + 1, seen);
-      }
-    }
-    return copy;
-  } catch {
-    return '[unreadable]';
-  } finally {
-    seen.delete(value);
-  }
-}
-
-function readProperty(object: object, key: string): unknown {
-  try {
-    return (object as Record<string, unknown>)[key];
-  } catch {
-    return '[unreadable]';
-  }
+  return isSecretName(key);
 }

@@ -2,7 +2,7 @@ import type { Emitter } from 'mitt';
 import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { createEmitter } from './mitt.js';
 
 const log = logger('bus');

@@ -1,6 +1,6 @@
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { ConfigError } from '../errors.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { ProvisionerConfigCodec } from './codecs.js';
 import { ROOT_PATH, problem, reportIssues } from './reporter.js';

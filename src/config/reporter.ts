@@ -1,5 +1,6 @@
 import type * as t from 'io-ts/lib/index.js';
-import { describeKind, withoutCredentials } from './describeValue.js';
+import { describeKind } from '../util/describeValue.js';
+import { withoutCredentials } from '../util/redact.js';
 
 /*
  * The issue format, one line per problem, the same everywhere:

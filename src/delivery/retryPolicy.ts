@@ -1,7 +1,7 @@
 import { HttpStatusError, NetworkError, ProvisionerError, RedirectError, TimeoutError } from '../errors.js';
 import type { ProvisionerResponse, RequestDescriptor, RetryOptions } from '../events/request.js';
 import { parseRetryAfter } from './retryAfter.js';
-import { describeUrl } from './urls.js';
+import { describeUrl } from '../util/urls.js';
 
 /**
  * {@link RetryOptions} with every field set.
@@ -134,9 +134,37 @@ export function classifyResponse(request: RequestDescriptor, response: Provision
   };
 }
 
+/** undici's codes for response headers past its `maxHeaderSize` (16 KiB by default). */
+const HEADERS_OVERFLOW_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_OVERFLOW', 'HPE_HEADER_OVERFLOW']);
+/** How deep the `cause` chain of an effect's error is searched. */
+const MAX_CAUSE_DEPTH = 5;
+
 /**
- * Classifies an error from an {@link HttpEffect}: timeouts and network errors are retried.
- * Anything else an effect throws (it should not) counts as a network error.
+ * Why a response can never be read, from undici's error anywhere in the `cause` chain:
+ * headers past the size limit, or a response its HTTP parser refuses (`HTTPParserError`: a
+ * status line, headers or framing that are not HTTP/1.1). The receiver sends the same
+ * response to every attempt, so a retry only repeats the failure.
+ */
+function unreadableResponse(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && typeof current === 'object' && current !== null; depth += 1) {
+    const { code, name, message } = current as { readonly code?: unknown; readonly name?: unknown; readonly message?: unknown };
+    if (typeof code === 'string' && HEADERS_OVERFLOW_CODES.has(code)) {
+      return `its headers are larger than the client accepts (16 KiB; ${code})`;
+    }
+    if (name === 'HTTPParserError') {
+      return `it is not valid HTTP/1.1 (${typeof code === 'string' ? `${code}: ` : ''}${typeof message === 'string' ? message : 'HTTPParserError'})`;
+    }
+    current = (current as { readonly cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Classifies an error from an {@link HttpEffect}: timeouts and network errors are retried,
+ * but a response that can never be read (headers over undici's limit, a status line or
+ * headers that are not valid HTTP) fails at once with reason `network`, as a retry would get
+ * the same response. Anything else an effect throws (it should not) counts as a network error.
  *
  * @example
  * ```ts
@@ -146,6 +174,11 @@ export function classifyResponse(request: RequestDescriptor, response: Provision
 export function classifyError(request: RequestDescriptor, error: unknown): AttemptVerdict {
   if (error instanceof TimeoutError) {
     return { kind: 'retry', reason: 'timeout', error, response: null };
+  }
+  const unreadable = unreadableResponse(error);
+  if (unreadable !== undefined) {
+    const message = `Expected a readable response from ${request.method} ${describeUrl(request.url)}, got one that can never be read: ${unreadable}; not retried, as the receiver would send it again`;
+    return { kind: 'fail', reason: 'network', error: new NetworkError(message, { cause: error }), response: null };
   }
   if (error instanceof NetworkError) {
     return { kind: 'retry', reason: 'network', error, response: null };

@@ -2,7 +2,7 @@ import { ClosedError, PayloadError, ProvisionerError } from '../errors.js';
 import { SERVICE_TYPES, methodsOf } from '../events/methodTables.js';
 import type { MethodOf, ServiceType } from '../events/methodTables.js';
 import type { AppRecord, MethodArgs, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { currentCause } from './causeContext.js';
 import { nextEventId } from './eventId.js';
 import { snapshotArgs } from './snapshot.js';
@@ -95,7 +95,7 @@ const logRejection = (rejection: HookRejection<unknown>): void => {
  * and hands it to `emit`: at once, or when the `uow` argument commits (never when it rolls
  * back). Events carry a process-unique `eventId`, `emittedAt` (call time), `recordId` /
  * `draftId` (`record.id` / `draft.id` as strings, else `null`) and `causedBy` (the
- * {@link runWithCause} cause the call ran in).
+ * callback whose write-back the call ran in, when it did).
  *
  * A hook never blocks on I/O and never throws into the app: a call without an argument its
  * method requires ({@link RequiredArgumentOf}) makes an event that goes to `onRejected`

@@ -22,7 +22,8 @@ import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome } from '../even
 import type { ProvisionerResponse } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { runWithCause } from '../hooks/causeContext.js';
-import { logger, redactUrl } from '../log.js';
+import { logger } from '../util/log.js';
+import { redactUrl } from '../util/redact.js';
 
 const log = logger('callbacks');
 

@@ -229,8 +229,8 @@ export type StoreCloseOptions = {
  * ```
  */
 export type DeliveryStore<R = AppRecord> = {
-  /** Which implementation this is. */
-  readonly kind: 'memory' | 'sqlite' | 'redis';
+  /** Which implementation this is: the library's three, or the name of a store of your own. */
+  readonly kind: 'memory' | 'sqlite' | 'redis' | (string & {});
   /**
    * Records committed events, synchronously: when it returns, a durable store has the
    * deliveries on disk (SQLite) or queued for Redis (see `flush`). All or none.

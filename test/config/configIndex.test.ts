@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configNeedsOwner, configuredMethods, defineConfig, endpointsFor, indexConfig, parseConfig } from '../../src/index.js';
+import { defineConfig, parseConfig } from '../../src/index.js';
+import { configNeedsOwner, configuredMethods, endpointsFor, indexConfig } from '../../src/config/configIndex.js';
 
 const DOCS = 'https://search.example.org/api/v1/documents';
 const MIRROR = 'https://mirror.example.org/records';

@@ -7,7 +7,9 @@
 import fc from 'fast-check';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { EVENT_CONFIG_KEYS, HTTP_METHODS, ConfigError, ProvisionerConfigCodec, decodeConfig, indexConfig, methodsOf } from '../../src/index.js';
+import { EVENT_CONFIG_KEYS, HTTP_METHODS, ConfigError, decodeConfig, methodsOf } from '../../src/index.js';
+import { ProvisionerConfigCodec } from '../../src/config/codecs.js';
+import { indexConfig } from '../../src/config/configIndex.js';
 
 /** Planted in every secret slot; no issue may contain it. */
 const SECRET = 'sk_live_FUZZ_5ecret';

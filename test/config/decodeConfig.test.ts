@@ -2,18 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { COUNTERPART_METHODS } from '../../src/events/methodTables.js';
-import {
-  ConfigError,
-  ProvisionerConfigCodec,
-  decodeConfig,
-  defineConfig,
-  isConfigError,
-  isMethodOf,
-  methodsOf,
-  parseConfig,
-  type AppRecord,
-  type ServiceType,
-} from '../../src/index.js';
+import { ConfigError, decodeConfig, defineConfig, isConfigError, isMethodOf, methodsOf, parseConfig, type AppRecord, type ServiceType } from '../../src/index.js';
+import { ProvisionerConfigCodec } from '../../src/config/codecs.js';
 
 const fixture = (name: string): AppRecord => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as AppRecord;
 const RECORD = fixture('rdm-record.json');

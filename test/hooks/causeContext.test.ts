@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createHooks, createUnitOfWork, currentCause, runWithCause } from '../../src/index.js';
+import { createHooks, createUnitOfWork } from '../../src/index.js';
+import { currentCause, runWithCause } from '../../src/hooks/causeContext.js';
 import type { EventCause, ServiceEvent } from '../../src/index.js';
 import { identity, rdmRecord } from './fixtures.js';
 

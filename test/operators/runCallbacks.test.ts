@@ -2,17 +2,8 @@ import { NEVER, from, lastValueFrom, map, timer, toArray, type Observable } from
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { runCallbacks } from '../../src/operators/runCallbacks.js';
-import {
-  CallbackError,
-  currentCause,
-  type CallbackMeta,
-  type CallbackOutcome,
-  type DeliveredOutcome,
-  type DeliveryOutcome,
-  type ProvisionerConfig,
-  type ProvisionerResponse,
-  type RequestDescriptor,
-} from '../../src/index.js';
+import { CallbackError, type CallbackMeta, type CallbackOutcome, type DeliveredOutcome, type DeliveryOutcome, type ProvisionerConfig, type ProvisionerResponse, type RequestDescriptor } from '../../src/index.js';
+import { currentCause } from '../../src/hooks/causeContext.js';
 import { rdmRecord, serviceEvent } from './serviceEvents.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';

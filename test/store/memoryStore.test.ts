@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/memoryStore.js';
-import { deliveryIdOf } from '../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
 import { publishEvent } from './helpers/events.js';
 import { testHandlers } from './helpers/handlers.js';

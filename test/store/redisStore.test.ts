@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryIdOf } from '../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redisStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';

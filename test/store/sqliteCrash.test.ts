@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
-import { deliveryIdOf } from '../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import { sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
 import { checkArrivals, startReceiver } from './helpers/receiver.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, TimeoutError, type AppRecord, type ProvisionerResponse } from '../../src/index.js';
-import { deliveryIdOf } from '../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createSqliteStore, sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';

@@ -138,6 +138,10 @@ export function badInputSuite(store: FaultStore): void {
         ['payload returning undefined', () => undefined],
         ['payload with a BigInt', () => ({ count: 10n })],
         ['payload that is circular', circular],
+        ['payload with a Map', () => ({ tags: new Map([['open', true]]) })],
+        ['payload with a Set', () => ({ tags: new Set(['open']) })],
+        ['payload with a function', () => ({ render: () => 'x' })],
+        ['payload with NaN', () => ({ score: Number.NaN })],
         ['payload returning { internal_error }', () => ({ internal_error: 'database unavailable' })],
         ['payload resolving to a string', () => Promise.resolve('not an object')],
       ];

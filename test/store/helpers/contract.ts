@@ -4,7 +4,7 @@
 // the maxQueue bound.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHttpStatusError, isPayloadError, PayloadError, type RequestPlan } from '../../../src/index.js';
-import { deliveryIdOf } from '../../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import type { DeliveryStore, StoreOutcome } from '../../../src/store/deliveryStore.js';
 import { publishEvent } from './events.js';
 import { testHandlers } from './handlers.js';

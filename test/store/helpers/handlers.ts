@@ -11,7 +11,7 @@ import {
   type ServiceEvent,
 } from '../../../src/index.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../../../src/store/deliveryStore.js';
-import { deliveryIdOf } from '../../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import { revisionOf } from './events.js';
 
 export const TEST_TOKEN = 'Bearer store-test-token';

@@ -1,7 +1,7 @@
 // Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and the receiver
 // checks they share.
 import { fileURLToPath } from 'node:url';
-import { deliveryIdOf } from '../../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import { forkApp, type AppProcess } from '../../helpers/appProcess.js';
 import type { Receiver } from './receiver.js';
 import { REDIS_URL } from './redis.js';

@@ -1,8 +1,8 @@
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { defineConfig, toRequests } from '../../src/index.js';
-import { deliveryIdOf, endpointIdOf } from '../../src/store/deliveryId.js';
-import { publishEvent } from './helpers/events.js';
+import { deliveryIdOf, endpointIdOf } from '../../src/events/deliveryId.js';
+import { publishEvent } from '../store/helpers/events.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';
 const AUDIT = 'https://audit.example.org/hooks';

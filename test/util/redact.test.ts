@@ -1,9 +1,11 @@
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REDACTED, isSecretKey, logger, redact, redactHeaders, redactText, redactUrl } from '../src/log.js';
-import { createEventBus, createHooks, createUnitOfWork } from '../src/index.js';
-import { identity, rdmRecord } from './hooks/fixtures.js';
+import { logger } from '../../src/util/log.js';
+import { REDACTED, redact, redactHeaders, redactText, redactUrl } from '../../src/util/redact.js';
+import { isSecretName } from '../../src/util/secretNames.js';
+import { createEventBus, createHooks, createUnitOfWork } from '../../src/index.js';
+import { identity, rdmRecord } from '../hooks/fixtures.js';
 
 const SECRETS = ['s3cret-token', 'Bearer abc.def.ghi', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'hunter2', 'k-123', 'sid=42'];
 
@@ -39,11 +41,11 @@ describe('redaction', () => {
   it('recognises secret-looking keys case-insensitively, and not authors', () => {
     for (const key of ['Authorization', 'proxy-authorization', 'auth_token', 'X-Auth-Token', 'access_token', 'TOKEN', 'secret',
       'signingSecret', 'password', 'passwd', 'api-key', 'X-API-KEY', 'apiKey', 'api_key', 'Cookie', 'set-cookie', 'webhook-signature',
-      'Signature', 'credentials', 'session_id']) {
-      expect(isSecretKey(key), key).toBe(true);
+      'Signature', 'credentials', 'session_id', 'X-Auth', 'X-Access-Key', 'X-Session', 'Private-Key']) {
+      expect(isSecretName(key), key).toBe(true);
     }
-    for (const key of ['author', 'authors', 'Content-Type', 'Idempotency-Key', 'webhook-id', 'webhook-timestamp', 'title', 'owner']) {
-      expect(isSecretKey(key), key).toBe(false);
+    for (const key of ['author', 'authors', 'Authored', 'co-author', 'authorship', 'Content-Type', 'Idempotency-Key', 'webhook-id', 'webhook-timestamp', 'title', 'owner']) {
+      expect(isSecretName(key), key).toBe(false);
     }
   });
 

@@ -1,6 +1,10 @@
 /**
- * Compact descriptions of found values for config issues ("got X"). Strings are quoted and
- * cut; containers, functions and non-JSON values are named by kind, never dumped.
+ * How a found value is described in an error message ("got X"): compact, strings quoted and
+ * cut, containers, functions and non-JSON values named by kind, never dumped. The config
+ * reporter uses {@link describeValue}; run-time failures (payloads, owners, URLs) use
+ * {@link describeFound}, which names the kind before the content.
+ * @internal
+ * @packageDocumentation
  */
 
 /** Strings longer than this are cut (with `…`) when echoed in an issue. */
@@ -63,6 +67,46 @@ export function describeKind(value: unknown): string {
 }
 
 /**
+ * A run-time description of a found value, its kind first: `a string ("doc")` (cut after 80
+ * characters), `a number (42)`, `a boolean (true)`, `null`, `undefined`, `an array`,
+ * `an object`, `an instance of Foo`, `a function`.
+ *
+ * @example
+ * ```ts
+ * describeFound('PUTT'); // 'a string ("PUTT")'
+ * describeFound(42);     // 'a number (42)'
+ * ```
+ * @internal
+ */
+export function describeFound(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)})`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `a ${typeof value} (${String(value)})`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') {
+    const name = constructorName(Object.getPrototypeOf(value));
+    return name !== undefined && name !== 'Object' ? `an instance of ${name}` : 'an object';
+  }
+  return typeof value;
+}
+
+/**
+ * The message of a thrown value: an error's message, else the description of what was thrown.
+ *
+ * @example
+ * ```ts
+ * messageOf(new Error('boom')); // 'boom'
+ * messageOf(42);                // 'a number (42)'
+ * ```
+ * @internal
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : describeFound(error);
+}
+
+/**
  * The description of a secret: its kind only, marked `(hidden)` when it has content, so
  * that an `auth_token` or an `Authorization` header value never appears in an issue.
  *
@@ -101,21 +145,6 @@ export function quote(text: string): string {
     return JSON.stringify(text);
   }
   return `${JSON.stringify(text.slice(0, MAX_ECHOED_STRING - 1)).slice(0, -1)}…"`;
-}
-
-/**
- * A URL-like string with its user info replaced by `[redacted]`, so that endpoint keys and
- * origins can be shown without the password some URLs carry.
- *
- * @example
- * ```ts
- * withoutCredentials('https://user:pw@x.org/a'); // 'https://[redacted]@x.org/a'
- * ```
- * @internal
- */
-export function withoutCredentials(text: string): string {
-  const userInfo = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/.exec(text);
-  return userInfo === null ? text : `${userInfo[1] ?? ''}[redacted]@${text.slice(userInfo[0].length)}`;
 }
 
 /**

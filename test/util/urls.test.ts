@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UrlError, assertHttpUrl, recordUrl, sameOrigin } from '../../src/index.js';
+import { UrlError, recordUrl } from '../../src/index.js';
+import { assertHttpUrl, sameOrigin } from '../../src/util/urls.js';
 
 const BASE = 'https://search.example.org/api/v1/documents';
 
@@ -32,6 +33,14 @@ describe('recordUrl', () => {
     expect(() => recordUrl(BASE, '..')).toThrow(UrlError);
     expect(() => recordUrl(BASE, 'ok', '.')).toThrow('Expected path segment 2 of recordUrl to be a non-empty value other than "." and "..", got "."');
     expect(() => recordUrl(BASE, '')).toThrow(UrlError);
+  });
+
+  it('refuses a missing id (undefined, null, or either made a string), so nothing is sent to /undefined', () => {
+    for (const missing of [undefined, null, 'undefined', 'null', String(undefined)]) {
+      expect(() => recordUrl(BASE, missing)).toThrow(UrlError);
+    }
+    expect(() => recordUrl(BASE, undefined)).toThrow('Expected path segment 1 of recordUrl to be an id, got undefined (a missing id?)');
+    expect(() => recordUrl(BASE, 'communities', 'null')).toThrow('Expected path segment 2 of recordUrl to be an id, got "null" (a missing id?)');
   });
 
   it('refuses a base that is not absolute http(s)', () => {
@@ -76,7 +85,7 @@ describe('assertHttpUrl', () => {
     }
     expect(message).toBe('Expected the endpoint to be an absolute http(s) URL, got the scheme "ftp:" in "ftp://files.example.org/x"');
     expect(() => assertHttpUrl(42, 'the URL of url_factory')).toThrow(
-      'Expected the URL of url_factory to be an absolute http(s) URL string, got number 42',
+      'Expected the URL of url_factory to be an absolute http(s) URL string, got a number (42)',
     );
     expect(() => assertHttpUrl(undefined, 'the URL of url_factory')).toThrow(UrlError);
   });

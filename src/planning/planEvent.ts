@@ -1,0 +1,103 @@
+/**
+ * The plan of one event for one endpoint: skipped, failed, or a request ready to send.
+ * @internal
+ * @packageDocumentation
+ */
+import { catchError, isObservable, map, of, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { OwnerError, PayloadError } from '../errors.js';
+import type { Owner } from '../events/identity.js';
+import type { JsonObject } from '../events/json.js';
+import type { RequestPlan } from '../events/outcomes.js';
+import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import { logger } from '../util/log.js';
+import { buildRequest } from './buildRequest.js';
+import { andThen, type Eventually } from './eventually.js';
+import { buildPayload } from './payload.js';
+import { PlanFailure, failedPlan, isPlanFailure, planningFailure, skippedPlan } from './planFailure.js';
+import { describeSubject } from './subject.js';
+import type { PreparedTarget } from './target.js';
+
+const log = logger('requests');
+
+type LooseArgs = Readonly<Record<string, unknown>>;
+
+/**
+ * What planning one event needs besides the event and its target.
+ * @internal
+ */
+export type PlanEventOptions = {
+  readonly payloadTimeoutMs: number;
+  readonly scheduler: SchedulerLike;
+};
+
+/**
+ * The plan of an event for a target: `skipped` when the event was caused by this endpoint's
+ * own callback (`feedback-loop`) or when the record is not public (`restricted`, unless
+ * `include_restricted`); `failed` when the hook arguments could not be copied or the owner,
+ * payload, method or URL cannot be had; else the request. Synchronous unless the payload function or the owner lookup is async.
+ *
+ * @example
+ * ```ts
+ * planEvent(event, prepareTarget(binding, 'rdm_record', 'publish'), () => ownerOf(event), { payloadTimeoutMs, scheduler });
+ * ```
+ * @internal
+ */
+export function planEvent<R>(
+  event: ServiceEvent<R>,
+  target: PreparedTarget,
+  ownerOf: () => Eventually<Owner | PlanFailure>,
+  options: PlanEventOptions,
+): Eventually<RequestPlan<R>> {
+  const { payloadTimeoutMs, scheduler } = options;
+  const { endpoint, eventConfig, path } = target;
+  const subject = describeSubject(event);
+
+  const snapshotError = (event as { readonly snapshotError?: string }).snapshotError;
+  if (snapshotError !== undefined) {
+    return failedPlan(event, endpoint, new PlanFailure('payload', new PayloadError(`Expected the arguments of the hook call to be copyable for ${path} and ${subject}, but copying failed: ${snapshotError}`)), scheduler.now());
+  }
+  if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
+    log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
+    return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now());
+  }
+  if (eventConfig.include_restricted !== true && isRestricted(event)) {
+    log('skip %s for %s: access is not public', path, subject);
+    return skippedPlan(event, endpoint, 'restricted', scheduler.now());
+  }
+
+  /** The plan once the payload is known: the request, or why there is none. */
+  const planOf = (args: LooseArgs, payload: JsonObject | null | PlanFailure): RequestPlan<R> => {
+    const request = isPlanFailure(payload) ? payload : buildRequest(event, target, args, payload, subject);
+    return isPlanFailure(request) ? failedPlan(event, endpoint, request, scheduler.now()) : { kind: 'request', event, request, acceptedAt: event.emittedAt };
+  };
+  const failedOnError: OperatorFunction<RequestPlan<R>, RequestPlan<R>> = catchError((error: unknown) => of(failedPlan(event, endpoint, planningFailure(path, subject, error), scheduler.now())));
+
+  const args = event.args as LooseArgs;
+  if (eventConfig.with_record_owner !== true) {
+    // The usual case, without closures: everything is at hand unless the payload function is async.
+    const payload = buildPayload(eventConfig, args, path, subject, payloadTimeoutMs, scheduler);
+    if (!isObservable(payload)) return planOf(args, payload);
+    return payload.pipe(
+      map((resolved) => planOf(args, resolved)),
+      failedOnError,
+    );
+  }
+  const callArgs = andThen(ownerOf(), (owner): LooseArgs | PlanFailure =>
+    isPlanFailure(owner) ? new PlanFailure('owner', new OwnerError(`The owner for ${path} could not be had: ${owner.error.message}`, { cause: owner.error })) : { ...args, owner },
+  );
+  const plan = andThen(callArgs, (argsToUse): Eventually<RequestPlan<R>> => {
+    if (isPlanFailure(argsToUse)) return failedPlan(event, endpoint, argsToUse, scheduler.now());
+    return andThen(buildPayload(eventConfig, argsToUse, path, subject, payloadTimeoutMs, scheduler), (payload) => planOf(argsToUse, payload));
+  });
+  return isObservable(plan) ? plan.pipe(failedOnError) : plan;
+}
+
+/** Records (`access.record`) and communities (`access.visibility`) that say anything but "public". */
+function isRestricted<R>(event: ServiceEvent<R>): boolean {
+  const args = event.args as LooseArgs;
+  const subject = (args['record'] ?? args['draft']) as AppRecord | null | undefined;
+  const access = subject?.access;
+  if (access === undefined || access === null || typeof access !== 'object') return false;
+  const level = event.serviceType === 'community' ? access.visibility : access.record;
+  return level !== undefined && level !== 'public';
+}
