@@ -237,8 +237,7 @@ export const endToEnd: Section = {
           const leanCpu = rows.find((r) => r.name === `c=${concurrency} ${LEAN} CPU`) as Row;
           const agentCpu = (results.get(AGENT_REQUEST) ?? []).map(cpuPerItem);
           const versus = row('a', `c=${concurrency} ${AGENT_REQUEST} CPU vs the lean fetch's dispatch handler`, 'µs/delivery', agentCpu, { baseline: leanCpu });
-          const keep = (versus.ratio ?? Infinity) <= AGENT_REQUEST_MARGIN ? 'Agent.request() (within 10%)' : 'the dispatch handler (Agent.request() costs more than 10% more)';
-          rows.push({ ...versus, note: `keep ${keep}` });
+          rows.push({ ...versus, note: transportVerdict(versus.ratio ?? Number.NaN) });
         }
         if (create === undefined) {
           rows.push(missing('a', `c=${concurrency} createProvisioner`, 'deliveries/s', NOT_BUILT));
@@ -252,6 +251,18 @@ export const endToEnd: Section = {
     return { rows, details };
   },
 };
+
+/**
+ * Which transport the lean fetch keeps, given `Agent.request()`'s CPU over the dispatch
+ * handler's: the cheaper one, and `Agent.request()` only within the issue's 10%.
+ */
+function transportVerdict(ratio: number): string {
+  if (!Number.isFinite(ratio)) return 'not measured';
+  const more = `${Math.round(Math.abs(ratio - 1) * 100)}%`;
+  if (ratio <= 1) return `Agent.request() is cheaper (${more} less): the lean fetch should move to it`;
+  if (ratio <= AGENT_REQUEST_MARGIN) return `keep the dispatch handler: Agent.request() is within the 10% the issue allows, but ${more} dearer`;
+  return `keep the dispatch handler: Agent.request() costs ${more} more`;
+}
 
 function withVerdicts(measured: Row, verdicts: readonly Verdict[]): Row {
   return { ...measured, verdicts };

@@ -359,8 +359,9 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
 /**
  * Sends one request through the pool and answers with a {@link LeanResponse} once its headers
  * are in. It dispatches with a handler of its own rather than through `Agent.request()`, which
- * builds a node `Readable` and an async resource per response and cost about 20% more CPU per
- * delivery (docs/performance.md): the body's chunks go straight into a {@link DispatchedBody}. `signal` aborts the request, or the reading of its
+ * builds a node `Readable` and an async resource per response and costs more CPU per delivery
+ * even before a `Response` is made of it (docs/performance.md): the body's chunks go straight
+ * into a {@link DispatchedBody}. `signal` aborts the request, or the reading of its
  * body, until the body is complete.
  */
 function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: string, signal: AbortSource | null): Promise<LeanResponse> {
