@@ -1,11 +1,14 @@
 /**
  * a. End-to-end deliveries per second and client CPU per delivery: hooks → pipeline → default
  * effect → receiver in another process, against raw undici `request` and global `fetch`
- * sending the same 1 KB JSON POST at the same concurrency, in interleaved rounds.
+ * sending the same 1 KB JSON POST at the same concurrency, in interleaved rounds. At
+ * concurrency 16 also: the provisioner with a user's ky `beforeRequest` hook, stock ky, the
+ * default effect alone, and the lean fetch under it against the same requests through
+ * `Agent.request()` (which transport the lean fetch keeps).
  */
 import ky from 'ky';
 import type { JsonObject, RequestDescriptor } from 'remote-api-provisioner';
-import { fetchClient, runPool, undiciClient, type Client } from './clients.js';
+import { agentRequestClient, fetchClient, runPool, undiciClient, type Client } from './clients.js';
 import type { BenchContext, Section, SectionResult } from './context.js';
 import { drivePublishes, publishConfig } from './drive.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
@@ -15,6 +18,16 @@ import { cpuPerItem, interleave, perSecond, type Contender, type Round } from '.
 import { missing, row, type Row, type Verdict } from './stats.js';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
+
+const LEAN = 'lean fetch alone, no ky';
+const AGENT_REQUEST = 'Agent.request(), lean fetch options';
+const WITH_HOOK = 'createProvisioner, user beforeRequest hook';
+
+/** The targets of issue #12 at concurrency 16, as ratios to raw undici `request` in the same run. */
+const TARGETS: Readonly<Record<string, { readonly rate: number; readonly cpu: number }>> = {
+  createProvisioner: { rate: 0.45, cpu: 2.5 },
+  [WITH_HOOK]: { rate: 0.4, cpu: 2.8 },
+};
 
 function poolContender(name: string, client: Client, total: number, concurrency: number, payload: (n: number) => JsonObject, maxMs: number): Contender {
   return {
@@ -27,7 +40,7 @@ function poolContender(name: string, client: Client, total: number, concurrency:
   };
 }
 
-/** Stock ky 1.x, as an app would use it without the library: `retry: 0`, `.json()`. */
+/** Stock ky, as an app would use it without the library: `retry: 0`, `.json()`. */
 function kyClient(url: string): Client {
   return {
     async send(payload) {
@@ -76,17 +89,23 @@ function effectClient(createKyEffect: CreateKyEffect, url: string, connections: 
 /**
  * The lean fetch under the default effect, called directly (no ky, no RxJS): what the effect
  * would cost without ky's per-call work (its options merge and the WHATWG `Request` it builds).
- * It is internal, so it comes from `dist/` by path; a build without it leaves the row out.
+ * The body is read as the effect reads it (up to its 1 MiB cap), then parsed. It is internal, so
+ * it comes from `dist/` by path; a build without it leaves the row out.
  */
 async function leanFetchClient(url: string, connections: number): Promise<Client | undefined> {
   type LeanFetch = ((input: string, init: { method: string; lean: { headers: Record<string, string>; body: string } }) => Promise<Response>) & { close(): Promise<void> };
-  let createLeanFetch: ((options: { connections: number }) => LeanFetch) | undefined;
+  type LeanModule = {
+    createLeanFetch?: (options: { connections: number }) => LeanFetch;
+    readBodyBounded?: (response: Response, maxBytes: number) => Promise<{ bytes: Buffer }>;
+  };
+  let module: LeanModule;
   try {
-    ({ createLeanFetch } = (await import(new URL('../dist/delivery/leanFetch.js', import.meta.url).href)) as { createLeanFetch: typeof createLeanFetch });
+    module = (await import(new URL('../dist/delivery/leanFetch.js', import.meta.url).href)) as LeanModule;
   } catch {
     return undefined;
   }
-  if (createLeanFetch === undefined) return undefined;
+  const { createLeanFetch, readBodyBounded } = module;
+  if (createLeanFetch === undefined || readBodyBounded === undefined) return undefined;
   const leanFetch = createLeanFetch({ connections });
   let sequence = 0;
   return {
@@ -94,12 +113,30 @@ async function leanFetchClient(url: string, connections: number): Promise<Client
       sequence += 1;
       const headers = { 'content-type': 'application/json', 'idempotency-key': `lean-${sequence}` };
       const response = await leanFetch(url, { method: 'POST', lean: { headers, body: JSON.stringify(payload) } });
-      await response.json();
+      const { bytes } = await readBodyBounded(response, MAX_RESPONSE_BYTES);
+      JSON.parse(bytes.toString('utf8'));
       if (response.status < 200 || response.status > 299) throw new Error(`Expected a 2xx answer from ${url}, got ${response.status}`);
     },
     close: () => leanFetch.close(),
   };
 }
+
+/** The default effect's cap on a response body. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** The rule of issue #12: the lean fetch moves to `Agent.request()` only if it costs at most this much more. */
+const AGENT_REQUEST_MARGIN = 1.1;
+
+/** A ky `beforeRequest` hook as a user would give it: one header on every delivery. */
+const USER_KY_OPTIONS = {
+  hooks: {
+    beforeRequest: [
+      ({ request }: { request: Request }): void => {
+        request.headers.set('x-bench', '1');
+      },
+    ],
+  },
+};
 
 /** The library end to end: `hooks.publish` for distinct records, drained at the end of each round. */
 export function provisionerContender(
@@ -155,7 +192,7 @@ export const endToEnd: Section = {
         poolContender('global fetch', fetchClient(url), total, concurrency, payload, maxMs),
       ];
       if (concurrency === 16) {
-        contenders.push(poolContender('ky 1.x stock', kyClient(url), total, concurrency, payload, maxMs));
+        contenders.push(poolContender('ky stock', kyClient(url), total, concurrency, payload, maxMs));
       }
       if (library.createKyEffect !== undefined) {
         const client = effectClient(library.createKyEffect, url, concurrency);
@@ -163,15 +200,18 @@ export const endToEnd: Section = {
       }
       const lean = concurrency === 16 ? await leanFetchClient(url, concurrency) : undefined;
       if (lean !== undefined) {
-        contenders.push(poolContender('lean fetch alone, no ky', lean, total, concurrency, payload, maxMs));
+        contenders.push(poolContender(LEAN, lean, total, concurrency, payload, maxMs));
+        contenders.push(poolContender(AGENT_REQUEST, agentRequestClient(url, concurrency), total, concurrency, payload, maxMs));
       }
       const create = library.createProvisioner;
+      const http = { concurrency, maxQueue: 100_000, timeoutMs: 10_000, retry: { limit: 0 } };
       if (create !== undefined) {
-        const provisioner = create({
-          events: publishConfig(url, document),
-          http: { concurrency, maxQueue: 100_000, timeoutMs: 10_000, retry: { limit: 0 } },
-        });
+        const provisioner = create({ events: publishConfig(url, document), http });
         contenders.push(provisionerContender('createProvisioner', provisioner, total, Math.max(2 * concurrency, 4), maxMs));
+        if (concurrency === 16) {
+          const hooked = create({ events: publishConfig(url, document), http: { ...http, ky: USER_KY_OPTIONS } });
+          contenders.push(provisionerContender(WITH_HOOK, hooked, total, Math.max(2 * concurrency, 4), maxMs));
+        }
       }
       try {
         const results = await interleave(contenders, rounds, log);
@@ -184,12 +224,20 @@ export const endToEnd: Section = {
           const measured = results.get(contender.name) ?? [];
           const rate = row('a', `c=${concurrency} ${contender.name}`, 'deliveries/s', measured.map(perSecond), { baseline: baseRate });
           const cpu = row('a', `c=${concurrency} ${contender.name} CPU`, 'µs/delivery', measured.map(cpuPerItem), { baseline: baseCpu });
-          if (contender.name === 'createProvisioner' && concurrency === 16) {
-            rows.push(withVerdicts(rate, [{ target: '≥ 0.35× undici', pass: (rate.ratio ?? 0) >= 0.35 }]));
-            rows.push(withVerdicts(cpu, [{ target: '≤ 3× undici', pass: (cpu.ratio ?? Infinity) <= 3 }]));
+          const targets = concurrency === 16 ? TARGETS[contender.name] : undefined;
+          if (targets !== undefined) {
+            rows.push(withVerdicts(rate, [{ target: `≥ ${targets.rate}× undici`, pass: (rate.ratio ?? 0) >= targets.rate }]));
+            rows.push(withVerdicts(cpu, [{ target: `≤ ${targets.cpu}× undici`, pass: (cpu.ratio ?? Infinity) <= targets.cpu }]));
           } else {
             rows.push(rate, cpu);
           }
+        }
+        if (results.has(AGENT_REQUEST) && results.has(LEAN)) {
+          // Which transport the lean fetch keeps: the same requests, the same Agent options.
+          const leanCpu = rows.find((r) => r.name === `c=${concurrency} ${LEAN} CPU`) as Row;
+          const agentCpu = (results.get(AGENT_REQUEST) ?? []).map(cpuPerItem);
+          const versus = row('a', `c=${concurrency} ${AGENT_REQUEST} CPU vs the lean fetch's dispatch handler`, 'µs/delivery', agentCpu, { baseline: leanCpu });
+          rows.push({ ...versus, note: transportVerdict(versus.ratio ?? Number.NaN) });
         }
         if (create === undefined) {
           rows.push(missing('a', `c=${concurrency} createProvisioner`, 'deliveries/s', NOT_BUILT));
@@ -203,6 +251,18 @@ export const endToEnd: Section = {
     return { rows, details };
   },
 };
+
+/**
+ * Which transport the lean fetch keeps, given `Agent.request()`'s CPU over the dispatch
+ * handler's: the cheaper one, and `Agent.request()` only within the issue's 10%.
+ */
+function transportVerdict(ratio: number): string {
+  if (!Number.isFinite(ratio)) return 'not measured';
+  const more = `${Math.round(Math.abs(ratio - 1) * 100)}%`;
+  if (ratio <= 1) return `Agent.request() is cheaper (${more} less): the lean fetch should move to it`;
+  if (ratio <= AGENT_REQUEST_MARGIN) return `keep the dispatch handler: Agent.request() is within the 10% the issue allows, but ${more} dearer`;
+  return `keep the dispatch handler: Agent.request() costs ${more} more`;
+}
 
 function withVerdicts(measured: Row, verdicts: readonly Verdict[]): Row {
   return { ...measured, verdicts };

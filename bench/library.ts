@@ -37,6 +37,8 @@ export type BenchHttpOptions = {
   readonly timeoutMs?: number;
   readonly retry?: RetryOptions;
   readonly effect?: HttpEffect;
+  /** ky's `hooks` and `headers` for every delivery of the default effect. */
+  readonly ky?: { readonly hooks?: { readonly beforeRequest?: readonly ((state: { request: Request }) => unknown)[] } };
 };
 
 /** A delivery store, opaque to the bench: it is only handed to `createProvisioner`. */

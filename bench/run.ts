@@ -7,8 +7,11 @@
  *   --only a,c       run only these sections
  *
  * Prints one table on stdout (progress goes to stderr) and writes the same rows as JSON.
+ * Runs on Node.js 22.19 or newer (it refuses older ones); the documented figures are Node 24's.
  * Talks only to 127.0.0.1 servers it starts; every loop is bounded in count and time.
  */
+// First: refuses a Node.js older than 22.19 before the rest loads.
+import './nodeVersion.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';

@@ -11,6 +11,26 @@ export type BoundedBody = {
   readonly truncated: boolean;
 };
 
+/**
+ * A response body as the lean fetch hands it out: read whole up to a cap, or chunk by chunk, or
+ * let go of. A {@link DispatchedBody} is one; so is the decoded body of a compressed response.
+ *
+ * @example
+ * ```ts
+ * const body: ResponseBody = new DispatchedBody(abortConnection, resumeSocket);
+ * const { bytes, truncated } = await body.readAll(1024 * 1024);
+ * ```
+ * @internal
+ */
+export type ResponseBody = {
+  /** Reads the whole body up to `maxBytes`; past the cap it lets go of the rest and says `truncated`. */
+  readAll(maxBytes: number): Promise<BoundedBody>;
+  /** The next chunk, or `null` at the end. */
+  read(): Promise<Buffer | null>;
+  /** Lets go of the body; a connection still receiving it is dropped. */
+  cancel(): void;
+};
+
 /** Past this many unread bytes the socket is paused until a reader takes them. */
 const HIGH_WATER_MARK = 64 * 1024;
 
@@ -30,7 +50,7 @@ const EMPTY = Buffer.alloc(0);
  * ```
  * @internal
  */
-export class DispatchedBody {
+export class DispatchedBody implements ResponseBody {
   #chunks: Buffer[] = [];
   #buffered = 0;
   #ended = false;
@@ -129,6 +149,7 @@ export class DispatchedBody {
       this.#error = new Error('Expected to read a response body, got one cancelled by its reader');
       this.#abortConnection();
     }
+    this.#wake();
   }
 
   #takeBuffered(): Buffer[] {

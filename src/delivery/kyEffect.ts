@@ -51,12 +51,12 @@ export type KyClientOptions = {
 export type KyEffectOptions = {
   /** Per-attempt timeout (until the whole body is read); a request's own `timeoutMs` wins. @default 10000 */
   readonly timeoutMs?: number;
-  /** Longest response body read; the rest is cut and `bodyTruncated` set. @default 1048576 (1 MiB) */
+  /** Longest response body read, decoded bytes counted; the rest is cut and `bodyTruncated` set. @default 1048576 (1 MiB) */
   readonly maxResponseBytes?: number;
   /** Most keep-alive sockets per origin. @default unlimited (the pipeline's concurrency bounds it) */
   readonly connections?: number;
   /**
-   * The `fetch` under ky. By default a lean one on undici's `request` over a keep-alive pool
+   * The `fetch` under ky. By default a lean one dispatching over an undici keep-alive pool
    * of this effect; pass another (e.g. the global `fetch`) for custom transports. It must not
    * follow redirects (the effect asks for `redirect: 'manual'`).
    */
@@ -89,11 +89,12 @@ const MAX_TIMER_MS = 2_147_483_647;
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
- * The default {@link HttpEffect}: one ky 1.x request per subscription, over a lean `fetch` on
+ * The default {@link HttpEffect}: one ky request per subscription, over a lean `fetch` on
  * undici with a keep-alive pool. ky's own retries are off (retries happen in RxJS, see
  * `sendWithRetry`), redirects are never followed (a 3xx is emitted as it is), each attempt has a
  * timeout, the body is sent as the exact string of the request (signatures are over those
- * bytes) and the response body is read once: JSON when the content type says so (invalid JSON
+ * bytes) and the response body is read once, decoded as `fetch` decodes a `content-encoding`
+ * (gzip, deflate, br, zstd; one that does not decode is a `NetworkError`): JSON when the content type says so (invalid JSON
  * stays text), text otherwise, `null` when empty, at most `maxResponseBytes` (then the rest is
  * dropped and `bodyTruncated` set). It emits the response for any status and errors only with
  * a `TimeoutError` or a `NetworkError` (whose message never shows headers). Unsubscribing aborts

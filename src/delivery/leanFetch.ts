@@ -2,7 +2,8 @@ import type { EventEmitter } from 'node:events';
 import { Agent, errors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../log.js';
-import { DispatchedBody, type BoundedBody } from './dispatchedBody.js';
+import { decodedBody, decodersFor } from './decodedBody.js';
+import { DispatchedBody, type BoundedBody, type ResponseBody } from './dispatchedBody.js';
 
 /** Options of {@link createLeanFetch}. */
 export type LeanFetchOptions = {
@@ -132,13 +133,13 @@ export class LeanResponse {
   readonly #statusText: string;
   readonly #url: string;
   readonly #rawHeaders: Readonly<Record<string, string>>;
-  #dispatchedBody: DispatchedBody | null;
+  #dispatchedBody: ResponseBody | null;
   /** Whether the body was handed out (to a reader, a web stream or a body method). */
   #bodyTaken = false;
   #headers: Headers | undefined;
   #webBody: ReadableStream<Uint8Array> | null | undefined;
 
-  constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: DispatchedBody | null) {
+  constructor(status: number, statusText: string, url: string, headers: Readonly<Record<string, string>>, body: ResponseBody | null) {
     this.#status = status;
     this.#statusText = statusText;
     this.#url = url;
@@ -200,10 +201,11 @@ export class LeanResponse {
   }
 
   /**
-   * Hands over the body as undici delivers it, once; later calls get `null`.
+   * Hands over the body (decoded, when the response has a `content-encoding`), once; later calls
+   * get `null`.
    * @internal
    */
-  takeBody(): DispatchedBody | null {
+  takeBody(): ResponseBody | null {
     const body = this.#dispatchedBody;
     this.#dispatchedBody = null;
     if (body !== null) {
@@ -279,10 +281,16 @@ export class LeanResponse {
 Object.setPrototypeOf(LeanResponse.prototype, Response.prototype);
 
 /**
- * A minimal `fetch` for ky, built on undici's `request` over one keep-alive `Agent`. It never
+ * A minimal `fetch` for ky that dispatches over one keep-alive undici `Agent`. It never
  * follows redirects: a 3xx comes back as it is, like `redirect: 'manual'` in Node's fetch.
  * It honours the `Request`'s signal (ky's timeout) and the {@link LeanFetchExtras} ky passes
  * through; its responses are {@link LeanResponse}s.
+ *
+ * A body sent with a `content-encoding` (gzip, x-gzip, deflate, br, zstd, several listed right
+ * to left) is decoded as `fetch` decodes it, and an unknown coding leaves it as it is; caps on
+ * reading count decoded bytes. Unlike `fetch` it sends no `accept-encoding` of its own: the
+ * answers of receivers are short, and compressing them would cost both sides CPU for nothing.
+ * A request that gives one (an endpoint's `headers`) gets its answer decoded.
  *
  * @example
  * ```ts
@@ -350,9 +358,10 @@ export function createLeanFetch(options: LeanFetchOptions = {}): LeanFetch {
 
 /**
  * Sends one request through the pool and answers with a {@link LeanResponse} once its headers
- * are in. It dispatches with a handler of its own rather than through undici's `request()`,
- * which builds a node `Readable` and an async resource per response: the body's chunks go
- * straight into a {@link DispatchedBody}. `signal` aborts the request, or the reading of its
+ * are in. It dispatches with a handler of its own rather than through `Agent.request()`, which
+ * builds a node `Readable` and an async resource per response and costs more CPU per delivery
+ * even before a `Response` is made of it (docs/performance.md): the body's chunks go straight
+ * into a {@link DispatchedBody}. `signal` aborts the request, or the reading of its
  * body, until the body is complete.
  */
 function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: string, signal: AbortSource | null): Promise<LeanResponse> {
@@ -376,11 +385,22 @@ function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: s
       onResponseStart(controller, statusCode, headers, statusMessage) {
         // 1xx: informational, the answer is still to come.
         if (statusCode < 200) return;
+        const plain = plainHeaders(headers);
+        let responseBody: ResponseBody | null = null;
         if (bodyAllowed && statusCode !== 204 && statusCode !== 304) {
+          const contentEncoding = plain['content-encoding'];
+          let decoders: ReturnType<typeof decodersFor> = [];
+          try {
+            decoders = decodersFor(contentEncoding);
+          } catch (error) {
+            controller.abort(error as Error);
+            return;
+          }
           body = new DispatchedBody(() => abortConnection?.(new errors.RequestAbortedError()), () => controller.resume());
+          responseBody = decoders.length === 0 ? body : decodedBody(body, decoders, contentEncoding);
         }
         answered = true;
-        resolve(new LeanResponse(statusCode, statusMessage ?? '', href, plainHeaders(headers), body));
+        resolve(new LeanResponse(statusCode, statusMessage ?? '', href, plain, responseBody));
       },
       onResponseData(controller, chunk) {
         // Past the body's high-water mark the socket waits until the reader catches up.
@@ -425,7 +445,7 @@ function abortReasonOf(source: AbortSource | null): Error {
 }
 
 /** A web stream over a dispatched body, for those who ask a lean response for `body`. */
-function webStreamOf(body: DispatchedBody): ReadableStream<Uint8Array> {
+function webStreamOf(body: ResponseBody): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const chunk = await body.read();
