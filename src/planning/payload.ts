@@ -9,7 +9,7 @@ import type { EventConfig } from '../config/types.js';
 import { PayloadError } from '../errors.js';
 import type { JsonObject } from '../events/json.js';
 import { describeFound, messageOf } from '../util/describeValue.js';
-import { NotJsonData, jsonCopy } from '../util/jsonCopy.js';
+import { NotJsonValue, jsonCopy } from '../util/jsonCopy.js';
 import { isPromiseLike, type Eventually } from './eventually.js';
 import { PlanFailure } from './planFailure.js';
 import { lowerFirst } from './subject.js';
@@ -91,7 +91,7 @@ export function buildPayload(
 export function serializePayload(payload: JsonObject, path: string, subject: string): SentPayload | PlanFailure {
   try {
     const copy = jsonCopy(payload, 'payload');
-    if (copy instanceof NotJsonData) {
+    if (copy instanceof NotJsonValue) {
       return new PlanFailure('payload', new PayloadError(`Expected the payload of ${path} to be JSON-serializable for ${subject}: ${copy.message}`));
     }
     return { body: JSON.stringify(copy), payload: copy as JsonObject };

@@ -16,7 +16,7 @@ const isEnumerable = Object.prototype.propertyIsEnumerable;
  * was found. A class, so that it is never mistaken for a copied value.
  * @internal
  */
-export class NotJsonData {
+export class NotJsonValue {
   /** The path from the failing value up to the root, innermost first (built only on failure). */
   readonly #segments: string[] = [];
   #root = '';
@@ -53,7 +53,7 @@ export class NotJsonData {
 
 /**
  * A deep copy of `value` that is exactly what its JSON text reads back as, or a
- * {@link NotJsonData} naming the first value that JSON would change or drop: a `Map` or `Set`
+ * {@link NotJsonValue} naming the first value that JSON would change or drop: a `Map` or `Set`
  * (sent as `{}`), a function or a symbol (dropped), a symbol key (dropped), `NaN` or
  * `Infinity` (sent as `null`), `undefined` in an array (sent as `null`), a `BigInt` (not
  * serializable), a class instance or built-in without `toJSON`, a cycle. An `undefined`
@@ -64,14 +64,14 @@ export class NotJsonData {
  * @example
  * ```ts
  * jsonCopy({ id: 'x', when: new Date(0) }, 'payload'); // { id: 'x', when: '1970-01-01T00:00:00.000Z' }
- * jsonCopy({ tags: new Map() }, 'payload');            // NotJsonData: payload.tags: expected a JSON value, got a Map
+ * jsonCopy({ tags: new Map() }, 'payload');            // NotJsonValue: payload.tags: expected a JSON value, got a Map
  * ```
  * @internal
  */
 export function jsonCopy(value: unknown, rootName: string): unknown {
   const copy = copyValue(value, '', 0, []);
   if (copy !== FAILED) return copy;
-  const found = failure ?? new NotJsonData('a JSON value', 'a value that could not be read');
+  const found = failure ?? new NotJsonValue('a JSON value', 'a value that could not be read');
   failure = undefined;
   return found.at(rootName);
 }
@@ -79,10 +79,10 @@ export function jsonCopy(value: unknown, rootName: string): unknown {
 /** Returned up the walk when a value is not JSON data; the reason is in {@link failure}. */
 const FAILED: unique symbol = Symbol('not JSON data');
 /** The reason of the last {@link FAILED} (the walk is synchronous: one at a time). */
-let failure: NotJsonData | undefined;
+let failure: NotJsonValue | undefined;
 
 function fail(expected: string, found: string): typeof FAILED {
-  failure = new NotJsonData(expected, found);
+  failure = new NotJsonValue(expected, found);
   return FAILED;
 }
 
@@ -128,7 +128,7 @@ function callToJSON(value: object, toJSON: unknown, key: string): unknown {
   try {
     return (toJSON as (key: string) => unknown).call(value, key);
   } catch (error) {
-    failure = new NotJsonData('a JSON value', `a value whose toJSON threw (${error instanceof Error ? error.message : describeKind(error)})`);
+    failure = new NotJsonValue('a JSON value', `a value whose toJSON threw (${error instanceof Error ? error.message : describeKind(error)})`);
     return TOJSON_THREW;
   }
 }
