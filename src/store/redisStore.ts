@@ -33,6 +33,7 @@ import type {
   StoreOutcome,
   StoredDelivery,
 } from './deliveryStore.js';
+import { firstValue } from './firstOf.js';
 import { positiveInteger, selectDeadLetters } from './memoryStore.js';
 
 const log = logger('delivery');
@@ -531,7 +532,11 @@ class RedisStore<R> implements DeliveryStore<R> {
       const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
       let result: AttemptResult;
       try {
-        result = await handlers.attempt({ ...delivery, request: sent, attempt, signal: abort.signal });
+        result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal: abort.signal }), {
+          signal: abort.signal,
+          // Back to the head of its partition: another instance, or this one later, sends it.
+          onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted: the store is closing`), response: null }),
+        });
       } catch (error) {
         result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
       }
@@ -565,7 +570,7 @@ class RedisStore<R> implements DeliveryStore<R> {
 
   async #plan(handlers: DeliveryHandlers<R>, delivery: StoredDelivery<R>): Promise<RequestPlan<R>> {
     try {
-      return await handlers.plan(delivery);
+      return await firstValue(() => handlers.plan(delivery));
     } catch (error) {
       return failedOutcome(delivery, null, 'payload', new PayloadError(`Planning delivery ${delivery.deliveryId} to ${delivery.endpoint} threw: ${messageOf(error)}`, { cause: error }), null, 0);
     }

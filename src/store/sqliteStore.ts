@@ -7,7 +7,8 @@ import type { AppRecord } from '../events/serviceEvent.js';
 import { logger, redactText } from '../log.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeEvent, encodeRequest, encodeResponse } from './codec.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter, type DeliveryStore } from './deliveryStore.js';
-import { LocalStore, type NewDelivery, type Persistence, type PersistedDelivery } from './localStore.js';
+import { LocalStore } from './localStore.js';
+import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 import { positiveInteger } from './memoryStore.js';
 
 const log = logger('delivery');

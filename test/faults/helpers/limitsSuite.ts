@@ -22,7 +22,7 @@ type Args = { readonly record?: TestRecord | null };
 type PublishHooks = { readonly publish: (args: unknown) => void };
 const identity = { id: 7 };
 const BOUND_IN_MESSAGE: Readonly<Record<FaultStore['name'], string>> = {
-  memory: 'deliveries pending (maxQueue)',
+  memory: 'deliveries pending in the memory store (maxQueue)',
   sqlite: 'deliveries pending in the sqlite store (maxQueue)',
   redis: 'deliveries waiting for Redis to acknowledge them (maxQueue)',
 };
