@@ -197,6 +197,7 @@ export function attemptOnce(effect: HttpEffect, request: RequestDescriptor): Obs
       next: (response) => answer(classifyResponse(request, response), { response }),
       error: (error: unknown) => answer(classifyError(request, error), { error }),
       complete: () => {
+        if (answered) return;
         const error = new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`);
         answer(classifyError(request, error), { error });
       },

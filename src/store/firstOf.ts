@@ -29,7 +29,9 @@ export function firstOf<T>(call: () => ObservableInput<T>, done: (first: First<T
     subscription = from(call()).subscribe({
       next: (value) => finish({ kind: 'value', value }),
       error: (error: unknown) => finish({ kind: 'error', error }),
-      complete: () => finish({ kind: 'error', error: new Error('the handler completed without a value') }),
+      complete: () => {
+        if (!settled) finish({ kind: 'error', error: new Error('the handler completed without a value') });
+      },
     });
   } catch (error) {
     finish({ kind: 'error', error });

@@ -5,13 +5,13 @@
  * @internal
  * @packageDocumentation
  */
-import { Subject, asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import { deliveryKey } from '../delivery/deliveryKey.js';
 import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
 import { ClosedError, NetworkError, OverflowError, PayloadError, ProvisionerError } from '../errors.js';
-import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
-import type { RequestDescriptor } from '../events/request.js';
-import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import type { DeliveryOutcome, FailedOutcome, FailureReason, RequestPlan } from '../events/outcomes.js';
+import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
+import type { AppRecord } from '../events/serviceEvent.js';
 import { logger } from '../log.js';
 import { restoreRequest } from './codec.js';
 import { deliveryIdOf } from './deliveryId.js';
@@ -29,6 +29,7 @@ import type {
   StoredDelivery,
 } from './deliveryStore.js';
 import { firstOf } from './firstOf.js';
+import { failedOutcome, laneItemOf, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 
@@ -46,22 +47,6 @@ export type LocalStoreOptions<R> = {
   readonly failOnClose: boolean;
   /** The clock, when not the scheduler's (tests of persistence timestamps). */
   readonly now?: () => number;
-};
-
-type Item<R> = {
-  readonly seq: number;
-  readonly deliveryId: string;
-  readonly event: ServiceEvent<R>;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  request: RequestDescriptor | null;
-  stripped: readonly string[];
-  attempts: number;
-  dueAt: number;
-  /** The plan or attempt in flight: aborted (signal) and abandoned (subscription) on close. */
-  abort: AbortController | null;
-  running: Subscription | null;
 };
 
 /**
@@ -244,20 +229,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   #hold(row: PersistedDelivery<R>): void {
-    const item: Item<R> = {
-      seq: row.seq,
-      deliveryId: row.deliveryId,
-      event: row.event,
-      endpoint: row.endpoint,
-      key: row.key,
-      acceptedAt: row.acceptedAt,
-      request: row.request,
-      stripped: row.stripped,
-      attempts: row.attempts,
-      dueAt: row.nextAttemptAt,
-      abort: null,
-      running: null,
-    };
+    const item = laneItemOf(row);
     this.#inMemory.set(item.deliveryId, item);
     this.#lanes.add(item);
   }
@@ -289,12 +261,10 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       this.#attempt(handlers, item);
       return;
     }
-    item.abort = new AbortController();
     const planning = firstOf(
       () => handlers.plan(this.#view(item)),
       (first) => {
         item.running = null;
-        item.abort = null;
         if (this.#closed !== null) return;
         const plan: RequestPlan<R> =
           first.kind === 'value'
@@ -329,9 +299,16 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       this.#persistence.startAttempt(item.deliveryId, attempt, this.#now());
       item.attempts = attempt;
       const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
-      const abort = new AbortController();
-      item.abort = abort;
-      const input: AttemptInput<R> = { ...this.#view(item), request, attempt, signal: abort.signal };
+      // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
+      const input: AttemptInput<R> = {
+        ...this.#view(item),
+        request,
+        attempt,
+        get signal() {
+          item.abort ??= new AbortController();
+          return item.abort.signal;
+        },
+      };
       const sending = firstOf(
         () => handlers.attempt(input),
         (first) => {
@@ -396,25 +373,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     }
   }
 
-  #failed(
-    item: Item<R>,
-    request: RequestDescriptor | null,
-    reason: FailedOutcome<R>['reason'],
-    error: ProvisionerError,
-    response: FailedOutcome<R>['response'],
-  ): FailedOutcome<R> {
-    return {
-      kind: 'failed',
-      event: item.event,
-      endpoint: item.endpoint,
-      request,
-      reason,
-      error,
-      attempts: item.attempts,
-      response,
-      acceptedAt: item.acceptedAt,
-      settledAt: this.#now(),
-    };
+  #failed(item: Item<R>, request: RequestDescriptor | null, reason: FailureReason, error: ProvisionerError, response: ProvisionerResponse | null): FailedOutcome<R> {
+    return failedOutcome(item, { request, reason, error, response, settledAt: this.#now() });
   }
 
   #closedOutcome(item: Item<R>): FailedOutcome<R> {
@@ -422,15 +382,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   #view(item: Item<R>): StoredDelivery<R> {
-    return {
-      deliveryId: item.deliveryId,
-      event: item.event,
-      endpoint: item.endpoint,
-      key: item.key,
-      acceptedAt: item.acceptedAt,
-      request: item.request,
-      attempts: item.attempts,
-    };
+    return viewOf(item);
   }
 }
 

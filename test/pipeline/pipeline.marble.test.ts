@@ -17,6 +17,7 @@ import {
   type AppRecord,
   type DeliveryOutcome,
   type HttpEffect,
+  type Provisioner,
   type ProvisionerResponse,
   type RequestDescriptor,
 } from '../../src/index.js';
@@ -27,7 +28,7 @@ const identity = { id: 7 };
 const events = defineConfig({
   rdm_record: {
     [ENDPOINT]: {
-      publish: { http_method: 'PUT', payload: ({ record }: { readonly record?: AppRecord | null }) => ({ id: String(record?.id), rev: Number(record?.['revision_id'] ?? 0) }) },
+      publish: { http_method: 'PUT', payload: ({ record }: { readonly record?: AppRecord | null | undefined }) => ({ id: String(record?.id), rev: Number(record?.['revision_id'] ?? 0) }) },
     },
   },
 });
@@ -58,7 +59,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const scheduler = testScheduler();
     const attemptsAt: number[] = [];
-    let provisioner: ReturnType<typeof createProvisioner> | undefined;
+    let provisioner: Provisioner | undefined;
     scheduler.run(({ expectObservable }) => {
       const effect: HttpEffect = (request) => {
         attemptsAt.push(scheduler.now());
@@ -76,7 +77,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
   it('honours Retry-After: 5 (seconds) on a 503 before the next attempt', async () => {
     const scheduler = testScheduler();
     const attemptsAt: number[] = [];
-    let provisioner: ReturnType<typeof createProvisioner> | undefined;
+    let provisioner: Provisioner | undefined;
     scheduler.run(({ expectObservable }) => {
       const effect: HttpEffect = (request) => {
         attemptsAt.push(scheduler.now());
@@ -93,7 +94,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
   it('keeps the order per record while a retry waits: the next revision waits, another record does not', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const scheduler = testScheduler();
-    let provisioner: ReturnType<typeof createProvisioner> | undefined;
+    let provisioner: Provisioner | undefined;
     scheduler.run(({ expectObservable }) => {
       const failedOnce = new Set<string>();
       const effect: HttpEffect = (request) => {
@@ -119,7 +120,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
   it('fails for good after the retry limit, the last attempt counted, and keeps the dead letter', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const scheduler = testScheduler();
-    let provisioner: ReturnType<typeof createProvisioner> | undefined;
+    let provisioner: Provisioner | undefined;
     scheduler.run(({ expectObservable }) => {
       const effect: HttpEffect = (request) => answer(request, 500, 1);
       provisioner = createProvisioner({ events, scheduler, http: { effect, retry: { limit: 2, baseDelayMs: 100 } } });
@@ -139,7 +140,7 @@ describe.skipIf(!sqliteStoreAvailability().available)('the pipeline over the SQL
     const dir = mkdtempSync(path.join(tmpdir(), 'rap-marble-'));
     const scheduler = testScheduler();
     const attemptsAt: number[] = [];
-    let provisioner: ReturnType<typeof createProvisioner> | undefined;
+    let provisioner: Provisioner | undefined;
     try {
       scheduler.run(({ expectObservable }) => {
         const effect: HttpEffect = (request) => {
