@@ -363,8 +363,9 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#persistence.settle(item.deliveryId, outcome, item.stripped);
     this.#inMemory.delete(item.deliveryId);
     this.#total -= 1;
-    this.#lanes.done(item);
+    // The outcome first: the next delivery of the lane may settle synchronously within done().
     this.#outcomes.next({ deliveryId: item.deliveryId, outcome, local: true });
+    this.#lanes.done(item);
     this.#refill();
     if (this.#total === 0) {
       const waiters = this.#drainWaiters;

@@ -117,6 +117,37 @@ describe('the pipeline over the memory store, in virtual time', () => {
     await provisioner?.close();
   });
 
+  it('emits the outcomes of a record in event order when the effect answers at once', async () => {
+    const scheduler = testScheduler();
+    let provisioner: Provisioner | undefined;
+    scheduler.run(({ expectObservable }) => {
+      // Revision 2 fails while planning (synchronously); 1 and 3 are answered at once.
+      const effect: HttpEffect = (request) => answer(request, 200, 0);
+      const payloadEvents = defineConfig({
+        rdm_record: {
+          [ENDPOINT]: {
+            publish: {
+              http_method: 'PUT',
+              payload: ({ record }: { readonly record?: AppRecord | null | undefined }) => {
+                if (record?.['revision_id'] === 2) throw new Error('no payload for 2');
+                return { id: String(record?.id), rev: Number(record?.['revision_id'] ?? 0) };
+              },
+            },
+          },
+        },
+      });
+      provisioner = createProvisioner({ events: payloadEvents, scheduler, http: { effect } });
+      const hooks = provisioner.hooks('rdm_record');
+      for (const revision of [1, 2, 3]) hooks.publish({ identity, record: record('a', revision) });
+      expectObservable(provisioner.outcomes$.pipe(map((outcome) => `${outcome.kind} ${String((outcome.event.args as { record?: AppRecord }).record?.['revision_id'])}`))).toBe('(xyz)', {
+        x: 'delivered 1',
+        y: 'failed 2',
+        z: 'delivered 3',
+      });
+    });
+    await provisioner?.close();
+  });
+
   it('fails for good after the retry limit, the last attempt counted, and keeps the dead letter', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const scheduler = testScheduler();
