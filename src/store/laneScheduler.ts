@@ -33,6 +33,7 @@ export class LaneScheduler<T extends LaneItem> {
   readonly #timers = new Map<string, Subscription>();
   readonly #run: (item: T) => void;
   #scheduler: SchedulerLike = asyncScheduler;
+  #kicked = false;
   #concurrency = 0;
   #running = 0;
   #size = 0;
@@ -63,7 +64,11 @@ export class LaneScheduler<T extends LaneItem> {
     this.#pump();
   }
 
-  /** Adds an item behind the others of its key. */
+  /**
+   * Adds an item behind the others of its key. A new lane starts after the caller's turn (a
+   * microtask, or the scheduler's next action when it is not the async scheduler): the hook
+   * that journaled the item returns before any delivery work runs.
+   */
   add(item: T): void {
     let lane = this.#lanes.get(item.key);
     if (lane === undefined) {
@@ -74,7 +79,7 @@ export class LaneScheduler<T extends LaneItem> {
     this.#size += 1;
     if (lane.length === 1) {
       this.#arm(item.key, item);
-      this.#pump();
+      this.#kick();
     }
   }
 
@@ -126,6 +131,17 @@ export class LaneScheduler<T extends LaneItem> {
     }, wait);
     // A scheduler that runs the wait at once (virtual time past due) has already readied the lane.
     if (!timer.closed) this.#timers.set(key, timer);
+  }
+
+  #kick(): void {
+    if (this.#kicked || this.#stopped) return;
+    this.#kicked = true;
+    const pump = (): void => {
+      this.#kicked = false;
+      this.#pump();
+    };
+    if (this.#scheduler === asyncScheduler) queueMicrotask(pump);
+    else this.#scheduler.schedule(pump);
   }
 
   #pump(): void {
