@@ -6,7 +6,7 @@
  * @internal
  * @packageDocumentation
  */
-import { asyncScheduler, map, of, take, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, map, of, type Observable, type SchedulerLike } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import { resolveRetryOptions, retryDelay, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
@@ -70,7 +70,8 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     if (planner === null) {
       return of({ kind: 'skipped', event: delivery.event, endpoint: delivery.endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
     }
-    return of(delivery.event).pipe(planner, take(1));
+    // One event, one endpoint: one plan (the store takes the first value).
+    return of(delivery.event).pipe(planner);
   };
 
   const retryOf = (request: RequestDescriptor): ResolvedRetryOptions => {

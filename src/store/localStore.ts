@@ -301,7 +301,12 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
       // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
       const input: AttemptInput<R> = {
-        ...this.#view(item),
+        deliveryId: item.deliveryId,
+        event: item.event,
+        endpoint: item.endpoint,
+        key: item.key,
+        acceptedAt: item.acceptedAt,
+        attempts: item.attempts,
         request,
         attempt,
         get signal() {
