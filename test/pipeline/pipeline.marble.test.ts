@@ -65,7 +65,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
         attemptsAt.push(scheduler.now());
         return answer(request, attemptsAt.length <= 2 ? 503 : 200, 10);
       };
-      provisioner = createProvisioner({ events, scheduler, http: { effect, retry: { baseDelayMs: 1_000, maxDelayMs: 30_000 } } });
+      provisioner = createProvisioner<AppRecord>({ events, scheduler, http: { effect, retry: { baseDelayMs: 1_000, maxDelayMs: 30_000 } } });
       provisioner.hooks('rdm_record').publish({ identity, record: record('a', 1) });
       // attempt 1 at 0, its 503 at 10; attempt 2 at 10 + 500, its 503 at 520; attempt 3 at 520 + 1000, its 200 at 1530.
       expectObservable(provisioner.outcomes$.pipe(map(label))).toBe('1530ms x', { x: 'delivered a@1 3' });
@@ -102,7 +102,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
         if (first) failedOnce.add(request.deliveryId);
         return answer(request, first ? 503 : 200, 10);
       };
-      provisioner = createProvisioner({ events, scheduler, http: { effect, retry: { baseDelayMs: 1_000 } } });
+      provisioner = createProvisioner<AppRecord>({ events, scheduler, http: { effect, retry: { baseDelayMs: 1_000 } } });
       const hooks = provisioner.hooks('rdm_record');
       hooks.publish({ identity, record: record('a', 1) });
       hooks.publish({ identity, record: record('a', 2) });
@@ -136,7 +136,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
           },
         },
       });
-      provisioner = createProvisioner({ events: payloadEvents, scheduler, http: { effect } });
+      provisioner = createProvisioner<AppRecord>({ events: payloadEvents, scheduler, http: { effect } });
       const hooks = provisioner.hooks('rdm_record');
       for (const revision of [1, 2, 3]) hooks.publish({ identity, record: record('a', revision) });
       expectObservable(provisioner.outcomes$.pipe(map((outcome) => `${outcome.kind} ${String((outcome.event.args as { record?: AppRecord }).record?.['revision_id'])}`))).toBe('(xyz)', {
@@ -154,7 +154,7 @@ describe('the pipeline over the memory store, in virtual time', () => {
     let provisioner: Provisioner | undefined;
     scheduler.run(({ expectObservable }) => {
       const effect: HttpEffect = (request) => answer(request, 500, 1);
-      provisioner = createProvisioner({ events, scheduler, http: { effect, retry: { limit: 2, baseDelayMs: 100 } } });
+      provisioner = createProvisioner<AppRecord>({ events, scheduler, http: { effect, retry: { limit: 2, baseDelayMs: 100 } } });
       provisioner.hooks('rdm_record').publish({ identity, record: record('a', 1) });
       // 1 + 100 + 1 + 200 + 1
       expectObservable(provisioner.outcomes$.pipe(map(label))).toBe('303ms x', { x: 'failed a@1 3' });
