@@ -137,8 +137,8 @@ export type {
   DeadLetterFilter,
   StoreCloseOptions,
 } from './store/deliveryStore.js';
-export { DEFAULT_BACKFILL_CONCURRENCY } from './backfill.js';
-export type { BackfillOptions, BackfillProgress } from './backfill.js';
+export { DEFAULT_BACKFILL_CONCURRENCY } from './pipeline/backfill.js';
+export type { BackfillOptions, BackfillProgress } from './pipeline/backfill.js';
 
 // --- provisioner
 export { createProvisioner, DEFAULT_CLOSE_TIMEOUT_MS } from './provisioner.js';

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import { Fifo } from './fifo.js';
 
 type Lane<T> = { readonly items: Fifo<T>; running: boolean };
@@ -104,6 +105,6 @@ export class KeyedQueue<T> {
 }
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError([`${name}: expected a positive integer, got ${String(value)}`]);
   return value;
 }

@@ -136,45 +136,74 @@ export function sendWithRetry(effect: HttpEffect, request: RequestDescriptor, op
 
     const run = (attemptNumber: number): void => {
       let answered = false;
-      let attempt: Subscription | undefined;
-      let source: Observable<ProvisionerResponse>;
-      try {
-        source = effect(request);
-      } catch (error) {
-        settle(attemptNumber, classifyError(request, error), { error });
-        return;
-      }
-      attempt = source.subscribe({
-        next: (response) => {
-          if (answered) return;
-          answered = true;
-          // One response per attempt: let go of the effect before anything else happens.
-          attempt?.unsubscribe();
-          settle(attemptNumber, classifyResponse(request, response), { response });
-        },
-        error: (error: unknown) => {
-          if (answered) return;
-          answered = true;
-          settle(attemptNumber, classifyError(request, error), { error });
-        },
-        complete: () => {
-          if (answered) return;
-          answered = true;
-          const error = new NetworkError(
-            `Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`,
-          );
-          settle(attemptNumber, classifyError(request, error), { error });
-        },
+      const attempt = attemptOnce(effect, request).subscribe(({ verdict, detail }) => {
+        answered = true;
+        settle(attemptNumber, verdict, detail);
       });
-      if (answered) {
-        attempt.unsubscribe();
-      } else {
-        current = attempt;
-      }
+      if (!answered) current = attempt;
     };
 
     run(1);
     return () => current?.unsubscribe();
+  });
+}
+
+/**
+ * What one attempt came to: the retry policy's verdict, with the response or error it judged.
+ * @internal
+ */
+export type AttemptAnswer = {
+  readonly verdict: AttemptVerdict;
+  readonly detail: { readonly response: ProvisionerResponse } | { readonly error: unknown };
+};
+
+/**
+ * One attempt through an {@link HttpEffect}: its first response, error or completion,
+ * classified by the retry policy; emits once and completes, never errors. Unsubscribing
+ * aborts the request. The attempt step of the provisioner's pipeline and of
+ * {@link sendWithRetry} both go through it, so an attempt is judged the same everywhere.
+ *
+ * ```
+ * effect:  --503|
+ * answer:  --(r|)          r: { verdict: { kind: 'retry', reason: 'http-status' } }
+ * ```
+ *
+ * @example
+ * ```ts
+ * attemptOnce(effect, request).subscribe(({ verdict }) => console.info(verdict.kind));
+ * ```
+ * @internal
+ */
+export function attemptOnce(effect: HttpEffect, request: RequestDescriptor): Observable<AttemptAnswer> {
+  return new Observable<AttemptAnswer>((subscriber) => {
+    let answered = false;
+    let attempt: Subscription | undefined;
+    const answer = (verdict: AttemptVerdict, detail: AttemptAnswer['detail']): void => {
+      if (answered) return;
+      answered = true;
+      // One response per attempt: let go of the effect before anything else happens.
+      attempt?.unsubscribe();
+      subscriber.next({ verdict, detail });
+      subscriber.complete();
+    };
+    let source: Observable<ProvisionerResponse>;
+    try {
+      source = effect(request);
+    } catch (error) {
+      answer(classifyError(request, error), { error });
+      return undefined;
+    }
+    attempt = source.subscribe({
+      next: (response) => answer(classifyResponse(request, response), { response }),
+      error: (error: unknown) => answer(classifyError(request, error), { error }),
+      complete: () => {
+        if (answered) return;
+        const error = new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`);
+        answer(classifyError(request, error), { error });
+      },
+    });
+    if (answered) attempt.unsubscribe();
+    return () => attempt?.unsubscribe();
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable, ObservableInput, SchedulerLike } from 'rxjs';
 import type { OverflowError, ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome, FailedOutcome, FailureReason, RequestPlan } from '../events/outcomes.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
@@ -111,7 +111,8 @@ export type AttemptResult =
  * payload, owner and URL for one endpoint: `toRequests` for one event and endpoint) and how
  * to send one attempt (the `HttpEffect` and the retry policy). The store decides when each
  * runs; `plan` runs once per delivery, its request is stored before the first attempt, so a
- * resumed delivery is not planned again.
+ * resumed delivery is not planned again. Both answer with an Observable (its first value
+ * counts; unsubscribing aborts) or a Promise.
  *
  * @example
  * ```ts
@@ -120,9 +121,9 @@ export type AttemptResult =
  */
 export type DeliveryHandlers<R = AppRecord> = {
   /** Plans a delivery: a request to send, or the outcome reached while building it. Should not throw (a throw fails it with reason `payload`). */
-  readonly plan: (delivery: StoredDelivery<R>) => Promise<RequestPlan<R>>;
+  readonly plan: (delivery: StoredDelivery<R>) => ObservableInput<RequestPlan<R>>;
   /** Sends one attempt. Should not throw (a throw fails the delivery with reason `network`). */
-  readonly attempt: (input: AttemptInput<R>) => Promise<AttemptResult>;
+  readonly attempt: (input: AttemptInput<R>) => ObservableInput<AttemptResult>;
   /**
    * Durable stores never write secret headers (`Authorization`, token-, key-, secret-,
    * cookie-, signature-like names); when they load a stored request they ask this function
@@ -134,6 +135,11 @@ export type DeliveryHandlers<R = AppRecord> = {
   readonly endpoints?: readonly string[];
   /** Local stores: deliveries (of different keys) in flight at once. @default 16 */
   readonly concurrency?: number;
+  /**
+   * The clock and timers of retries and backoff waits (local stores; the Redis store waits
+   * in Redis): a `TestScheduler` runs the store path in virtual time. @default asyncScheduler
+   */
+  readonly scheduler?: SchedulerLike;
 };
 
 /**

@@ -1,4 +1,6 @@
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { Fifo } from '../delivery/fifo.js';
+import { ConfigError } from '../errors.js';
 
 /** What the scheduler needs of an item: its ordering key and when it may run next. @internal */
 export type LaneItem = { readonly key: string; dueAt: number };
@@ -7,8 +9,6 @@ export type LaneItem = { readonly key: string; dueAt: number };
 export type LaneSchedulerOptions<T> = {
   /** Starts an item; the caller later reports `done` or `later` for it. */
   readonly run: (item: T) => void;
-  /** The clock (ms since epoch). @default Date.now */
-  readonly now?: () => number;
 };
 
 /**
@@ -16,22 +16,24 @@ export type LaneSchedulerOptions<T> = {
  * the order they were added, lanes concurrently up to `concurrency`. Unlike the `deliver`
  * operator's queue, a lane's head may wait (a retry's backoff) without holding a
  * concurrency slot: the lane stays blocked, other lanes run. Lanes are deleted when empty.
+ * Waits are scheduled on an RxJS scheduler (virtual time in marble tests).
  *
  * @example
  * ```ts
  * const lanes = new LaneScheduler<Item>({ run: (item) => void send(item) });
  * lanes.add(item);
- * lanes.start(16);
- * // when the attempt ends: lanes.done(item), or lanes.later(item, Date.now() + 1_000)
+ * lanes.start(16, asyncScheduler);
+ * // when the attempt ends: lanes.done(item), or lanes.later(item, asyncScheduler.now() + 1_000)
  * ```
  * @internal
  */
 export class LaneScheduler<T extends LaneItem> {
   readonly #lanes = new Map<string, Fifo<T>>();
   readonly #ready = new Fifo<string>();
-  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #timers = new Map<string, Subscription>();
   readonly #run: (item: T) => void;
-  readonly #now: () => number;
+  #scheduler: SchedulerLike = asyncScheduler;
+  #kicked = false;
   #concurrency = 0;
   #running = 0;
   #size = 0;
@@ -40,7 +42,6 @@ export class LaneScheduler<T extends LaneItem> {
 
   constructor(options: LaneSchedulerOptions<T>) {
     this.#run = options.run;
-    this.#now = options.now ?? Date.now;
   }
 
   /** Items held (waiting, due or running). */
@@ -53,16 +54,21 @@ export class LaneScheduler<T extends LaneItem> {
     return this.#running;
   }
 
-  /** Starts running items, at most `concurrency` at once. */
-  start(concurrency: number): void {
+  /** Starts running items, at most `concurrency` at once, waiting on `scheduler`'s clock and timers. */
+  start(concurrency: number, scheduler: SchedulerLike = asyncScheduler): void {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(`Expected concurrency to be an integer >= 1, got ${String(concurrency)}`);
+      throw new ConfigError([`concurrency: expected an integer >= 1, got ${String(concurrency)}`]);
     }
     this.#concurrency = concurrency;
+    this.#scheduler = scheduler;
     this.#pump();
   }
 
-  /** Adds an item behind the others of its key. */
+  /**
+   * Adds an item behind the others of its key. A new lane starts after the caller's turn (a
+   * microtask, or the scheduler's next action when it is not the async scheduler): the hook
+   * that journaled the item returns before any delivery work runs.
+   */
   add(item: T): void {
     let lane = this.#lanes.get(item.key);
     if (lane === undefined) {
@@ -73,7 +79,7 @@ export class LaneScheduler<T extends LaneItem> {
     this.#size += 1;
     if (lane.length === 1) {
       this.#arm(item.key, item);
-      this.#pump();
+      this.#kick();
     }
   }
 
@@ -107,23 +113,35 @@ export class LaneScheduler<T extends LaneItem> {
   /** Stops running items and clears the timers; items stay where they are. */
   stop(): void {
     this.#stopped = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) timer.unsubscribe();
     this.#timers.clear();
   }
 
   #arm(key: string, head: T): void {
     if (this.#stopped) return;
-    const wait = head.dueAt - this.#now();
+    const wait = head.dueAt - this.#scheduler.now();
     if (wait <= 0) {
       this.#ready.push(key);
       return;
     }
-    const timer = setTimeout(() => {
+    const timer = this.#scheduler.schedule(() => {
       this.#timers.delete(key);
       this.#ready.push(key);
       this.#pump();
     }, wait);
-    this.#timers.set(key, timer);
+    // A scheduler that runs the wait at once (virtual time past due) has already readied the lane.
+    if (!timer.closed) this.#timers.set(key, timer);
+  }
+
+  #kick(): void {
+    if (this.#kicked || this.#stopped) return;
+    this.#kicked = true;
+    const pump = (): void => {
+      this.#kicked = false;
+      this.#pump();
+    };
+    if (this.#scheduler === asyncScheduler) queueMicrotask(pump);
+    else this.#scheduler.schedule(pump);
   }
 
   #pump(): void {

@@ -5,17 +5,18 @@
  * @internal
  * @packageDocumentation
  */
-import { Subject, type Observable } from 'rxjs';
+import { Subject, asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import { deliveryKey } from '../delivery/deliveryKey.js';
 import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
 import { ClosedError, NetworkError, OverflowError, PayloadError, ProvisionerError } from '../errors.js';
-import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
-import type { RequestDescriptor } from '../events/request.js';
-import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import type { DeliveryOutcome, FailedOutcome, FailureReason, RequestPlan } from '../events/outcomes.js';
+import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
+import type { AppRecord } from '../events/serviceEvent.js';
 import { logger } from '../log.js';
 import { restoreRequest } from './codec.js';
 import { deliveryIdOf } from './deliveryId.js';
 import type {
+  AttemptInput,
   AttemptResult,
   DeadLetter,
   DeadLetterFilter,
@@ -27,45 +28,12 @@ import type {
   StoreOutcome,
   StoredDelivery,
 } from './deliveryStore.js';
+import { firstOf } from './firstOf.js';
+import { failedOutcome, laneItemOf, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
+import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 
 const log = logger('delivery');
-
-/** A delivery about to be recorded. @internal */
-export type NewDelivery<R> = Pick<StoredDelivery<R>, 'deliveryId' | 'event' | 'endpoint' | 'key' | 'acceptedAt' | 'request'> & {
-  readonly stripped: readonly string[];
-};
-
-/** A recorded delivery, as persistence gives it back. @internal */
-export type PersistedDelivery<R> = NewDelivery<R> & {
-  readonly seq: number;
-  readonly attempts: number;
-  readonly nextAttemptAt: number;
-};
-
-/**
- * Where a local store writes. Every method is synchronous (better-sqlite3 is), so that
- * `journal` is done when it returns; a method that cannot write throws.
- * @internal
- */
-export type Persistence<R> = {
-  /** Unsettled deliveries found when the store was opened, and the highest sequence number. */
-  readonly found: { readonly count: number; readonly lastSeq: number };
-  /** Records new deliveries, all or none; deliveries whose id is already recorded are left out. */
-  insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[];
-  /** Recorded deliveries with a sequence number above `afterSeq`, in order, at most `limit`. */
-  load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[];
-  savePlan(deliveryId: string, request: RequestDescriptor): void;
-  startAttempt(deliveryId: string, attempt: number, at: number): void;
-  retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void;
-  /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. */
-  settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void;
-  deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[];
-  /** Turns dead letters back into deliveries (new sequence numbers, attempts 0). */
-  requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[];
-  discard(deliveryIds: readonly string[]): number;
-  close(): void;
-};
 
 /** Options of {@link LocalStore}. @internal */
 export type LocalStoreOptions<R> = {
@@ -77,21 +45,8 @@ export type LocalStoreOptions<R> = {
   readonly maxInMemory: number;
   /** Whether `close()` ends unsettled deliveries as `failed` with reason `closed` (nothing keeps them). */
   readonly failOnClose: boolean;
+  /** The clock, when not the scheduler's (tests of persistence timestamps). */
   readonly now?: () => number;
-};
-
-type Item<R> = {
-  readonly seq: number;
-  readonly deliveryId: string;
-  readonly event: ServiceEvent<R>;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  request: RequestDescriptor | null;
-  stripped: readonly string[];
-  attempts: number;
-  dueAt: number;
-  abort: AbortController | null;
 };
 
 /**
@@ -107,7 +62,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   readonly #maxQueue: number;
   readonly #maxInMemory: number;
   readonly #failOnClose: boolean;
-  readonly #now: () => number;
+  readonly #clock: (() => number) | null;
+  #scheduler: SchedulerLike = asyncScheduler;
   readonly #inMemory = new Map<string, Item<R>>();
   #drainWaiters: (() => void)[] = [];
   #handlers: DeliveryHandlers<R> | null = null;
@@ -125,9 +81,9 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#maxQueue = options.maxQueue;
     this.#maxInMemory = options.maxInMemory;
     this.#failOnClose = options.failOnClose;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.now ?? null;
     this.outcomes$ = this.#outcomes.asObservable();
-    this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => void this.#execute(item), now: this.#now });
+    this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => this.#execute(item) });
     this.#total = this.#persistence.found.count;
     this.#cursor = 0;
     this.#tail = this.#persistence.found.lastSeq;
@@ -189,7 +145,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     if (this.#handlers !== null) throw new ProvisionerError(`Expected the ${this.kind} store to be started once, it was started already`);
     if (this.#closed !== null) throw new ClosedError(`Expected an open ${this.kind} store to start, got a closed one`);
     this.#handlers = handlers;
-    this.#lanes.start(handlers.concurrency ?? DEFAULT_CONCURRENCY);
+    this.#scheduler = handlers.scheduler ?? asyncScheduler;
+    this.#lanes.start(handlers.concurrency ?? DEFAULT_CONCURRENCY, this.#clock === null ? this.#scheduler : { now: this.#clock, schedule: this.#scheduler.schedule.bind(this.#scheduler) });
   }
 
   pending(): number {
@@ -235,7 +192,10 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     if (this.#closed !== null) return this.#closed;
     this.#lanes.stop();
     const left = [...this.#inMemory.values()];
-    for (const item of left) item.abort?.abort(new ClosedError(`The ${this.kind} store was closed`));
+    for (const item of left) {
+      item.abort?.abort(new ClosedError(`The ${this.kind} store was closed`));
+      item.running?.unsubscribe();
+    }
     if (this.#failOnClose) {
       for (const item of left) {
         this.#outcomes.next({ deliveryId: item.deliveryId, outcome: this.#closedOutcome(item), local: true });
@@ -269,19 +229,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   #hold(row: PersistedDelivery<R>): void {
-    const item: Item<R> = {
-      seq: row.seq,
-      deliveryId: row.deliveryId,
-      event: row.event,
-      endpoint: row.endpoint,
-      key: row.key,
-      acceptedAt: row.acceptedAt,
-      request: row.request,
-      stripped: row.stripped,
-      attempts: row.attempts,
-      dueAt: row.nextAttemptAt,
-      abort: null,
-    };
+    const item = laneItemOf(row);
     this.#inMemory.set(item.deliveryId, item);
     this.#lanes.add(item);
   }
@@ -297,72 +245,122 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#cursor = rows.length < room || last === undefined ? this.#tail : last.seq;
   }
 
-  async #execute(item: Item<R>): Promise<void> {
+  #now(): number {
+    return this.#clock === null ? this.#scheduler.now() : this.#clock();
+  }
+
+  /**
+   * Runs a lane's head: plans it when it has no request yet, then sends one attempt. Written
+   * with callbacks rather than awaits, so that handlers that answer synchronously (or in
+   * virtual time) run the whole step without a microtask in between.
+   */
+  #execute(item: Item<R>): void {
     const handlers = this.#handlers;
     if (handlers === null) return;
-    const abort = new AbortController();
-    item.abort = abort;
-    try {
-      if (item.request === null) {
-        const plan = await this.#plan(handlers, item);
+    if (item.request !== null) {
+      this.#attempt(handlers, item);
+      return;
+    }
+    const planning = firstOf(
+      () => handlers.plan(this.#view(item)),
+      (first) => {
+        item.running = null;
         if (this.#closed !== null) return;
-        if (plan.kind !== 'request') {
-          this.#settle(item, { ...plan, acceptedAt: item.acceptedAt });
-          return;
-        }
-        if (plan.request.deliveryId !== item.deliveryId) {
-          this.#settle(item, this.#failed(item, plan.request, 'payload', new PayloadError(`Expected the planned request of ${item.endpoint} to have delivery id ${item.deliveryId}, got ${plan.request.deliveryId}`), null));
-          return;
-        }
-        this.#persistence.savePlan(item.deliveryId, plan.request);
-        item.request = plan.request;
-        item.stripped = [];
-      }
+        const plan: RequestPlan<R> =
+          first.kind === 'value'
+            ? first.value
+            : this.#failed(item, null, 'payload', new PayloadError(`Planning delivery ${item.deliveryId} to ${item.endpoint} threw: ${messageOf(first.error)}`, { cause: first.error }), null);
+        this.#guarded(item, () => this.#planned(handlers, item, plan));
+      },
+    );
+    // Set only while it runs: a synchronous answer has moved on to the attempt already.
+    if (planning !== null) item.running = planning;
+  }
+
+  #planned(handlers: DeliveryHandlers<R>, item: Item<R>, plan: RequestPlan<R>): void {
+    if (plan.kind !== 'request') {
+      this.#settle(item, { ...plan, acceptedAt: item.acceptedAt });
+      return;
+    }
+    if (plan.request.deliveryId !== item.deliveryId) {
+      this.#settle(item, this.#failed(item, plan.request, 'payload', new PayloadError(`Expected the planned request of ${item.endpoint} to have delivery id ${item.deliveryId}, got ${plan.request.deliveryId}`), null));
+      return;
+    }
+    this.#persistence.savePlan(item.deliveryId, plan.request);
+    item.request = plan.request;
+    item.stripped = [];
+    this.#attempt(handlers, item);
+  }
+
+  #attempt(handlers: DeliveryHandlers<R>, item: Item<R>): void {
+    this.#guarded(item, () => {
+      const stored = item.request as RequestDescriptor;
       const attempt = item.attempts + 1;
       this.#persistence.startAttempt(item.deliveryId, attempt, this.#now());
       item.attempts = attempt;
-      const request = restoreRequest(item.request, item.stripped, handlers.restoreSecrets);
-      let result: AttemptResult;
-      try {
-        result = await handlers.attempt({ ...this.#view(item), request, attempt, signal: abort.signal });
-      } catch (error) {
-        result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${item.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
-      }
-      if (this.#closed !== null) return;
-      if (result.kind === 'delivered') {
-        this.#settle(item, {
-          kind: 'delivered',
-          event: item.event,
-          endpoint: item.endpoint,
-          request,
-          response: result.response,
-          attempts: attempt,
-          acceptedAt: item.acceptedAt,
-          settledAt: this.#now(),
-        });
-      } else if (result.kind === 'failed') {
-        this.#settle(item, this.#failed(item, request, result.reason, result.error, result.response));
-      } else {
-        const now = this.#now();
-        const dueAt = now + Math.max(0, result.delayMs);
-        this.#persistence.retryLater(item.deliveryId, attempt, result, now, dueAt);
-        this.#lanes.later(item, dueAt);
-      }
-    } catch (error) {
-      // The store could not write (a full disk...): try the delivery again in a while rather than lose track of it.
-      if (this.#closed !== null) return;
-      log('store (%s): delivery %s could not be recorded, trying again in 1 s: %s', this.kind, item.deliveryId, messageOf(error));
-      this.#lanes.later(item, this.#now() + 1_000);
-    } finally {
-      item.abort = null;
+      const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
+      // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
+      const input: AttemptInput<R> = {
+        deliveryId: item.deliveryId,
+        event: item.event,
+        endpoint: item.endpoint,
+        key: item.key,
+        acceptedAt: item.acceptedAt,
+        attempts: item.attempts,
+        request,
+        attempt,
+        get signal() {
+          item.abort ??= new AbortController();
+          return item.abort.signal;
+        },
+      };
+      const sending = firstOf(
+        () => handlers.attempt(input),
+        (first) => {
+          item.running = null;
+          item.abort = null;
+          if (this.#closed !== null) return;
+          const result: AttemptResult =
+            first.kind === 'value'
+              ? first.value
+              : { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${item.deliveryId} threw: ${messageOf(first.error)}`, { cause: first.error }), response: null };
+          this.#guarded(item, () => this.#attempted(item, request, attempt, result));
+        },
+      );
+      if (sending !== null) item.running = sending;
+    });
+  }
+
+  #attempted(item: Item<R>, request: RequestDescriptor, attempt: number, result: AttemptResult): void {
+    if (result.kind === 'delivered') {
+      this.#settle(item, {
+        kind: 'delivered',
+        event: item.event,
+        endpoint: item.endpoint,
+        request,
+        response: result.response,
+        attempts: attempt,
+        acceptedAt: item.acceptedAt,
+        settledAt: this.#now(),
+      });
+    } else if (result.kind === 'failed') {
+      this.#settle(item, this.#failed(item, request, result.reason, result.error, result.response));
+    } else {
+      const now = this.#now();
+      const dueAt = now + Math.max(0, result.delayMs);
+      this.#persistence.retryLater(item.deliveryId, attempt, result, now, dueAt);
+      this.#lanes.later(item, dueAt);
     }
   }
 
-  async #plan(handlers: DeliveryHandlers<R>, item: Item<R>): Promise<RequestPlan<R>> {
+  /** Runs a step that writes; when the store cannot write (a full disk...), tries the delivery again in a while rather than lose track of it. */
+  #guarded(item: Item<R>, step: () => void): void {
     try {
-      return await handlers.plan(this.#view(item));
+      step();
     } catch (error) {
-      return this.#failed(item, null, 'payload', new PayloadError(`Planning delivery ${item.deliveryId} to ${item.endpoint} threw: ${messageOf(error)}`, { cause: error }), null);
+      if (this.#closed !== null) return;
+      log('store (%s): delivery %s could not be recorded, trying again in 1 s: %s', this.kind, item.deliveryId, messageOf(error));
+      this.#lanes.later(item, this.#now() + 1_000);
     }
   }
 
@@ -370,8 +368,9 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#persistence.settle(item.deliveryId, outcome, item.stripped);
     this.#inMemory.delete(item.deliveryId);
     this.#total -= 1;
-    this.#lanes.done(item);
+    // The outcome first: the next delivery of the lane may settle synchronously within done().
     this.#outcomes.next({ deliveryId: item.deliveryId, outcome, local: true });
+    this.#lanes.done(item);
     this.#refill();
     if (this.#total === 0) {
       const waiters = this.#drainWaiters;
@@ -380,25 +379,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     }
   }
 
-  #failed(
-    item: Item<R>,
-    request: RequestDescriptor | null,
-    reason: FailedOutcome<R>['reason'],
-    error: ProvisionerError,
-    response: FailedOutcome<R>['response'],
-  ): FailedOutcome<R> {
-    return {
-      kind: 'failed',
-      event: item.event,
-      endpoint: item.endpoint,
-      request,
-      reason,
-      error,
-      attempts: item.attempts,
-      response,
-      acceptedAt: item.acceptedAt,
-      settledAt: this.#now(),
-    };
+  #failed(item: Item<R>, request: RequestDescriptor | null, reason: FailureReason, error: ProvisionerError, response: ProvisionerResponse | null): FailedOutcome<R> {
+    return failedOutcome(item, { request, reason, error, response, settledAt: this.#now() });
   }
 
   #closedOutcome(item: Item<R>): FailedOutcome<R> {
@@ -406,15 +388,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   #view(item: Item<R>): StoredDelivery<R> {
-    return {
-      deliveryId: item.deliveryId,
-      event: item.event,
-      endpoint: item.endpoint,
-      key: item.key,
-      acceptedAt: item.acceptedAt,
-      request: item.request,
-      attempts: item.attempts,
-    };
+    return viewOf(item);
   }
 }
 

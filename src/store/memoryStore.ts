@@ -1,9 +1,11 @@
 import type { DeliveryOutcome } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
+import { ConfigError } from '../errors.js';
 import { logger } from '../log.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, type DeadLetter, type DeadLetterFilter, type DeliveryStore } from './deliveryStore.js';
-import { LocalStore, type NewDelivery, type Persistence, type PersistedDelivery } from './localStore.js';
+import { LocalStore } from './localStore.js';
+import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 
 const log = logger('delivery');
 
@@ -155,8 +157,15 @@ export function selectDeadLetters<R>(letters: readonly DeadLetter<R>[], filter: 
     .slice(0, limit);
 }
 
-/** @internal */
+/**
+ * A store option that must be an integer >= 1; anything else is a {@link ConfigError}.
+ * @internal
+ */
 export function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Expected \`${name}\` to be an integer >= 1, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError([`${name}: expected an integer >= 1, got ${describeNumber(value)}`]);
   return value;
+}
+
+function describeNumber(value: unknown): string {
+  return typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
 }

@@ -52,7 +52,7 @@ describe('KeyedQueue', () => {
   });
 
   it('rejects a concurrency or maxQueue that is not a positive integer', () => {
-    expect(() => new KeyedQueue({ concurrency: 0 })).toThrow('Expected `concurrency` to be a positive integer, got 0');
-    expect(() => new KeyedQueue({ maxQueue: 1.5 })).toThrow('Expected `maxQueue` to be a positive integer, got 1.5');
+    expect(() => new KeyedQueue({ concurrency: 0 })).toThrow('concurrency: expected a positive integer, got 0');
+    expect(() => new KeyedQueue({ maxQueue: 1.5 })).toThrow('maxQueue: expected a positive integer, got 1.5');
   });
 });

@@ -13,7 +13,6 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
  * The floors, bottom to top. DESIGN.md's order, with what the code showed:
  * - `src/errors.ts` is on the events floor: outcomes carry errors and errors carry responses.
  * - `src/index.ts` is the top floor with the command line (which reads the config through it).
- * - Top-level glue not yet moved into `src/pipeline/` is on the pipeline floor.
  * - `src/log.ts` is a re-export of `src/util/` kept while the files that import it are rewritten.
  * The delivery id and ordering key (`src/events/deliveryId.ts`, `deliveryKey.ts`) and the URL
  * rules (`src/util/urls.ts`) live below planning, which gives requests their ids and URLs.
@@ -27,7 +26,7 @@ const FLOORS: readonly { readonly name: string; readonly files: readonly string[
   { name: 'delivery', files: ['delivery/'] },
   { name: 'operators', files: ['operators/'] },
   { name: 'store', files: ['store/'] },
-  { name: 'pipeline', files: ['pipeline/', 'storePipeline.ts', 'storeHandlers.ts', 'backfill.ts'] },
+  { name: 'pipeline', files: ['pipeline/'] },
   { name: 'provisioner', files: ['provisioner.ts'] },
   { name: 'entry points', files: ['cli/', 'cli.ts', 'index.ts'] },
 ];
@@ -36,13 +35,7 @@ const FLOORS: readonly { readonly name: string; readonly files: readonly string[
 const MAX_LINES = 400;
 
 /** Being split: files over MAX_LINES today, each to come under it (remove an entry once it does). */
-const TOO_LONG_TODAY: readonly string[] = [
-  'store/redisStore.ts',
-  'store/sqliteStore.ts',
-  'store/localStore.ts',
-  'provisioner.ts',
-  'delivery/leanFetch.ts',
-];
+const TOO_LONG_TODAY: readonly string[] = ['delivery/leanFetch.ts'];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

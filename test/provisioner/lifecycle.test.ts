@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ClosedError,
   ConfigError,
+  createMemoryStore,
   createProvisioner,
   createUnitOfWork,
   defineConfig,
@@ -76,6 +77,30 @@ describe('createProvisioner options', () => {
       'http.retry.baseDelayMs: expected a number >= 0, got -1',
       'http.retry.tries: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key',
     ]);
+  });
+
+  it('rejects unknown option keys, at the top and under http, with "did you mean"', () => {
+    let thrown: unknown;
+    try {
+      createProvisioner({ events, http: { maxQeue: 10, timeout: 5 }, callbakTimeoutMs: 1, stores: null } as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    const top = 'events, resolveOwner, signing, http, ownerTimeoutMs, payloadTimeoutMs, callbackTimeoutMs, store, scheduler';
+    const http = 'timeoutMs, retry, concurrency, maxQueue, maxResponseBytes, effect, ky';
+    expect((thrown as ConfigError).issues).toEqual([
+      `callbakTimeoutMs: expected one of ${top}, got an unknown key (did you mean "callbackTimeoutMs"?)`,
+      `stores: expected one of ${top}, got an unknown key (did you mean "store"?)`,
+      `http.maxQeue: expected one of ${http}, got an unknown key (did you mean "maxQueue"?)`,
+      `http.timeout: expected one of ${http}, got an unknown key (did you mean "timeoutMs"?)`,
+    ]);
+  });
+
+  it('rejects a scheduler that is not one, and store options out of range, as ConfigErrors', () => {
+    expect(() => createProvisioner({ events, scheduler: {} as never })).toThrow(ConfigError);
+    expect(() => createMemoryStore({ maxQueue: 0 })).toThrow(ConfigError);
+    expect(() => createMemoryStore({ maxQueue: 0 })).toThrow('maxQueue: expected an integer >= 1, got 0');
   });
 
   it('hands out the same hooks object for a service every time', async () => {

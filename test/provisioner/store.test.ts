@@ -202,21 +202,27 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
 });
 
 describe('createProvisioner without a store', () => {
-  it('keeps no dead letters: deadLetters() and replay() resolve with []', async () => {
-    const receiver = await startReceiver({ answer: () => 422 });
+  it('keeps dead letters in the default memory store, and replays them with the same delivery ids', async () => {
+    let status = 422;
+    const receiver = await startReceiver({ answer: () => status });
     const provisioner = createProvisioner({ events: configFor(receiver.url) });
     try {
       provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: record('none') });
       await provisioner.drain();
+      const letters = await provisioner.deadLetters();
+      expect(letters.map((letter) => [letter.reason, letter.response?.status])).toEqual([['http-status', 422]]);
+      status = 200;
+      expect(await provisioner.replay({})).toEqual(letters.map((letter) => letter.deliveryId));
+      await provisioner.drain();
       expect(await provisioner.deadLetters()).toEqual([]);
-      expect(await provisioner.replay({})).toEqual([]);
+      expect(receiver.arrivals).toHaveLength(2);
     } finally {
       await provisioner.close();
       await receiver.close();
     }
   });
 
-  it('backfills through the in-memory pipeline, and refuses a method without endpoints', async () => {
+  it('backfills through the default memory store, and refuses a method without endpoints', async () => {
     const receiver = await startReceiver();
     const provisioner = createProvisioner({ events: configFor(receiver.url) });
     try {

@@ -43,7 +43,7 @@ describe('memory store', () => {
   });
 
   it('rejects options out of range', () => {
-    expect(() => createMemoryStore({ maxQueue: 0 })).toThrow('Expected `maxQueue` to be an integer >= 1, got 0');
-    expect(() => createMemoryStore({ maxDeadLetters: 1.5 })).toThrow('Expected `maxDeadLetters` to be an integer >= 1, got 1.5');
+    expect(() => createMemoryStore({ maxQueue: 0 })).toThrow('maxQueue: expected an integer >= 1, got 0');
+    expect(() => createMemoryStore({ maxDeadLetters: 1.5 })).toThrow('maxDeadLetters: expected an integer >= 1, got 1.5');
   });
 });

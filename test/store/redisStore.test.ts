@@ -29,7 +29,7 @@ afterAll(async () => {
   await removeKeys(prefix);
 });
 
-describeStoreContract('redis', (extra) => createRedisStore(options(extra?.maxQueue === undefined ? {} : { maxQueue: extra.maxQueue })), { boundsPending: false });
+describeStoreContract('redis', (extra) => createRedisStore(options(extra?.maxQueue === undefined ? {} : { maxQueue: extra.maxQueue })));
 
 describe('redis store', () => {
   let receiver: Receiver;

@@ -338,12 +338,9 @@ export function badInputSuite(store: FaultStore): void {
           .filter((o) => o.endpoint === bad)
           .map((o) => `${String((o.event.args as Args).record?.revision_id)}:${o.kind === 'failed' ? `failed:${o.reason}` : o.kind}`);
         const inEventOrder = ['1:failed:payload', '2:failed:http-status', '3:failed:payload', '4:failed:url', '5:delivered', '6:delivered'];
-        // The requests went out in event order (below). In memory, the outcomes of plans that
-        // failed while an earlier delivery of the record was in flight may come before that
-        // delivery's outcome; a store plans each delivery in its record's lane, so its outcomes
-        // come in event order too.
-        if (store.name === 'memory') expect([...atBad].sort()).toEqual(inEventOrder);
-        else expect(atBad).toEqual(inEventOrder);
+        // The requests went out in event order (below). Every store (the default memory store
+        // too) plans each delivery in its record's lane, so the outcomes come in event order.
+        expect(atBad).toEqual(inEventOrder);
         figures['same record: outcome order at one endpoint'] = atBad.join(' ');
         expect((await receiver.requests()).filter((r) => r.path.startsWith('/bad')).map((r) => r.path)).toEqual([
           '/bad/same?rev=2',

@@ -5,9 +5,9 @@
  *
  * Run with each store (limits.memory, limits.sqlite, limits.redis), each checked against what
  * it documents (docs/durability.md):
- * - the bound is `http.maxQueue` deliveries pending in memory; the SQLite store's `maxQueue`
- *   unsettled deliveries in the file; the Redis store's `maxQueue` journals not yet
- *   acknowledged by Redis (once acknowledged they no longer count);
+ * - the bound is `http.maxQueue` deliveries pending in the default memory store; the SQLite
+ *   store's `maxQueue` unsettled deliveries in the file; the Redis store's `maxQueue`
+ *   deliveries this instance journaled and has not seen settled (acknowledged or not);
  * - `close({ timeoutMs })` fails what is pending with reason `closed` in memory; a durable
  *   store keeps it, and the next provisioner on the same store delivers it with the same
  *   delivery ids, the interrupted attempt counted.
@@ -22,9 +22,9 @@ type Args = { readonly record?: TestRecord | null };
 type PublishHooks = { readonly publish: (args: unknown) => void };
 const identity = { id: 7 };
 const BOUND_IN_MESSAGE: Readonly<Record<FaultStore['name'], string>> = {
-  memory: 'deliveries pending (maxQueue)',
+  memory: 'deliveries pending in the memory store (maxQueue)',
   sqlite: 'deliveries pending in the sqlite store (maxQueue)',
-  redis: 'deliveries waiting for Redis to acknowledge them (maxQueue)',
+  redis: 'deliveries pending in the redis store (maxQueue)',
 };
 
 /** The limits with `store` (limits.<store>.test.ts). */
@@ -105,10 +105,30 @@ export function limitsSuite(store: FaultStore): void {
       }
     });
 
+    it('http.maxQueue bounds the pending work with this store too: past it, new work fails with reason overflow', async () => {
+      await receiver.setPlan({ default: { kind: 'slow', byteDelayMs: 2, bytes: 20 } });
+      const endpoint = `${receiver.url}/docs`;
+      // The store's own bound (if any) left at its default: http.maxQueue is the one reached.
+      const opened = await store.open('http-bound', { partitions: 2 });
+      const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { concurrency: 2, timeoutMs: 5_000, maxQueue: 10 } });
+      const collected = collect(provisioner);
+      const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
+      for (let i = 0; i < 40; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 4}`, Math.floor(i / 4) + 1) });
+      await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
+      await provisioner.close();
+      collected.stop();
+      const tally = tallyOutcomes(collected.outcomes);
+      printFigures(`http.maxQueue 10, ${store.name} store (40 events at once, slow receiver)`, { 'outcomes by kind:reason': tally });
+
+      expect(collected.outcomes).toHaveLength(40);
+      expect(tally).toEqual({ delivered: 10, 'failed:overflow': 30 });
+      const overflowed = collected.outcomes.find((o) => o.kind === 'failed');
+      expect(overflowed?.kind === 'failed' && overflowed.error.name).toBe('OverflowError');
+      expect(overflowed?.kind === 'failed' && overflowed.error.message).toContain(`Expected fewer than 10 deliveries pending in the ${store.name} store`);
+    });
+
     it(
-      store.name === 'redis'
-        ? 'the bound counts journals Redis has not acknowledged: once flushed, work still unsettled no longer counts'
-        : 'the bound counts deliveries not yet settled: work still unsettled holds its place',
+      'the bound counts deliveries not yet settled: work still unsettled holds its place',
       async () => {
         await receiver.setPlan({ default: { kind: 'slow', byteDelayMs: 5, bytes: 20 } });
         const endpoint = `${receiver.url}/docs`;
@@ -117,7 +137,7 @@ export function limitsSuite(store: FaultStore): void {
         const collected = collect(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         for (let revision = 1; revision <= 10; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
-        // Redis acknowledges the first ten; the others have nothing to wait for.
+        // Redis acknowledges the first ten: acknowledged, they still count until they settle.
         await opened.store?.flush();
         const settledBefore = collected.outcomes.length;
         for (let revision = 11; revision <= 20; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
@@ -134,14 +154,10 @@ export function limitsSuite(store: FaultStore): void {
         expect(collected.outcomes).toHaveLength(20);
         // A 20-byte answer at 5 ms a byte: the first ten cannot have settled (one lane, one at a time).
         expect(settledBefore).toBeLessThan(10);
-        if (store.name === 'redis') {
-          expect(tally).toEqual({ delivered: 20 });
-        } else {
-          // Refused before the hook returned, as many as the unsettled ones left no room for.
-          expect(overflowedAtOnce).toBeGreaterThan(0);
-          expect(tally['failed:overflow']).toBe(overflowedAtOnce);
-          expect(tally['delivered']).toBe(20 - overflowedAtOnce);
-        }
+        // Refused before the hook returned, as many as the unsettled ones left no room for.
+        expect(overflowedAtOnce).toBeGreaterThan(0);
+        expect(tally['failed:overflow']).toBe(overflowedAtOnce);
+        expect(tally['delivered']).toBe(20 - overflowedAtOnce);
       },
     );
 

@@ -1,5 +1,5 @@
 /**
- * The stores the fault suite runs with: the default in-memory pipeline (no `store` option),
+ * The stores the fault suite runs with: the default (no `store` option: `createMemoryStore()`),
  * the SQLite store on a temporary file, and the Redis store under a prefix of its own whose
  * keys are removed afterwards. Each suite file picks one with {@link faultStore} and passes it
  * to its shared suite, so the same tests run once per store, in files vitest runs in parallel.
@@ -58,7 +58,7 @@ export function faultStore(name: FaultStoreName): FaultStore {
         durable: false,
         setUp: async () => undefined,
         open: async (_label, tuning = {}) => (tuning.maxQueue === undefined ? {} : { http: { maxQueue: tuning.maxQueue } }),
-        reopen: () => Promise.reject(new Error('Expected a durable store to reopen, got the in-memory pipeline')),
+        reopen: () => Promise.reject(new Error('Expected a durable store to reopen, got the default memory store')),
         tearDown: async () => undefined,
       };
     case 'sqlite': {

@@ -1,5 +1,5 @@
-// The behaviour every store owes the pipeline, run against each local store (memory,
-// SQLite): one outcome per (event, endpoint) with the pipeline's delivery ids, order per
+// The behaviour every store owes the pipeline, run against each store (memory, SQLite,
+// Redis): one outcome per (event, endpoint) with the pipeline's delivery ids, order per
 // (endpoint, record), retries that keep their lane, planning once, dead letters and replay,
 // the maxQueue bound.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,11 +12,6 @@ import { startReceiver, type Receiver } from './receiver.js';
 
 export type OpenStore = (options?: { readonly maxQueue?: number }) => DeliveryStore | Promise<DeliveryStore>;
 
-export type ContractOptions = {
-  /** Whether `maxQueue` bounds the unsettled deliveries (local stores) rather than those Redis has not acknowledged yet. */
-  readonly boundsPending: boolean;
-};
-
 /** Collects a store's outcomes. */
 export function collect(store: DeliveryStore): StoreOutcome[] {
   const outcomes: StoreOutcome[] = [];
@@ -26,7 +21,7 @@ export function collect(store: DeliveryStore): StoreOutcome[] {
 
 const byId = <T extends { readonly deliveryId: string }>(items: readonly T[]): T[] => [...items].sort((a, b) => a.deliveryId.localeCompare(b.deliveryId));
 
-export function describeStoreContract(name: string, open: OpenStore, options: ContractOptions = { boundsPending: true }): void {
+export function describeStoreContract(name: string, open: OpenStore): void {
   describe(`${name} store: the delivery store contract`, () => {
     let receiver: Receiver;
     let store: DeliveryStore;
@@ -204,9 +199,9 @@ export function describeStoreContract(name: string, open: OpenStore, options: Co
       );
     });
 
-    // The Redis store's maxQueue bounds the deliveries Redis has not acknowledged yet (the
-    // queue itself lives in Redis), which a reachable Redis never lets pile up.
-    it.skipIf(!options.boundsPending)('refuses journals past maxQueue, all or none, and takes them again once there is room', async () => {
+    // Every store bounds what it counts as pending: the local stores their unsettled
+    // deliveries, the Redis store those this instance journaled and has not seen settled.
+    it('refuses journals past maxQueue, all or none, and takes them again once there is room', async () => {
       store = await open({ maxQueue: 3 });
       const two = [publishEvent('rec-a', 1), publishEvent('rec-b', 1)].map((event) => ({ event, endpoints: [receiver.url] }));
       expect(store.journal(two).kind).toBe('journaled');

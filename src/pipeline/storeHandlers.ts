@@ -6,19 +6,18 @@
  * @internal
  * @packageDocumentation
  */
-import { firstValueFrom, of } from 'rxjs';
-import { endpointsFor } from './config/configIndex.js';
-import type { ProvisionerConfig } from './config/types.js';
-import { classifyError, classifyResponse, resolveRetryOptions, retryDelay, type AttemptVerdict, type ResolvedRetryOptions } from './delivery/retryPolicy.js';
-import { noteAttempts } from './delivery/sendWithRetry.js';
-import { describeUrl } from './delivery/urls.js';
-import { NetworkError } from './errors.js';
-import type { HttpEffect } from './events/httpEffect.js';
-import type { RequestPlan } from './events/outcomes.js';
-import type { RequestDescriptor, RetryOptions } from './events/request.js';
-import type { AppRecord } from './events/serviceEvent.js';
-import { toRequests, type ToRequestsOptions } from './operators/toRequests.js';
-import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from './store/deliveryStore.js';
+import { asyncScheduler, map, of, type Observable, type SchedulerLike } from 'rxjs';
+import { endpointsFor } from '../config/configIndex.js';
+import type { ProvisionerConfig } from '../config/types.js';
+import { resolveRetryOptions, retryDelay, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
+import { attemptOnce, noteAttempts } from '../delivery/sendWithRetry.js';
+import { NetworkError } from '../errors.js';
+import type { HttpEffect } from '../events/httpEffect.js';
+import type { RequestPlan } from '../events/outcomes.js';
+import type { RequestDescriptor, RetryOptions } from '../events/request.js';
+import type { AppRecord } from '../events/serviceEvent.js';
+import { toRequests, type ToRequestsOptions } from '../operators/toRequests.js';
+import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
 
 /** What {@link storeHandlers} builds the handlers from. @internal */
 export type StoreHandlerOptions<R> = {
@@ -29,8 +28,8 @@ export type StoreHandlerOptions<R> = {
   readonly concurrency?: number;
   /** @default Math.random */
   readonly random?: () => number;
-  /** @default Date.now */
-  readonly now?: () => number;
+  /** The clock of outcomes and `Retry-After` dates, and the timers of retries. @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
 };
 
 /**
@@ -44,7 +43,8 @@ export type StoreHandlerOptions<R> = {
 export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): DeliveryHandlers<R> {
   const { config, effect } = options;
   const random = options.random ?? Math.random;
-  const now = options.now ?? Date.now;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const now = (): number => scheduler.now();
   /** One operator per (service, endpoint): `toRequests` over a config with that endpoint only. */
   const planners = new Map<string, ReturnType<typeof toRequests<R>>>();
   const retryByRequest = new WeakMap<RetryOptions, ResolvedRetryOptions>();
@@ -65,12 +65,13 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     return planner;
   };
 
-  const plan = async (delivery: StoredDelivery<R>): Promise<RequestPlan<R>> => {
+  const plan = (delivery: StoredDelivery<R>): Observable<RequestPlan<R>> => {
     const planner = plannerFor(delivery);
     if (planner === null) {
-      return { kind: 'skipped', event: delivery.event, endpoint: delivery.endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() };
+      return of({ kind: 'skipped', event: delivery.event, endpoint: delivery.endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
     }
-    return firstValueFrom(of(delivery.event).pipe(planner));
+    // One event, one endpoint: one plan (the store takes the first value).
+    return of(delivery.event).pipe(planner);
   };
 
   const retryOf = (request: RequestDescriptor): ResolvedRetryOptions => {
@@ -83,35 +84,39 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     return resolved;
   };
 
-  const attempt = async (input: AttemptInput<R>): Promise<AttemptResult> => {
+  /** One attempt through the effect, judged by the retry policy; the store persists the result and schedules the retry. */
+  const attempt = (input: AttemptInput<R>): Observable<AttemptResult> => {
     const { request } = input;
     const retry = retryOf(request);
     if (input.attempt > retry.limit + 1) {
       // Attempts interrupted by crashes count: a delivery that takes the process down every
       // time it is sent does not loop.
-      return {
+      return of({
         kind: 'failed',
         reason: 'network',
         error: new NetworkError(
           `Expected delivery ${request.deliveryId} to settle within ${retry.limit + 1} attempts, found ${input.attempt - 1} started (interrupted attempts count)`,
         ),
         response: null,
-      };
+      });
     }
-    const verdict = await sendOnce(effect, request, input.signal);
-    if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
-    if (verdict.kind === 'fail' || input.attempt > retry.limit) {
-      // The stores count this attempt as the outcome's `attempts`; the message says so too, as in memory.
-      noteAttempts(verdict.error, input.attempt);
-      return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
-    }
-    return {
-      kind: 'retry',
-      delayMs: retryDelay(input.attempt - 1, verdict.response, retry, random, now),
-      reason: verdict.reason,
-      error: verdict.error,
-      response: verdict.response,
-    };
+    return attemptOnce(effect, request).pipe(
+      map(({ verdict }): AttemptResult => {
+        if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
+        if (verdict.kind === 'fail' || input.attempt > retry.limit) {
+          // The stores count this attempt as the outcome's `attempts`; the message says so too, as sendWithRetry's does.
+          noteAttempts(verdict.error, input.attempt);
+          return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
+        }
+        return {
+          kind: 'retry',
+          delayMs: retryDelay(input.attempt - 1, verdict.response, retry, random, now),
+          reason: verdict.reason,
+          error: verdict.error,
+          response: verdict.response,
+        };
+      }),
+    );
   };
 
   const restoreSecrets = (request: RequestDescriptor, names: readonly string[]): Readonly<Record<string, string>> => {
@@ -140,37 +145,6 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     restoreSecrets,
     endpoints: [...endpoints],
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.scheduler !== undefined ? { scheduler: options.scheduler } : {}),
   };
-}
-
-/** One attempt through the effect: its first response, error or completion, classified; aborted with `signal`. */
-function sendOnce(effect: HttpEffect, request: RequestDescriptor, signal: AbortSignal): Promise<AttemptVerdict> {
-  return new Promise<AttemptVerdict>((resolve) => {
-    let settled = false;
-    const finish = (verdict: AttemptVerdict): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      subscription?.unsubscribe();
-      resolve(verdict);
-    };
-    const onAbort = (): void => finish(classifyError(request, new NetworkError(`The attempt of delivery ${request.deliveryId} was aborted: the store is closing`)));
-    let subscription: { unsubscribe(): void } | undefined;
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      subscription = effect(request).subscribe({
-        next: (response) => finish(classifyResponse(request, response)),
-        error: (error: unknown) => finish(classifyError(request, error)),
-        complete: () =>
-          finish(classifyError(request, new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`))),
-      });
-    } catch (error) {
-      finish(classifyError(request, error));
-    }
-    if (settled) subscription?.unsubscribe();
-  });
 }

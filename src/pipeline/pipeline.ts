@@ -1,31 +1,32 @@
 /**
- * The provisioner's pipeline over a {@link DeliveryStore}: hook events are journaled when
- * they are emitted (before the hook returns), the store runs the deliveries with the
- * pipeline's plan and attempt handlers, its outcomes feed `outcomes$`, and callbacks run for
- * the outcomes this process reached.
+ * The provisioner's one pipeline, over a {@link DeliveryStore} (the memory store when the app
+ * gives none): hook events are journaled when they are emitted (before the hook returns), the
+ * store hands out the deliveries that are due and runs them with the pipeline's plan and
+ * attempt step (`storeHandlers`), its settled outcomes feed `outcomes$`, and callbacks run
+ * for the outcomes this process reached.
  * @internal
  * @packageDocumentation
  */
-import { Subject, Subscription, type Observable } from 'rxjs';
-import { endpointsFor } from './config/configIndex.js';
-import type { ProvisionerConfig } from './config/types.js';
-import { closedCallbackOutcome, drainedWithin } from './delivery/closeDeadline.js';
-import { unacceptedOutcomes } from './delivery/unacceptedOutcomes.js';
-import { ClosedError, type ProvisionerError } from './errors.js';
-import type { HttpEffect } from './events/httpEffect.js';
-import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from './events/outcomes.js';
-import type { RetryOptions } from './events/request.js';
-import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
-import { logger } from './log.js';
-import { runCallbacks } from './operators/runCallbacks.js';
-import type { ToRequestsOptions } from './operators/toRequests.js';
-import type { DeadLetter, DeadLetterFilter, DeliveryStore } from './store/deliveryStore.js';
+import { Subject, Subscription, asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
+import { endpointsFor } from '../config/configIndex.js';
+import type { ProvisionerConfig } from '../config/types.js';
+import { closedCallbackOutcome, drainedWithin } from '../delivery/closeDeadline.js';
+import { unacceptedOutcomes } from '../delivery/unacceptedOutcomes.js';
+import { ClosedError, OverflowError, type ProvisionerError } from '../errors.js';
+import type { HttpEffect } from '../events/httpEffect.js';
+import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from '../events/outcomes.js';
+import type { RetryOptions } from '../events/request.js';
+import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import { logger } from '../log.js';
+import { runCallbacks } from '../operators/runCallbacks.js';
+import type { ToRequestsOptions } from '../operators/toRequests.js';
+import type { DeadLetter, DeadLetterFilter, DeliveryStore } from '../store/deliveryStore.js';
 import { storeHandlers } from './storeHandlers.js';
 
 const log = logger('provisioner');
 
-/** What {@link startStorePipeline} needs. @internal */
-export type StorePipelineOptions<R> = {
+/** What {@link startPipeline} needs. @internal */
+export type PipelineOptions<R> = {
   readonly config: ProvisionerConfig<R>;
   readonly store: DeliveryStore<R>;
   readonly effect: HttpEffect;
@@ -34,12 +35,16 @@ export type StorePipelineOptions<R> = {
   readonly retry?: RetryOptions;
   readonly concurrency?: number;
   readonly callbackTimeoutMs?: number;
+  /** `http.maxQueue` over a store the app gave: deliveries the store counts as pending, at most. */
+  readonly maxQueue?: number;
+  /** The clock and timers of retries and timeouts. @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
   /** Whether the provisioner still accepts events. */
   readonly isOpen: () => boolean;
 };
 
 /** The running pipeline, as the provisioner uses it. @internal */
-export type StorePipeline<R> = {
+export type Pipeline<R> = {
   readonly outcomes$: Observable<DeliveryOutcome<R>>;
   readonly callbacks$: Observable<CallbackOutcome<R>>;
   /** Fails every endpoint of an event that was not accepted. */
@@ -52,12 +57,14 @@ export type StorePipeline<R> = {
 };
 
 /** Starts the store with the pipeline's handlers and journals every accepted event. @internal */
-export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<R>): StorePipeline<R> {
-  const { config, store } = options;
+export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipeline<R> {
+  const { config, store, maxQueue } = options;
+  const scheduler = options.scheduler ?? asyncScheduler;
   const outcomes = new Subject<DeliveryOutcome<R>>();
   const callbacks = new Subject<CallbackOutcome<R>>();
   const delivered = new Subject<DeliveredOutcome<R>>();
   const subscriptions = new Subscription();
+  let closed = false;
   const pendingCallbacks = new Set<DeliveredOutcome<R>>();
   let callbackWaiters: (() => void)[] = [];
 
@@ -70,6 +77,16 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
     if (targets.length === 0) return;
     if (!options.isOpen()) {
       failUnaccepted(event, 'closed', new ClosedError(`Expected an open provisioner to accept ${event.serviceType}.${event.method} event ${event.eventId}, got a closed one`));
+      return;
+    }
+    if (maxQueue !== undefined && store.pending() + targets.length > maxQueue) {
+      failUnaccepted(
+        event,
+        'overflow',
+        new OverflowError(
+          `Expected fewer than ${maxQueue} deliveries pending in the ${store.kind} store (http.maxQueue), found ${store.pending()}; ${targets.length} deliveries of 1 event(s) were not accepted`,
+        ),
+      );
       return;
     }
     const result = store.journal([{ event, endpoints: targets.map((target) => target.endpoint) }]);
@@ -105,7 +122,7 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
     }),
   );
   subscriptions.add(
-    delivered.pipe(runCallbacks(config, options.callbackTimeoutMs !== undefined ? { timeoutMs: options.callbackTimeoutMs } : {})).subscribe({
+    delivered.pipe(runCallbacks(config, { scheduler, ...(options.callbackTimeoutMs !== undefined ? { timeoutMs: options.callbackTimeoutMs } : {}) })).subscribe({
       next: (outcome) => {
         if (!pendingCallbacks.delete(outcome.delivery)) return;
         callbacks.next(outcome);
@@ -117,13 +134,20 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
   // Synchronous: the event is journaled before the hook (or the unit of work's commit) returns.
   subscriptions.add(options.events$.subscribe(journal));
 
-  store.start(
-    storeHandlers<R>({
-      config,
-      effect: options.effect,
-      toRequests: options.toRequests,
-      ...(options.retry !== undefined ? { retry: options.retry } : {}),
-      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+  const handlers = storeHandlers<R>({
+    config,
+    effect: options.effect,
+    toRequests: { scheduler, ...options.toRequests },
+    scheduler,
+    ...(options.retry !== undefined ? { retry: options.retry } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+  });
+  // Started on the scheduler, not at once: outcomes of resumed work (a delivery whose endpoint
+  // left the config settles while it is planned) reach the subscribers of outcomes$ the app
+  // adds after createProvisioner returns. Events journaled meanwhile wait in their lanes.
+  subscriptions.add(
+    scheduler.schedule(() => {
+      if (!closed) store.start(handlers);
     }),
   );
 
@@ -134,7 +158,6 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
           callbackWaiters.push(resolve);
         });
 
-  let closed = false;
   const drain = async (): Promise<void> => {
     // A callback may write back into the app and so journal more work: go round until both are idle.
     for (;;) {
@@ -157,7 +180,7 @@ export function startStorePipeline<R = AppRecord>(options: StorePipelineOptions<
       log('closing the %s store failed: %s', store.kind, error instanceof Error ? error.message : String(error));
     }
     subscriptions.unsubscribe();
-    const settledAt = Date.now();
+    const settledAt = scheduler.now();
     for (const outcome of pendingCallbacks) callbacks.next(closedCallbackOutcome(outcome, timeoutMs, settledAt));
     pendingCallbacks.clear();
     wakeCallbackWaiters();

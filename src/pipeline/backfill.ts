@@ -1,8 +1,13 @@
-import { Observable } from 'rxjs';
-import type { Identity } from './events/identity.js';
-import type { MethodOf, ServiceType } from './events/methodTables.js';
-import type { DeliveryOutcome } from './events/outcomes.js';
-import type { AppRecord } from './events/serviceEvent.js';
+import { Observable, throwError } from 'rxjs';
+import { endpointsFor } from '../config/configIndex.js';
+import type { ProvisionerConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { SYSTEM_IDENTITY, type Identity } from '../events/identity.js';
+import { isMethodOf, type MethodOf, type ServiceType } from '../events/methodTables.js';
+import type { DeliveryOutcome } from '../events/outcomes.js';
+import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import { createHooks, type HookRejection } from '../hooks/createHooks.js';
+import { nextEventId } from '../hooks/eventId.js';
 
 /**
  * Options of `provisioner.backfill`: which service method the records are sent as, by whom,
@@ -173,3 +178,58 @@ function countOf(source: unknown): number | undefined {
   if (source instanceof Set || source instanceof Map) return source.size;
   return undefined;
 }
+
+/** What {@link backfillThrough} needs of the provisioner. @internal */
+export type BackfillContext<R> = {
+  readonly config: ProvisionerConfig<R>;
+  /** Emits an event on the provisioner's bus. */
+  readonly emit: (event: ServiceEvent<R>) => void;
+  readonly isClosed: () => boolean;
+  readonly onRejected: (rejection: HookRejection<R>) => void;
+  readonly outcomes$: Observable<DeliveryOutcome<R>>;
+};
+
+/**
+ * `provisioner.backfill`: checks the method and concurrency, then feeds the records through
+ * the provisioner's hooks of `options.method` (by the system identity unless one is given)
+ * and counts their outcomes on `outcomes$`.
+ * @internal
+ */
+export function backfillThrough<R, S extends ServiceType>(
+  context: BackfillContext<R>,
+  source: AsyncIterable<R> | Iterable<R>,
+  options: BackfillOptions<S>,
+): Observable<BackfillProgress> {
+  const { service, method } = options;
+  const concurrency = options.concurrency ?? DEFAULT_BACKFILL_CONCURRENCY;
+  const expected = (service === 'rdm_record' || service === 'community') && isMethodOf(service, method) ? endpointsFor(context.config, service, method).length : 0;
+  if (expected === 0 || !Number.isInteger(concurrency) || concurrency < 1) {
+    return throwError(
+      () =>
+        new ConfigError([
+          expected === 0
+            ? `backfill: expected ${String(service)}.${String(method)} to have at least one endpoint in the config, found none`
+            : `backfill: expected concurrency to be a positive integer, got ${String(concurrency)}`,
+        ]),
+    );
+  }
+  let eventId = '';
+  const hooks = createHooks<S, R>(service, context.emit, { isClosed: context.isClosed, onRejected: context.onRejected, newEventId: () => eventId });
+  const hook = hooks[method] as unknown as (args: unknown) => void;
+  const identity = options.identity ?? SYSTEM_IDENTITY;
+  return runBackfill<R>(source, concurrency, options.total, {
+    outcomes$: context.outcomes$,
+    prepare: (record) => {
+      const id = nextEventId();
+      return {
+        eventId: id,
+        expected,
+        emit: () => {
+          eventId = id;
+          hook({ identity, record });
+        },
+      };
+    },
+  });
+}
+

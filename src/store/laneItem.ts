@@ -1,0 +1,109 @@
+import type { Subscription } from 'rxjs';
+import type { ProvisionerError } from '../errors.js';
+import type { FailedOutcome, FailureReason } from '../events/outcomes.js';
+import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
+import type { ServiceEvent } from '../events/serviceEvent.js';
+import type { StoredDelivery } from './deliveryStore.js';
+import type { PersistedDelivery } from './persistence.js';
+
+/**
+ * A delivery as a local store holds it in its lanes: what persistence recorded, the request
+ * once planned, the attempts started, when it may run next, and what runs for it now.
+ * @internal
+ */
+export type LaneItemOf<R> = {
+  readonly seq: number;
+  readonly deliveryId: string;
+  readonly event: ServiceEvent<R>;
+  readonly endpoint: string;
+  readonly key: string;
+  readonly acceptedAt: number;
+  request: RequestDescriptor | null;
+  stripped: readonly string[];
+  attempts: number;
+  dueAt: number;
+  /** The attempt's signal, made when a handler asks for it: aborted on close. */
+  abort: AbortController | null;
+  /** The plan or attempt in flight: abandoned on close. */
+  running: Subscription | null;
+};
+
+/**
+ * The lane item of a recorded delivery.
+ *
+ * @example
+ * ```ts
+ * lanes.add(laneItemOf(row));
+ * ```
+ * @internal
+ */
+export function laneItemOf<R>(row: PersistedDelivery<R>): LaneItemOf<R> {
+  return {
+    seq: row.seq,
+    deliveryId: row.deliveryId,
+    event: row.event,
+    endpoint: row.endpoint,
+    key: row.key,
+    acceptedAt: row.acceptedAt,
+    request: row.request,
+    stripped: row.stripped,
+    attempts: row.attempts,
+    dueAt: row.nextAttemptAt,
+    abort: null,
+    running: null,
+  };
+}
+
+/**
+ * What the handlers see of a lane item.
+ *
+ * @example
+ * ```ts
+ * handlers.plan(viewOf(item));
+ * ```
+ * @internal
+ */
+export function viewOf<R>(item: LaneItemOf<R>): StoredDelivery<R> {
+  return {
+    deliveryId: item.deliveryId,
+    event: item.event,
+    endpoint: item.endpoint,
+    key: item.key,
+    acceptedAt: item.acceptedAt,
+    request: item.request,
+    attempts: item.attempts,
+  };
+}
+
+/**
+ * A lane item's `failed` outcome, its attempts so far counted.
+ *
+ * @example
+ * ```ts
+ * settle(item, failedOutcome(item, { request, reason: 'http-status', error, response, settledAt: Date.now() }));
+ * ```
+ * @internal
+ */
+export function failedOutcome<R>(
+  item: LaneItemOf<R>,
+  failure: {
+    readonly request: RequestDescriptor | null;
+    readonly reason: FailureReason;
+    readonly error: ProvisionerError;
+    readonly response: ProvisionerResponse | null;
+    readonly settledAt: number;
+  },
+): FailedOutcome<R> {
+  return {
+    kind: 'failed',
+    event: item.event,
+    endpoint: item.endpoint,
+    request: failure.request,
+    reason: failure.reason,
+    error: failure.error,
+    attempts: item.attempts,
+    response: failure.response,
+    acceptedAt: item.acceptedAt,
+    settledAt: failure.settledAt,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * What the Redis store keeps in a BullMQ job, and how it reads a job back.
+ * @internal
+ * @packageDocumentation
+ */
+import type { Job } from 'bullmq';
+import { NetworkError, type ProvisionerError } from '../errors.js';
+import type { FailedOutcome, FailureReason } from '../events/outcomes.js';
+import type { RequestDescriptor } from '../events/request.js';
+import { decodeError, decodeEvent, decodeRequest, decodeResponse, type StoredError } from './codec.js';
+import type { DeadLetter, StoredDelivery } from './deliveryStore.js';
+
+/** The BullMQ module, loaded when a Redis store is created (an optional dependency). @internal */
+export type BullModule = typeof import('bullmq');
+
+/** The workers' rate limiter is only the backoff gate: its own limit is never reached. @internal */
+export const LIMITER = { max: 1_000_000, duration: 1_000 };
+/** The states of a job not settled yet. @internal */
+export const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+/**
+ * What a job carries: the delivery, its event, its plan once made, and its failure. The
+ * attempts are BullMQ's own count of the job's starts (raised atomically when a worker takes
+ * it, so a delivery taken over from a dead instance counts the attempt it was in, at no cost
+ * of its own); `attempts` here is their number when the delivery failed.
+ * @internal
+ */
+export type JobData = {
+  readonly v: 1;
+  readonly deliveryId: string;
+  readonly endpoint: string;
+  readonly key: string;
+  readonly acceptedAt: number;
+  /** The event, V8-serialized, base64. */
+  readonly event: string;
+  /** The planned request without its secret headers (JSON), `null` until planned. */
+  readonly request: string | null;
+  readonly stripped: readonly string[];
+  readonly attempts: number;
+  readonly failure?: { readonly reason: FailureReason; readonly error: StoredError; readonly response: string | null };
+};
+
+/** A job waiting in the journal buffer for Redis: its queue, endpoint, name and data. @internal */
+export type Buffered = { readonly queueName: string; readonly endpoint: string; readonly name: string; readonly data: JobData };
+
+/** Jobs sent to Redis in one batch at most. */
+const BATCH_JOBS = 1_000;
+/** Event and request bytes sent to Redis in one batch at most (a batch holds at least one job). */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * The next jobs of the buffer to send at once. Bounded in bytes too: a batch is built and
+ * written to the socket in one go, and 1,000 jobs of large records (several MB) held the event
+ * loop for over 100 ms when hook calls had buffered that many while the first batch was out.
+ * @internal
+ */
+export function nextBatch(buffer: readonly Buffered[]): Buffered[] {
+  let bytes = 0;
+  let count = 0;
+  for (const job of buffer) {
+    bytes += job.data.event.length + (job.data.request?.length ?? 0);
+    if (count > 0 && (count >= BATCH_JOBS || bytes > BATCH_BYTES)) break;
+    count += 1;
+  }
+  return buffer.slice(0, count);
+}
+
+/** The attempts started on a job: BullMQ counts its starts. @internal */
+export function attemptsOf(job: Job): number {
+  return job.attemptsStarted;
+}
+
+/** A `failed` outcome of a job's delivery. @internal */
+export function failedOutcome<R>(
+  delivery: StoredDelivery<R>,
+  request: RequestDescriptor | null,
+  reason: FailureReason,
+  error: ProvisionerError,
+  response: FailedOutcome<R>['response'],
+  attempts: number,
+): FailedOutcome<R> {
+  return { kind: 'failed', event: delivery.event, endpoint: delivery.endpoint, request, reason, error, attempts, response, acceptedAt: delivery.acceptedAt, settledAt: Date.now() };
+}
+
+/**
+ * The dead letter a failed job stands for: the failure the processor recorded in its data, or
+ * BullMQ's own (a delivery taken over from dead instances too many times).
+ * @internal
+ */
+export function deadLetterOf<R>(job: Job<JobData>): DeadLetter<R> {
+  const data = job.data;
+  const failure = data.failure;
+  const response = failure?.response === null || failure?.response === undefined ? null : decodeResponse(failure.response);
+  return {
+    kind: 'failed',
+    deliveryId: data.deliveryId,
+    event: decodeEvent<R>(Buffer.from(data.event, 'base64')),
+    endpoint: data.endpoint,
+    request: data.request === null ? null : decodeRequest(data.request),
+    reason: failure?.reason ?? 'network',
+    error:
+      failure === undefined
+        ? new NetworkError(`Delivery ${data.deliveryId} was stopped by the queue: ${job.failedReason}`)
+        : decodeError(failure.error, response),
+    attempts: failure === undefined ? attemptsOf(job) : data.attempts,
+    response,
+    acceptedAt: data.acceptedAt,
+    settledAt: job.finishedOn ?? job.processedOn ?? Date.now(),
+  };
+}

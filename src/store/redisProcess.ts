@@ -1,0 +1,126 @@
+import type { Job, Queue } from 'bullmq';
+import { NetworkError, PayloadError } from '../errors.js';
+import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
+import type { RequestDescriptor } from '../events/request.js';
+import type { ServiceEvent } from '../events/serviceEvent.js';
+import { logger } from '../log.js';
+import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
+import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
+import { firstValue } from './firstOf.js';
+import { attemptsOf, failedOutcome, type BullModule, type JobData } from './redisJob.js';
+
+const log = logger('delivery');
+
+/** What {@link processJob} works with: the instance's handlers once started, and its bookkeeping. @internal */
+export type ProcessContext<R> = {
+  readonly bull: BullModule;
+  readonly handlers: () => DeliveryHandlers<R> | null;
+  /** The attempts running in this instance, by delivery id: aborted on close. */
+  readonly inFlight: Map<string, AbortController>;
+  /** Outcomes reached by this instance, for the worker's completed and failed listeners. */
+  readonly settled: Map<string, DeliveryOutcome<R>>;
+};
+
+/**
+ * Runs one delivery attempt of a job (planning it first when it has no request yet) with the
+ * pipeline's handlers; the outcome it reaches goes to `settled`, for the worker's completed
+ * and failed listeners. A retry puts the job back at the head of its partition, which waits
+ * for the backoff (BullMQ's rate limiter).
+ * @internal
+ */
+export async function processJob<R>(context: ProcessContext<R>, queue: Queue, job: Job<JobData>): Promise<string> {
+  const handlers = context.handlers();
+  const { UnrecoverableError, Worker: WorkerClass } = context.bull;
+  const data = job.data;
+  const abort = new AbortController();
+  context.inFlight.set(data.deliveryId, abort);
+  try {
+    let event: ServiceEvent<R>;
+    let stored: RequestDescriptor | null;
+    try {
+      event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
+      stored = data.request === null ? null : decodeRequest(data.request);
+    } catch (error) {
+      throw new UnrecoverableError(`Expected delivery ${data.deliveryId} to hold a readable event and request, it did not: ${messageOf(error)}`);
+    }
+    if (handlers === null) throw WorkerClass.RateLimitError();
+    const attempt = Math.max(1, attemptsOf(job));
+    const started = attempt - 1;
+    const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: stored, attempts: started };
+    let request = stored;
+    let stripped = data.stripped;
+    let next: JobData = data;
+    const fail = async (outcome: FailedOutcome<R>): Promise<never> => {
+      context.settled.set(data.deliveryId, outcome);
+      const failure = { reason: outcome.reason, error: encodeError(outcome.error), response: outcome.response === null ? null : encodeResponse(outcome.response) };
+      await job.updateData({ ...next, attempts: outcome.attempts, failure });
+      throw new UnrecoverableError(failure.error.message);
+    };
+    if (request === null) {
+      const plan = await planOf(handlers, delivery);
+      if (plan.kind === 'skipped') {
+        context.settled.set(data.deliveryId, { ...plan, acceptedAt: data.acceptedAt });
+        return 'skipped';
+      }
+      if (plan.kind === 'failed') return await fail({ ...plan, acceptedAt: data.acceptedAt });
+      if (plan.request.deliveryId !== data.deliveryId) {
+        return await fail(
+          failedOutcome(delivery, null, 'payload', new PayloadError(`Expected the planned request of ${data.endpoint} to have delivery id ${data.deliveryId}, got ${plan.request.deliveryId}`), null, 0),
+        );
+      }
+      const encoded = encodeRequest(plan.request);
+      next = { ...next, request: encoded.json, stripped: encoded.stripped };
+      await job.updateData(next);
+      request = plan.request;
+      stripped = [];
+    }
+    const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
+    let result: AttemptResult;
+    try {
+      result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal: abort.signal }), {
+        signal: abort.signal,
+        // Back to the head of its partition: another instance, or this one later, sends it.
+        onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted: the store is closing`), response: null }),
+      });
+    } catch (error) {
+      result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
+    }
+    if (result.kind === 'delivered') {
+      context.settled.set(data.deliveryId, {
+        kind: 'delivered',
+        event,
+        endpoint: data.endpoint,
+        request: sent,
+        response: result.response,
+        attempts: attempt,
+        acceptedAt: data.acceptedAt,
+        settledAt: Date.now(),
+      });
+      return 'delivered';
+    }
+    if (result.kind === 'failed') return await fail(failedOutcome(delivery, sent, result.reason, result.error, result.response, attempt));
+    // Back to the head of the partition, which waits for the backoff: nothing overtakes the delivery.
+    await queue.rateLimit(Math.max(1, Math.ceil(result.delayMs)));
+    throw WorkerClass.RateLimitError();
+  } catch (error) {
+    if (error instanceof UnrecoverableError || (error instanceof Error && error.message === context.bull.RATE_LIMIT_ERROR)) throw error;
+    // Redis failed us mid-delivery: keep the delivery at the head of its partition and try again.
+    log('store (redis): delivery %s interrupted, trying again in 1 s: %s', data.deliveryId, messageOf(error));
+    await queue.rateLimit(1_000).catch(() => undefined);
+    throw WorkerClass.RateLimitError();
+  } finally {
+    context.inFlight.delete(data.deliveryId);
+  }
+}
+
+async function planOf<R>(handlers: DeliveryHandlers<R>, delivery: StoredDelivery<R>): Promise<RequestPlan<R>> {
+  try {
+    return await firstValue(() => handlers.plan(delivery));
+  } catch (error) {
+    return failedOutcome(delivery, null, 'payload', new PayloadError(`Planning delivery ${delivery.deliveryId} to ${delivery.endpoint} threw: ${messageOf(error)}`, { cause: error }), null, 0);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

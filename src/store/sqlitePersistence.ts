@@ -1,0 +1,293 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { DeliveryOutcome, FailureReason } from '../events/outcomes.js';
+import type { RequestDescriptor } from '../events/request.js';
+import { logger, redactText } from '../log.js';
+import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeEvent, encodeRequest, encodeResponse } from './codec.js';
+import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter } from './deliveryStore.js';
+import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
+
+const log = logger('delivery');
+
+type Database = BetterSqlite3.Database;
+
+type DeliveryRow = {
+  readonly seq: number;
+  readonly delivery_id: string;
+  readonly endpoint: string;
+  readonly key: string;
+  readonly accepted_at: number;
+  readonly request: string | null;
+  readonly stripped_headers: string | null;
+  readonly attempts: number;
+  readonly next_attempt_at: number;
+  readonly event: Buffer;
+};
+
+type DeadLetterRow = {
+  readonly delivery_id: string;
+  readonly event_id: string;
+  readonly endpoint: string;
+  readonly key: string;
+  readonly reason: string;
+  readonly error_name: string;
+  readonly error_message: string;
+  readonly attempts: number;
+  readonly response: string | null;
+  readonly request: string | null;
+  readonly stripped_headers: string | null;
+  readonly accepted_at: number;
+  readonly failed_at: number;
+  readonly event: Buffer;
+};
+
+/**
+ * The SQLite tables behind a {@link LocalStore}: deliveries, their attempts and dead letters,
+ * written with prepared statements, each change in one transaction.
+ * @internal
+ */
+export class SqlitePersistence<R> implements Persistence<R> {
+  readonly found: { readonly count: number; readonly lastSeq: number };
+  readonly #db: Database;
+  readonly #insert: (deliveries: readonly NewDelivery<R>[]) => { deliveryId: string; seq: number }[];
+  readonly #startAttempt: (deliveryId: string, attempt: number, at: number) => void;
+  readonly #retryLater: (deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => void;
+  readonly #settle: (deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => void;
+  readonly #requeue: (deliveryIds: readonly string[]) => PersistedDelivery<R>[];
+  readonly #discard: (deliveryIds: readonly string[]) => number;
+  readonly #load: BetterSqlite3.Statement<[number, number], DeliveryRow>;
+  readonly #savePlan: BetterSqlite3.Statement<[string | null, string, string]>;
+
+  constructor(db: Database) {
+    this.#db = db;
+    this.found = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
+
+    const insertDelivery = db.prepare<[string, string, string, string, number, Buffer, string | null, string | null]>(
+      `INSERT OR IGNORE INTO deliveries (delivery_id, event_id, endpoint, key, accepted_at, event, request, stripped_headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const deleteDelivery = db.prepare<[string]>('DELETE FROM deliveries WHERE delivery_id = ?');
+    const deleteAttempts = db.prepare<[string]>('DELETE FROM attempts WHERE delivery_id = ?');
+    const setAttempts = db.prepare<[number, string]>('UPDATE deliveries SET attempts = ? WHERE delivery_id = ?');
+    const insertAttempt = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at) VALUES (?, ?, ?)');
+    const finishAttempt = db.prepare<[number, string, string, number | null, string, number | null, string, number]>(
+      `UPDATE attempts SET finished_at = ?, result = ?, reason = ?, status = ?, error = ?, next_attempt_at = ?
+       WHERE delivery_id = ? AND attempt = ?`,
+    );
+    const setNextAttempt = db.prepare<[number, string]>('UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?');
+    // The dead letter takes the delivery's row (its event bytes included) with the failure added.
+    const moveToDeadLetters = db.prepare<
+      [string, string, string | null, string, string, string, number, string | null, string | null, string | null, number, string]
+    >(
+      `INSERT OR REPLACE INTO dead_letters (delivery_id, event_id, endpoint, key, service_type, service_method, record_id, reason, error_name,
+         error_message, attempts, response, request, stripped_headers, accepted_at, failed_at, event)
+       SELECT delivery_id, event_id, endpoint, key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, accepted_at, ?, event
+       FROM deliveries WHERE delivery_id = ?`,
+    );
+    const selectDeadLetter = db.prepare<[string], DeadLetterRow>('SELECT * FROM dead_letters WHERE delivery_id = ?');
+    const deleteDeadLetter = db.prepare<[string]>('DELETE FROM dead_letters WHERE delivery_id = ?');
+
+    this.#load = db.prepare<[number, number], DeliveryRow>(
+      `SELECT seq, delivery_id, endpoint, key, accepted_at, event, request, stripped_headers, attempts, next_attempt_at
+       FROM deliveries WHERE seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.#savePlan = db.prepare<[string | null, string, string]>('UPDATE deliveries SET request = ?, stripped_headers = ? WHERE delivery_id = ?');
+
+    this.#insert = db.transaction((deliveries: readonly NewDelivery<R>[]) => {
+      const inserted: { deliveryId: string; seq: number }[] = [];
+      const encoded = new Map<string, Buffer>();
+      for (const delivery of deliveries) {
+        const { event } = delivery;
+        let bytes = encoded.get(event.eventId);
+        if (bytes === undefined) {
+          bytes = encodeEvent(event);
+          encoded.set(event.eventId, bytes);
+        }
+        const request = delivery.request === null ? null : encodeRequest(delivery.request);
+        const result = insertDelivery.run(
+          delivery.deliveryId,
+          event.eventId,
+          delivery.endpoint,
+          delivery.key,
+          delivery.acceptedAt,
+          bytes,
+          request?.json ?? null,
+          request === null ? null : JSON.stringify(request.stripped),
+        );
+        if (result.changes > 0) inserted.push({ deliveryId: delivery.deliveryId, seq: Number(result.lastInsertRowid) });
+      }
+      return inserted;
+    });
+
+    this.#startAttempt = db.transaction((deliveryId: string, attempt: number, at: number) => {
+      setAttempts.run(attempt, deliveryId);
+      insertAttempt.run(deliveryId, attempt, at);
+    });
+
+    this.#retryLater = db.transaction((deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => {
+      finishAttempt.run(at, 'retry', result.reason, result.response?.status ?? null, redactText(result.error.message), nextAttemptAt, deliveryId, attempt);
+      setNextAttempt.run(nextAttemptAt, deliveryId);
+    });
+
+    this.#settle = db.transaction((deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => {
+      if (outcome.kind === 'failed') {
+        const { event } = outcome;
+        const error = encodeError(outcome.error);
+        if (outcome.attempts > 0) {
+          finishAttempt.run(outcome.settledAt, 'failed', outcome.reason, outcome.response?.status ?? null, error.message, null, deliveryId, outcome.attempts);
+        }
+        const request = outcome.request === null ? null : encodeRequest(outcome.request);
+        moveToDeadLetters.run(
+          event.serviceType,
+          event.method,
+          event.recordId,
+          outcome.reason,
+          error.name,
+          error.message,
+          outcome.attempts,
+          outcome.response === null ? null : encodeResponse(outcome.response),
+          request?.json ?? null,
+          request === null ? null : JSON.stringify([...new Set([...request.stripped, ...stripped])]),
+          outcome.settledAt,
+          deliveryId,
+        );
+      } else {
+        deleteAttempts.run(deliveryId);
+      }
+      deleteDelivery.run(deliveryId);
+    });
+
+    this.#requeue = db.transaction((deliveryIds: readonly string[]) => {
+      const rows: PersistedDelivery<R>[] = [];
+      for (const deliveryId of deliveryIds) {
+        const letter = selectDeadLetter.get(deliveryId);
+        if (letter === undefined) continue;
+        deleteDeadLetter.run(deliveryId);
+        deleteAttempts.run(deliveryId);
+        const result = insertDelivery.run(deliveryId, letter.event_id, letter.endpoint, letter.key, letter.accepted_at, letter.event, letter.request, letter.stripped_headers);
+        rows.push({
+          seq: Number(result.lastInsertRowid),
+          deliveryId,
+          event: decodeEvent<R>(letter.event),
+          endpoint: letter.endpoint,
+          key: letter.key,
+          acceptedAt: letter.accepted_at,
+          request: letter.request === null ? null : decodeRequest(letter.request),
+          stripped: parseNames(letter.stripped_headers),
+          attempts: 0,
+          nextAttemptAt: 0,
+        });
+      }
+      return rows;
+    });
+
+    this.#discard = db.transaction((deliveryIds: readonly string[]) => {
+      let discarded = 0;
+      for (const deliveryId of deliveryIds) {
+        const { changes } = deleteDeadLetter.run(deliveryId);
+        if (changes === 0) continue;
+        discarded += changes;
+        deleteAttempts.run(deliveryId);
+      }
+      return discarded;
+    });
+  }
+
+  insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[] {
+    return this.#insert(deliveries);
+  }
+
+  load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[] {
+    return this.#load.all(afterSeq, limit).map((row) => ({
+      seq: row.seq,
+      deliveryId: row.delivery_id,
+      event: decodeEvent<R>(row.event),
+      endpoint: row.endpoint,
+      key: row.key,
+      acceptedAt: row.accepted_at,
+      request: row.request === null ? null : decodeRequest(row.request),
+      stripped: parseNames(row.stripped_headers),
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+    }));
+  }
+
+  savePlan(deliveryId: string, request: RequestDescriptor): void {
+    const stored = encodeRequest(request);
+    this.#savePlan.run(stored.json, JSON.stringify(stored.stripped), deliveryId);
+  }
+
+  startAttempt(deliveryId: string, attempt: number, at: number): void {
+    this.#startAttempt(deliveryId, attempt, at);
+  }
+
+  retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void {
+    this.#retryLater(deliveryId, attempt, result, at, nextAttemptAt);
+  }
+
+  settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void {
+    this.#settle(deliveryId, outcome, stripped);
+  }
+
+  deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (clause: string, value: string | number | undefined): void => {
+      if (value === undefined) return;
+      where.push(clause);
+      params.push(value);
+    };
+    if (filter.deliveryIds !== undefined) add('delivery_id IN (SELECT value FROM json_each(?))', JSON.stringify(filter.deliveryIds));
+    add('endpoint = ?', filter.endpoint);
+    add('service_type = ?', filter.serviceType);
+    add('service_method = ?', filter.serviceMethod);
+    add('record_id = ?', filter.recordId);
+    add('reason = ?', filter.reason);
+    add('failed_at >= ?', filter.failedAfter);
+    add('failed_at < ?', filter.failedBefore);
+    params.push(filter.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
+    const rows = this.#db
+      .prepare<(string | number)[], DeadLetterRow>(
+        `SELECT * FROM dead_letters ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY failed_at, delivery_id LIMIT ?`,
+      )
+      .all(...params);
+    return rows.map((row) => toDeadLetter<R>(row));
+  }
+
+  requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[] {
+    return this.#requeue(deliveryIds);
+  }
+
+  discard(deliveryIds: readonly string[]): number {
+    return this.#discard(deliveryIds);
+  }
+
+  close(): void {
+    if (this.#db.open) {
+      this.#db.close();
+      log('store (sqlite): closed');
+    }
+  }
+}
+
+function toDeadLetter<R>(row: DeadLetterRow): DeadLetter<R> {
+  const response = row.response === null ? null : decodeResponse(row.response);
+  return {
+    kind: 'failed',
+    deliveryId: row.delivery_id,
+    event: decodeEvent<R>(row.event),
+    endpoint: row.endpoint,
+    request: row.request === null ? null : decodeRequest(row.request),
+    reason: row.reason as FailureReason,
+    error: decodeError({ name: row.error_name, message: row.error_message }, response),
+    attempts: row.attempts,
+    response,
+    acceptedAt: row.accepted_at,
+    settledAt: row.failed_at,
+  };
+}
+
+function parseNames(json: string | null): readonly string[] {
+  if (json === null) return [];
+  const names: unknown = JSON.parse(json);
+  return Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string') : [];
+}
