@@ -26,6 +26,7 @@ export type {
   EventCause,
   ServiceEventOf,
   ServiceEvent,
+  TraceCarrier,
 } from './events/serviceEvent.js';
 export { HTTP_METHODS } from './events/request.js';
 export type { HttpMethod, RetryOptions, RequestDescriptor, ProvisionerResponse } from './events/request.js';
@@ -40,6 +41,7 @@ export type {
   RequestPlan,
   CallbackOutcome,
 } from './events/outcomes.js';
+export type { DeliveryAttempt } from './events/deliveryAttempt.js';
 
 // --- errors
 export {
@@ -136,10 +138,11 @@ export type {
   DeadLetter,
   DeadLetterFilter,
   StoreCloseOptions,
+  StoreStats,
 } from './store/deliveryStore.js';
 export { DEFAULT_BACKFILL_CONCURRENCY } from './pipeline/backfill.js';
 export type { BackfillOptions, BackfillProgress } from './pipeline/backfill.js';
 
 // --- provisioner
 export { createProvisioner, DEFAULT_CLOSE_TIMEOUT_MS } from './provisioner.js';
-export type { Provisioner, ProvisionerOptions, ProvisionerHttpOptions, CloseOptions } from './provisioner.js';
+export type { Provisioner, ProvisionerOptions, ProvisionerHttpOptions, ProvisionerStats, CloseOptions } from './provisioner.js';

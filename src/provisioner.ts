@@ -8,17 +8,18 @@ import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { ServiceType } from './events/methodTables.js';
+import type { DeliveryAttempt } from './events/deliveryAttempt.js';
 import type { CallbackOutcome, DeliveryOutcome } from './events/outcomes.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
 import { logger } from './log.js';
 import { backfillThrough, type BackfillOptions, type BackfillProgress } from './pipeline/backfill.js';
-import { checkOptions, type ProvisionerOptions } from './pipeline/options.js';
+import { checkOptions, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
 import { startPipeline } from './pipeline/pipeline.js';
 import type { DeadLetter, DeadLetterFilter } from './store/deliveryStore.js';
 import { createMemoryStore } from './store/memoryStore.js';
 
-export type { ProvisionerHttpOptions, ProvisionerOptions } from './pipeline/options.js';
+export type { ProvisionerHttpOptions, ProvisionerOptions, ProvisionerStats } from './pipeline/options.js';
 
 const log = logger('provisioner');
 
@@ -66,6 +67,14 @@ export type Provisioner<R = AppRecord> = {
   readonly outcomes$: Observable<DeliveryOutcome<R>>;
   /** One outcome per callback run: hot, shared, not replayed. */
   readonly callbacks$: Observable<CallbackOutcome<R>>;
+  /**
+   * Every attempt this process made, when it ends (delivered, to be retried after a delay,
+   * or failed for good): hot, shared, not replayed. Watch it to see retries while a receiver
+   * is down, long before the outcome.
+   */
+  readonly attempts$: Observable<DeliveryAttempt>;
+  /** A snapshot of the queue: pending, in flight, the oldest pending delivery's age, dead letters. */
+  stats(): Promise<ProvisionerStats>;
   /** Resolves when every event accepted so far has all its outcomes and callback outcomes. */
   drain(): Promise<void>;
   /**
@@ -195,6 +204,8 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     events$: bus.events$,
     outcomes$: pipeline.outcomes$,
     callbacks$: pipeline.callbacks$,
+    attempts$: pipeline.attempts$,
+    stats: pipeline.stats,
     drain: pipeline.drain,
     close: (closeOptions = {}) => {
       if (closing !== undefined) return closing;

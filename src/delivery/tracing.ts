@@ -9,9 +9,10 @@
  */
 import { SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../util/packageInfo.js';
-import { restoreTraceContext, type TraceCarrier } from '../util/traceContext.js';
+import type { TraceCarrier } from '../events/serviceEvent.js';
+import { restoreTraceContext } from '../util/traceContext.js';
 
 /** Attribute names of our own (OpenTelemetry's HTTP conventions name the rest). @internal */
 export const ATTRIBUTES = {

@@ -78,6 +78,18 @@ export type EventCause = {
 };
 
 /**
+ * A propagation carrier: the header-like strings (`traceparent`, `tracestate`, `baggage`...)
+ * the app's OpenTelemetry propagator writes for a context; plain strings, so it survives JSON
+ * and every store.
+ *
+ * @example
+ * ```ts
+ * const carrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+ * ```
+ */
+export type TraceCarrier = Readonly<Record<string, string>>;
+
+/**
  * One event of one service method, before the union is taken.
  *
  * @example
@@ -100,6 +112,12 @@ export type ServiceEventOf<S extends ServiceType, M extends MethodOf<S>, R = App
   readonly emittedAt: number;
   /** Set when the event was emitted inside a provisioner callback. */
   readonly causedBy: EventCause | null;
+  /**
+   * The trace context active when the hook was called, as the app's OpenTelemetry propagator
+   * writes it (`traceparent`...); absent without an SDK or an active span. The delivery's
+   * spans are its children, also after a restart (durable stores keep it with the event).
+   */
+  readonly traceContext?: TraceCarrier;
   /**
    * Set when some arguments could not be copied (a cycle, a throwing getter, a BigInt...):
    * `args` holds what could be, and every delivery of the event fails with reason `payload`.

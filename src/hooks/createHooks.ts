@@ -1,3 +1,4 @@
+import { captureTraceContext } from '../util/traceContext.js';
 import { ClosedError, PayloadError, ProvisionerError } from '../errors.js';
 import { SERVICE_TYPES, methodsOf } from '../events/methodTables.js';
 import type { MethodOf, ServiceType } from '../events/methodTables.js';
@@ -165,6 +166,8 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
         if (!isConfigured(method)) return;
         const emittedAt = now();
         const causedBy = currentCause();
+        // The context of the call itself: with a unit of work the event is emitted at commit.
+        const traceContext = captureTraceContext();
         const snapshot = snapshotArgs(args);
         const base = {
           eventId: newEventId(),
@@ -175,6 +178,7 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           draftId: idOf(snapshot.args['draft']),
           emittedAt,
           causedBy,
+          ...(traceContext === undefined ? {} : { traceContext }),
         };
         const event = Object.freeze(
           snapshot.error === null ? base : { ...base, snapshotError: snapshot.error },

@@ -47,6 +47,32 @@ export type ProvisionerHttpOptions = {
 };
 
 /**
+ * What `provisioner.stats()` answers: a snapshot of the queue, to graph or alert on (a
+ * growing `oldestPendingAgeMs` means a receiver is not taking deliveries; `pending` near
+ * `http.maxQueue` means new work is about to fail with reason `overflow`).
+ *
+ * @example
+ * ```ts
+ * const { pending, inFlight, oldestPendingAgeMs, deadLetters } = await provisioner.stats();
+ * if ((oldestPendingAgeMs ?? 0) > 5 * 60_000) alert(`deliveries waiting for ${oldestPendingAgeMs} ms`);
+ * ```
+ */
+export type ProvisionerStats = {
+  /** The store's kind (`memory`, `sqlite`, `redis`, ...). */
+  readonly store: string;
+  /** Deliveries accepted and not yet settled (waiting, retrying or in flight). */
+  readonly pending: number;
+  /** Attempts in flight in this process. */
+  readonly inFlight: number;
+  /** How long the oldest unsettled delivery has waited (ms); `null` when none is, or the store cannot tell. */
+  readonly oldestPendingAgeMs: number | null;
+  /** Dead letters the store keeps. */
+  readonly deadLetters: number;
+  /** Callbacks of delivered outcomes still running in this process. */
+  readonly callbacksPending: number;
+};
+
+/**
  * Options of {@link createProvisioner}.
  *
  * @example

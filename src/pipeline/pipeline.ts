@@ -14,6 +14,7 @@ import { closedCallbackOutcome, drainedWithin } from '../delivery/closeDeadline.
 import { unacceptedOutcomes } from '../delivery/unacceptedOutcomes.js';
 import { ClosedError, OverflowError, type ProvisionerError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
+import type { DeliveryAttempt } from '../events/deliveryAttempt.js';
 import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
@@ -21,7 +22,10 @@ import { logger } from '../log.js';
 import { runCallbacks } from '../operators/runCallbacks.js';
 import type { ToRequestsOptions } from '../operators/toRequests.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryStore } from '../store/deliveryStore.js';
+import type { ProvisionerStats } from './options.js';
+import { createAttemptWatch } from './attemptWatch.js';
 import { storeHandlers } from './storeHandlers.js';
+import { withoutSecretHeaders } from './outcomeHeaders.js';
 
 const log = logger('provisioner');
 
@@ -46,6 +50,8 @@ export type PipelineOptions<R> = {
 /** The running pipeline, as the provisioner uses it. @internal */
 export type Pipeline<R> = {
   readonly outcomes$: Observable<DeliveryOutcome<R>>;
+  readonly attempts$: Observable<DeliveryAttempt>;
+  stats(): Promise<ProvisionerStats>;
   readonly callbacks$: Observable<CallbackOutcome<R>>;
   /** Fails every endpoint of an event that was not accepted. */
   failUnaccepted(event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void;
@@ -68,8 +74,27 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
   const pendingCallbacks = new Set<DeliveredOutcome<R>>();
   let callbackWaiters: (() => void)[] = [];
 
+  const stats = async (): Promise<ProvisionerStats> => {
+    const snapshot = (await store.stats?.()) ?? { pending: store.pending(), oldestAcceptedAt: null, deadLetters: (await store.deadLetters()).length };
+    return {
+      store: store.kind,
+      pending: snapshot.pending,
+      inFlight: watch.inFlight(),
+      oldestPendingAgeMs: snapshot.oldestAcceptedAt === null ? null : Math.max(0, scheduler.now() - snapshot.oldestAcceptedAt),
+      deadLetters: snapshot.deadLetters,
+      callbacksPending: pendingCallbacks.size,
+    };
+  };
+  const watch = createAttemptWatch<R>(store.kind, async () => {
+    const { pending, oldestPendingAgeMs } = await stats();
+    return { pending, oldestAgeMs: oldestPendingAgeMs };
+  });
+
   const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
-    for (const outcome of unacceptedOutcomes(config, event, reason, error)) outcomes.next(outcome);
+    for (const outcome of unacceptedOutcomes(config, event, reason, error)) {
+      watch.settled(null, outcome);
+      outcomes.next(outcome);
+    }
   };
 
   const journal = (event: ServiceEvent<R>): void => {
@@ -112,7 +137,10 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
 
   subscriptions.add(
     store.outcomes$.subscribe({
-      next: ({ outcome, local }) => {
+      next: ({ deliveryId, outcome: settled, local }) => {
+        // Outcomes never show secret header values (durable stores never even keep them).
+        const outcome = withoutSecretHeaders(settled);
+        if (local) watch.settled(deliveryId, outcome);
         const callbackDue = local && outcome.kind === 'delivered' && hasCallback(outcome);
         if (callbackDue) pendingCallbacks.add(outcome);
         outcomes.next(outcome);
@@ -139,6 +167,7 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     effect: options.effect,
     toRequests: { scheduler, ...options.toRequests },
     scheduler,
+    watch,
     ...(options.retry !== undefined ? { retry: options.retry } : {}),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
   });
@@ -187,10 +216,13 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     delivered.complete();
     outcomes.complete();
     callbacks.complete();
+    watch.close();
   };
 
   return {
     outcomes$: outcomes.asObservable(),
+    attempts$: watch.attempts$,
+    stats,
     callbacks$: callbacks.asObservable(),
     failUnaccepted,
     pending: () => store.pending() + pendingCallbacks.size,

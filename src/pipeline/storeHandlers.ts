@@ -6,7 +6,7 @@
  * @internal
  * @packageDocumentation
  */
-import { asyncScheduler, map, of, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, finalize, map, of, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import { resolveRetryOptions, retryDelay, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
@@ -18,6 +18,7 @@ import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { toRequests, type ToRequestsOptions } from '../operators/toRequests.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
+import type { AttemptWatch } from './attemptWatch.js';
 
 /** What {@link storeHandlers} builds the handlers from. @internal */
 export type StoreHandlerOptions<R> = {
@@ -30,6 +31,8 @@ export type StoreHandlerOptions<R> = {
   readonly random?: () => number;
   /** The clock of outcomes and `Retry-After` dates, and the timers of retries. @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
+  /** Reports each attempt (attempts$, spans, metrics) and adds the trace context to its request. */
+  readonly watch?: AttemptWatch<R>;
 };
 
 /**
@@ -100,7 +103,11 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
         response: null,
       });
     }
-    return attemptOnce(effect, request).pipe(
+    const watch = options.watch;
+    const trace = watch?.started(input);
+    const startedAt = now();
+    let ended = false;
+    return attemptOnce(effect, trace?.request ?? request).pipe(
       map(({ verdict }): AttemptResult => {
         if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
         if (verdict.kind === 'fail' || input.attempt > retry.limit) {
@@ -115,6 +122,13 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
           error: verdict.error,
           response: verdict.response,
         };
+      }),
+      tap((result) => {
+        ended = true;
+        if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
+      }),
+      finalize(() => {
+        if (!ended && trace !== undefined) watch?.abandoned(trace);
       }),
     );
   };

@@ -200,6 +200,23 @@ export type DeadLetterFilter = {
 export const DEFAULT_DEAD_LETTER_LIMIT = 1_000;
 
 /**
+ * What {@link DeliveryStore.stats} answers.
+ *
+ * @example
+ * ```ts
+ * const { pending, oldestAcceptedAt, deadLetters } = await store.stats();
+ * ```
+ */
+export type StoreStats = {
+  /** Deliveries not yet settled. */
+  readonly pending: number;
+  /** When the oldest unsettled delivery was accepted (ms since epoch), `null` when none is. */
+  readonly oldestAcceptedAt: number | null;
+  /** Dead letters kept. */
+  readonly deadLetters: number;
+};
+
+/**
  * Options of {@link DeliveryStore.close}.
  *
  * @example
@@ -250,6 +267,11 @@ export type DeliveryStore<R = AppRecord> = {
   readonly outcomes$: Observable<StoreOutcome<R>>;
   /** Deliveries not yet settled (journaled, planned, waiting or in flight) as this process knows them. */
   pending(): number;
+  /**
+   * A snapshot of the queue for `provisioner.stats()` and the metrics. Optional: without it
+   * the pipeline counts `pending()` and the dead letters `deadLetters()` lists.
+   */
+  stats?(): StoreStats | Promise<StoreStats>;
   /** Resolves when no delivery is left unsettled (Redis: in any partition of the shared queue). */
   drain(): Promise<void>;
   /** The dead letters matching `filter`, oldest failure first. */

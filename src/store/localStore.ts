@@ -15,19 +15,8 @@ import type { AppRecord } from '../events/serviceEvent.js';
 import { logger } from '../log.js';
 import { restoreRequest } from './codec.js';
 import { deliveryIdOf } from './deliveryId.js';
-import type {
-  AttemptInput,
-  AttemptResult,
-  DeadLetter,
-  DeadLetterFilter,
-  DeliveryHandlers,
-  DeliveryStore,
-  JournalEntry,
-  JournalResult,
-  StoreCloseOptions,
-  StoreOutcome,
-  StoredDelivery,
-} from './deliveryStore.js';
+import type { AttemptInput, AttemptResult, DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry } from './deliveryStore.js';
+import type { JournalResult, StoreCloseOptions, StoreOutcome, StoreStats, StoredDelivery } from './deliveryStore.js';
 import { firstOf } from './firstOf.js';
 import { failedOutcome, laneItemOf, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
@@ -151,6 +140,12 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
 
   pending(): number {
     return this.#total;
+  }
+
+  stats(): StoreStats {
+    // The in-memory window holds the oldest unsettled deliveries, in journal order.
+    const oldest = this.#inMemory.values().next();
+    return { pending: this.#total, oldestAcceptedAt: oldest.done === true ? null : oldest.value.acceptedAt, deadLetters: this.#persistence.deadLetterCount() };
   }
 
   drain(): Promise<void> {

@@ -105,6 +105,10 @@ class MemoryPersistence<R> implements Persistence<R> {
     }
   }
 
+  deadLetterCount(): number {
+    return this.#dead.size;
+  }
+
   deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[] {
     return selectDeadLetters([...this.#dead.values()].map((entry) => entry.letter), filter);
   }

@@ -32,6 +32,8 @@ export type Persistence<R> = {
   /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. */
   settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void;
   deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[];
+  /** How many dead letters are kept. */
+  deadLetterCount(): number;
   /** Turns dead letters back into deliveries (new sequence numbers, attempts 0). */
   requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[];
   discard(deliveryIds: readonly string[]): number;

@@ -228,6 +228,10 @@ export class SqlitePersistence<R> implements Persistence<R> {
     this.#settle(deliveryId, outcome, stripped);
   }
 
+  deadLetterCount(): number {
+    return this.#db.prepare<[], { readonly count: number }>('SELECT COUNT(*) AS count FROM dead_letters').get()?.count ?? 0;
+  }
+
   deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[] {
     const where: string[] = [];
     const params: (string | number)[] = [];

@@ -6,17 +6,7 @@
  * @packageDocumentation
  */
 import { ROOT_CONTEXT, context, propagation, type Context } from '@opentelemetry/api';
-
-/**
- * A propagation carrier (`traceparent`, `tracestate`, `baggage`... as the app's configured
- * propagator writes them): plain strings, so it survives JSON and every store.
- *
- * @example
- * ```ts
- * const carrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
- * ```
- */
-export type TraceCarrier = Readonly<Record<string, string>>;
+import type { TraceCarrier } from '../events/serviceEvent.js';
 
 /**
  * The active context as a carrier, or `undefined` when there is nothing to carry (no SDK or
