@@ -100,7 +100,12 @@ async function leanFetchClient(url: string, connections: number): Promise<Client
   };
   let module: LeanModule;
   try {
-    module = (await import(new URL('../dist/delivery/leanFetch.js', import.meta.url).href)) as LeanModule;
+    // The lean fetch and the bounded body read live in two modules of dist/.
+    const [fetchModule, responseModule] = await Promise.all([
+      import(new URL('../dist/delivery/leanFetch.js', import.meta.url).href) as Promise<LeanModule>,
+      import(new URL('../dist/delivery/leanResponse.js', import.meta.url).href) as Promise<LeanModule>,
+    ]);
+    module = { ...fetchModule, ...responseModule };
   } catch {
     return undefined;
   }

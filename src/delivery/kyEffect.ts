@@ -4,7 +4,8 @@ import { Observable } from 'rxjs';
 import { NetworkError, TimeoutError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
-import { AttemptAbort, LeanResponse, createLeanFetch, readBodyBounded, responseHeaders } from './leanFetch.js';
+import { AttemptAbort, createLeanFetch } from './leanFetch.js';
+import { LeanResponse, readBodyBounded, responseHeaders } from './leanResponse.js';
 import type { LeanFetchExtras, LeanFetchInit } from './leanFetch.js';
 import { describeUrl } from './urls.js';
 

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLeanFetch, readBodyBounded } from '../../src/delivery/leanFetch.js';
+import { createLeanFetch } from '../../src/delivery/leanFetch.js';
+import { readBodyBounded } from '../../src/delivery/leanResponse.js';
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
 
 let server: TestHttpServer;
