@@ -6,7 +6,7 @@
  * @internal
  * @packageDocumentation
  */
-import { asyncScheduler, finalize, map, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, finalize, isObservable, map, of, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import { resolveRetryOptions, retryDelay, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
@@ -16,7 +16,14 @@ import type { HttpEffect } from '../events/httpEffect.js';
 import type { RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
-import { toRequests, type ToRequestsOptions } from '../operators/toRequests.js';
+import type { ToRequestsOptions } from '../operators/toRequests.js';
+import type { Eventually } from '../planning/eventually.js';
+import { DEFAULT_OWNER_TIMEOUT_MS, ownerLookup } from '../planning/owner.js';
+import { DEFAULT_PAYLOAD_TIMEOUT_MS } from '../planning/payload.js';
+import { planEvent } from '../planning/planEvent.js';
+import { failedPlan, planningFailure } from '../planning/planFailure.js';
+import { configPath, describeSubject } from '../planning/subject.js';
+import { prepareTarget, type Target } from '../planning/target.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
 import type { AttemptWatch } from './attemptWatch.js';
 
@@ -48,33 +55,29 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const random = options.random ?? Math.random;
   const scheduler = options.scheduler ?? asyncScheduler;
   const now = (): number => scheduler.now();
-  /** One operator per (service, endpoint): `toRequests` over a config with that endpoint only. */
-  const planners = new Map<string, ReturnType<typeof toRequests<R>>>();
   const retryByRequest = new WeakMap<RetryOptions, ResolvedRetryOptions>();
   const globalRetry = resolveRetryOptions(options.retry);
+  const planOptions = { payloadTimeoutMs: options.toRequests?.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler };
+  const lookUpOwner = ownerLookup(options.toRequests?.resolveOwner, options.toRequests?.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS, scheduler);
 
-  const plannerFor = (delivery: StoredDelivery<R>): ReturnType<typeof toRequests<R>> | null => {
-    const { serviceType, method } = delivery.event;
-    const binding = endpointsFor(config, serviceType, method).find((candidate) => candidate.endpoint === delivery.endpoint);
-    if (binding === undefined) return null;
-    const cacheKey = `${serviceType} ${delivery.endpoint}`;
-    let planner = planners.get(cacheKey);
-    if (planner === undefined) {
-      const serviceConfig = config[serviceType] as Readonly<Record<string, unknown>>;
-      const oneEndpoint = { [serviceType]: { [delivery.endpoint]: serviceConfig[delivery.endpoint] } } as ProvisionerConfig<R>;
-      planner = toRequests<R>(oneEndpoint, options.toRequests ?? {});
-      planners.set(cacheKey, planner);
-    }
-    return planner;
-  };
-
+  /**
+   * The plan of one delivery: `toRequests`' planning for its one endpoint, called directly (a
+   * stored delivery is one event and one endpoint, already in its lane's order, so the
+   * operator's ordered re-emission has nothing to do).
+   */
   const plan = (delivery: StoredDelivery<R>): Observable<RequestPlan<R>> => {
-    const planner = plannerFor(delivery);
-    if (planner === null) {
-      return of({ kind: 'skipped', event: delivery.event, endpoint: delivery.endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
+    const { event, endpoint } = delivery;
+    const binding = endpointsFor(config, event.serviceType, event.method).find((candidate) => candidate.endpoint === endpoint);
+    if (binding === undefined) {
+      return of({ kind: 'skipped', event, endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
     }
-    // One event, one endpoint: one plan (the store takes the first value).
-    return of(delivery.event).pipe(planner);
+    let value: Eventually<RequestPlan<R>>;
+    try {
+      value = planEvent(event, prepareTarget(binding as unknown as Target, event.serviceType, event.method), () => lookUpOwner(event), planOptions);
+    } catch (error) {
+      value = failedPlan(event, endpoint, planningFailure(configPath(event.serviceType, endpoint, event.method), describeSubject(event), error), now());
+    }
+    return isObservable(value) ? value : of(value);
   };
 
   const retryOf = (request: RequestDescriptor): ResolvedRetryOptions => {
