@@ -101,7 +101,7 @@ function describeExtras(eventConfig: EventConfig): string[] {
   if (eventConfig.timeout_ms !== undefined) extras.push(`timeout ${eventConfig.timeout_ms} ms`);
   if (eventConfig.timing_field !== undefined) {
     extras.push(
-      `note: timing_field ${JSON.stringify(eventConfig.timing_field)} is accepted as in the Python original (records whose custom_fields[${JSON.stringify(eventConfig.timing_field)}] is less than 5 s old are skipped as feedback-loop) but is redundant: a callback's own write-backs are already recognised by async context`,
+      `note: timing_field ${JSON.stringify(eventConfig.timing_field)} is accepted as in the Python original (records whose custom_fields[${JSON.stringify(eventConfig.timing_field)}] is less than 5 s old are skipped as feedback-loop) but is redundant when the write-back runs inside the callback: its events are recognised by async context`,
     );
   }
   if (eventConfig.allowed_origins !== undefined) {

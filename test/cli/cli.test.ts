@@ -104,7 +104,7 @@ describe('remote-api-provisioner check', () => {
     expect(stdout).toMatch(/publish\s+POST\s+function formatCommonsSearchPayload\s+no\s+endpoint/);
     // The Python loop guard is accepted and explained, not reported as an issue.
     expect(stdout).toContain('publish: note: timing_field "kcr:commons_search_updated" is accepted as in the Python original');
-    expect(stdout).toContain('but is redundant: a callback\'s own write-backs are already recognised by async context');
+    expect(stdout).toContain('but is redundant when the write-back runs inside the callback: its events are recognised by async context');
   });
 
   it('says what to do when this Node does not strip TypeScript types', async () => {
