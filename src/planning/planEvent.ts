@@ -63,7 +63,7 @@ export function planEvent<R>(
   }
   if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
     log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
-    return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now());
+    return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now(), `caused by the callback of delivery ${event.causedBy.deliveryId} to this endpoint`);
   }
   if (eventConfig.timing_field !== undefined) {
     const recent = recentWriteBack(event, eventConfig.timing_field, scheduler.now());

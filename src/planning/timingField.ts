@@ -9,6 +9,11 @@ import type { ServiceEvent } from '../events/serviceEvent.js';
 
 /**
  * How recent a `timing_field` timestamp must be for the event to be skipped, as in the original.
+ *
+ * @example
+ * ```ts
+ * const skip = now - stampedAt < TIMING_FIELD_WINDOW_MS;
+ * ```
  * @internal
  */
 export const TIMING_FIELD_WINDOW_MS = 5_000;

@@ -40,6 +40,11 @@ export type IsPublic<R = AppRecord> = (input: IsPublicInput<R>) => boolean;
 /**
  * The verdict on an event: `public` (send), `restricted` with the sentence that says why
  * (skip), or a failure when the app's `isPublic` threw or did not answer with a boolean.
+ *
+ * @example
+ * ```ts
+ * const verdict: Visibility = { kind: 'restricted', detail: 'record.access.record is "restricted", not "public"' };
+ * ```
  * @internal
  */
 export type Visibility = { readonly kind: 'public' } | { readonly kind: 'restricted'; readonly detail: string } | PlanFailure;
