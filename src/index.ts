@@ -103,6 +103,7 @@ export { DEFAULT_OWNER_TIMEOUT_MS } from './planning/owner.js';
 export { DEFAULT_PAYLOAD_TIMEOUT_MS } from './planning/payload.js';
 export type { ToRequestsOptions } from './operators/toRequests.js';
 export type { ResolveOwner, ResolveOwnerInput } from './planning/owner.js';
+export type { IsPublic, IsPublicInput } from './planning/visibility.js';
 export { deliver } from './operators/deliver.js';
 export type { DeliverOptions } from './operators/deliver.js';
 export { runCallbacks, DEFAULT_CALLBACK_TIMEOUT_MS } from './operators/runCallbacks.js';

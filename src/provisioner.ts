@@ -161,6 +161,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     events$: bus.events$,
     toRequests: {
       ...(options.resolveOwner !== undefined ? { resolveOwner: options.resolveOwner } : {}),
+      ...(options.isPublic !== undefined ? { isPublic: options.isPublic } : {}),
       ...(options.ownerTimeoutMs !== undefined ? { ownerTimeoutMs: options.ownerTimeoutMs } : {}),
       ...(options.payloadTimeoutMs !== undefined ? { payloadTimeoutMs: options.payloadTimeoutMs } : {}),
     },

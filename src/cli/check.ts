@@ -75,7 +75,8 @@ function summarize(modulePath: string, exportName: string, config: ProvisionerCo
     ...body,
     '',
     'URL "endpoint": the endpoint itself is the request URL. RESTRICTED "not sent": events of records',
-    'whose access is not public are skipped (include_restricted: true sends them).',
+    'that are not positively public (access.record, or access.visibility for communities, is not "public"',
+    'or cannot be read) are skipped (include_restricted: true sends them; the isPublic option replaces the rule).',
     ...(needsOwner ? ['OWNER "yes": the payload function gets the record owner, so createProvisioner needs a resolveOwner option.'] : []),
   ];
 }
@@ -98,6 +99,11 @@ function describeExtras(eventConfig: EventConfig): string[] {
     extras.push(`retry ${Object.entries(eventConfig.retry).map(([name, value]) => `${name} ${String(value)}`).join(', ')}`);
   }
   if (eventConfig.timeout_ms !== undefined) extras.push(`timeout ${eventConfig.timeout_ms} ms`);
+  if (eventConfig.timing_field !== undefined) {
+    extras.push(
+      `note: timing_field ${JSON.stringify(eventConfig.timing_field)} is accepted as in the Python original (records whose custom_fields[${JSON.stringify(eventConfig.timing_field)}] is less than 5 s old are skipped as feedback-loop) but is redundant when the write-back runs inside the callback: its events are recognised by async context`,
+    );
+  }
   if (eventConfig.allowed_origins !== undefined) {
     extras.push(`url_factory may leave the endpoint's origin for ${eventConfig.allowed_origins === true ? 'any origin' : eventConfig.allowed_origins.join(', ')}`);
   }

@@ -16,7 +16,7 @@ import { didYouMeanName, keyedByData, problem } from './reporter.js';
 import { suggest } from './suggest.js';
 
 import { ConfigCodec, child, issue, isPlainObject, missing, read, unknownKey, type DescribedDecoder } from './configCodec.js';
-import { AllowedOriginsCodec, AuthTokenCodec, BooleanCodec, FunctionCodec, HeadersCodec, HttpMethodCodec, PayloadCodec, RetryCodec, TimeoutCodec, urlProblem } from './valueCodecs.js';
+import { AllowedOriginsCodec, AuthTokenCodec, BooleanCodec, FunctionCodec, HeadersCodec, HttpMethodCodec, PayloadCodec, RetryCodec, TimeoutCodec, TimingFieldCodec, urlProblem } from './valueCodecs.js';
 
 /** The codec of each event config key, in the order of {@link EVENT_CONFIG_KEYS}. */
 const EVENT_KEY_CODECS: { readonly [K in (typeof EVENT_CONFIG_KEYS)[number]]: DescribedDecoder } = {
@@ -28,6 +28,7 @@ const EVENT_KEY_CODECS: { readonly [K in (typeof EVENT_CONFIG_KEYS)[number]]: De
   headers: HeadersCodec,
   auth_token: AuthTokenCodec,
   include_restricted: BooleanCodec,
+  timing_field: TimingFieldCodec,
   allowed_origins: AllowedOriginsCodec,
   retry: RetryCodec,
   timeout_ms: TimeoutCodec,

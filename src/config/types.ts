@@ -62,8 +62,8 @@ export type CallbackResult = unknown | Promise<unknown> | Observable<unknown>;
 /**
  * What to send to one endpoint when one service method runs. Keys are the seed's own
  * (`http_method`, `payload`, `with_record_owner`, `url_factory`, `callback`, `headers`,
- * `auth_token`) plus this library's options (`include_restricted`, `allowed_origins`,
- * `retry`, `timeout_ms`).
+ * `auth_token`, `timing_field`) plus this library's options (`include_restricted`,
+ * `allowed_origins`, `retry`, `timeout_ms`).
  *
  * @example
  * ```ts
@@ -97,8 +97,15 @@ export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<
   readonly headers?: Readonly<Record<string, string>>;
   /** Sent as `Authorization: Bearer <auth_token>`; never logged. */
   readonly auth_token?: string;
-  /** Send records whose access is not public too. @default false */
+  /** Send records that are not positively public (or whose visibility cannot be read) too. @default false */
   readonly include_restricted?: boolean;
+  /**
+   * The Python original's loop guard: skip (reason `feedback-loop`) when the record's
+   * `custom_fields[timing_field]` (an ISO string or epoch ms/s) is less than 5 s old.
+   * Accepted so that ported configs load; the async-context guard already skips a callback's
+   * own write-backs, so it is redundant here.
+   */
+  readonly timing_field?: string;
   /** Origins a `url_factory` URL may have besides the endpoint's own; `true` allows any. */
   readonly allowed_origins?: true | readonly string[];
   /** Overrides of the global retry policy for this event. */
@@ -165,6 +172,7 @@ export const EVENT_CONFIG_KEYS = [
   'headers',
   'auth_token',
   'include_restricted',
+  'timing_field',
   'allowed_origins',
   'retry',
   'timeout_ms',

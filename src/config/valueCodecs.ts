@@ -327,3 +327,14 @@ export const RetryCodec = new ConfigCodec<NonNullable<EventConfig['retry']>>('Re
  * @internal
  */
 export const TimeoutCodec = leaf<number>('TimeoutMs', 'a positive number', (input) => typeof input === 'number' && Number.isFinite(input) && input > 0);
+
+/**
+ * `timing_field`: the name of a `custom_fields` entry, a non-empty string.
+ *
+ * @example
+ * ```ts
+ * TimingFieldCodec.is('kcr:commons_search_updated'); // true
+ * ```
+ * @internal
+ */
+export const TimingFieldCodec = leaf<string>('TimingField', 'a non-empty string (the name of a custom_fields entry)', (input) => typeof input === 'string' && input !== '');

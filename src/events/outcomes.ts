@@ -23,8 +23,9 @@ export type FailureReason =
   | 'closed';
 
 /**
- * Why a delivery was not attempted: the record is not public (`restricted`), the event came
- * from this endpoint's own callback (`feedback-loop`), or, for work a durable store resumed
+ * Why a delivery was not attempted: the record is not positively public, or its visibility
+ * cannot be read (`restricted`), the event came from this endpoint's own callback, or its
+ * `timing_field` is less than 5 s old (`feedback-loop`), or, for work a durable store resumed
  * or replayed, the endpoint (or its method) is no longer in the config (`unconfigured`).
  *
  * @example
@@ -89,7 +90,7 @@ export type FailedOutcome<R = AppRecord> = OutcomeTiming & {
  *
  * @example
  * ```ts
- * const onSkipped = (outcome: SkippedOutcome) => console.info(`${outcome.event.recordId} not sent to ${outcome.endpoint}: ${outcome.reason}`);
+ * const onSkipped = (outcome: SkippedOutcome) => console.info(`${outcome.event.recordId} not sent to ${outcome.endpoint}: ${outcome.reason}`, outcome.detail ?? '');
  * ```
  */
 export type SkippedOutcome<R = AppRecord> = OutcomeTiming & {
@@ -97,6 +98,8 @@ export type SkippedOutcome<R = AppRecord> = OutcomeTiming & {
   readonly event: ServiceEvent<R>;
   readonly endpoint: string;
   readonly reason: SkipReason;
+  /** Why, in a sentence: which visibility field was missing or not public, how recent the `timing_field` was. */
+  readonly detail?: string;
 };
 
 /**

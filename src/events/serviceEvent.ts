@@ -5,7 +5,8 @@ import type { UnitOfWork } from './unitOfWork.js';
 
 /**
  * The shape of a record as far as the library reads it. Apps keep their own record type and
- * pass it as the `R` type parameter; the library only reads `id`, `access` and `parent`.
+ * pass it as the `R` type parameter; the library only reads `id`, `access` and `parent` (and
+ * `custom_fields` for an event config's `timing_field`).
  *
  * @example
  * ```ts

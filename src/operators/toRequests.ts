@@ -13,8 +13,10 @@ import { planEvent } from '../planning/planEvent.js';
 import { failedPlan, planningFailure, type PlanFailure } from '../planning/planFailure.js';
 import { configPath, describeSubject } from '../planning/subject.js';
 import { prepareTarget, type Target } from '../planning/target.js';
+import type { IsPublic } from '../planning/visibility.js';
 
 export type { ResolveOwner, ResolveOwnerInput } from '../planning/owner.js';
+export type { IsPublic, IsPublicInput } from '../planning/visibility.js';
 
 /**
  * Options of {@link toRequests}.
@@ -31,6 +33,11 @@ export type ToRequestsOptions<R = AppRecord> = {
   readonly ownerTimeoutMs?: number;
   /** How long an async payload function may take before the plan fails with reason `payload`. @default 30000 */
   readonly payloadTimeoutMs?: number;
+  /**
+   * Which records may be sent, replacing the original's rule (an rdm_record's or its draft's
+   * `access.record`, a community's `access.visibility`, is `"public"`; unreadable is not).
+   */
+  readonly isPublic?: IsPublic<R>;
   /** Scheduler of those timeouts (virtual time in marble tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
 };
@@ -40,9 +47,10 @@ export type ToRequestsOptions<R = AppRecord> = {
  * config has the event's method, in config order. A plan is a request ready to send (URL,
  * method, headers, the payload serialized once into `body`, a delivery id stable for the
  * event and endpoint, sent as `Idempotency-Key`), or the outcome already reached:
- * `skipped` for a record whose access is not public (unless `include_restricted`) or for an
- * event that this endpoint's own callback caused (`feedback-loop`; other endpoints still get
- * it), `failed` when the owner, the payload or the URL cannot be had, or when the payload
+ * `skipped` for a record that is not positively public or whose visibility cannot be read
+ * (`restricted`, with a `detail` saying which field; unless `include_restricted`; `isPublic`
+ * replaces the rule) or for an event that this endpoint's own callback caused, or whose
+ * `timing_field` is less than 5 s old (`feedback-loop`; other endpoints still get it), `failed` when the owner, the payload or the URL cannot be had, or when the payload
  * holds a value JSON would change or drop (`payload.tags: expected a JSON value, got a Map`).
  * Nothing is thrown. Plans of the same endpoint and record come out in event order, even when
  * payload functions are async; plans of other records do not wait for them.
@@ -65,7 +73,7 @@ export function toRequests<R = AppRecord>(
   options: ToRequestsOptions<R> = {},
 ): OperatorFunction<ServiceEvent<R>, RequestPlan<R>> {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const planOptions = { payloadTimeoutMs: options.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler };
+  const planOptions = { payloadTimeoutMs: options.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler, isPublic: options.isPublic };
   const lookUpOwner = ownerLookup(options.resolveOwner, options.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS, scheduler);
 
   return inKeyOrder((event: ServiceEvent<R>): readonly KeyedValue<RequestPlan<R>>[] => {

@@ -12,7 +12,7 @@ import type { HttpEffect } from '../events/httpEffect.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { redactUrl } from '../log.js';
-import type { ResolveOwner } from '../operators/toRequests.js';
+import type { IsPublic, ResolveOwner } from '../operators/toRequests.js';
 import type { DeliveryStore } from '../store/deliveryStore.js';
 
 /**
@@ -92,6 +92,16 @@ export type ProvisionerOptions<R = AppRecord> = {
   readonly events: ProvisionerConfig<R>;
   /** The record owner for `with_record_owner`; required when any event config sets it. */
   readonly resolveOwner?: ResolveOwner<R>;
+  /**
+   * Which records may be sent, for apps whose records keep their visibility elsewhere. It
+   * replaces the original's rule (an rdm_record event is sent when its record's or draft's
+   * `access.record` is `"public"`, a community event when its `access.visibility` is; a
+   * record whose field cannot be read is skipped as `restricted`). Not asked for events
+   * without a record and a draft, nor for event configs with `include_restricted: true`.
+   * A throw, or an answer that is not a boolean, fails the delivery with reason `payload`:
+   * nothing is sent.
+   */
+  readonly isPublic?: IsPublic<R>;
   /** Standard Webhooks signing of every request with one or several `whsec_` secrets. */
   readonly signing?: { readonly secret: string | readonly string[] };
   readonly http?: ProvisionerHttpOptions;
@@ -122,6 +132,7 @@ export type ProvisionerOptions<R = AppRecord> = {
 const OPTION_KEYS = {
   events: true,
   resolveOwner: true,
+  isPublic: true,
   signing: true,
   http: true,
   ownerTimeoutMs: true,
@@ -168,6 +179,9 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
     issues.push(
       `resolveOwner: expected a function, because ${paths.join(', ')} ${paths.length === 1 ? 'sets' : 'set'} with_record_owner, got ${options.resolveOwner === undefined ? 'none' : typeof options.resolveOwner}`,
     );
+  }
+  if (options.isPublic !== undefined && typeof options.isPublic !== 'function') {
+    issues.push(`isPublic: expected a function ({ serviceType, record, draft }) => boolean, got ${options.isPublic === null ? 'null' : typeof options.isPublic}`);
   }
   const positive = (path: string, value: number | undefined, integer: boolean): void => {
     if (value === undefined) return;

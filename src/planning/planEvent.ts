@@ -16,6 +16,8 @@ import { buildPayload } from './payload.js';
 import { PlanFailure, failedPlan, isPlanFailure, planningFailure, skippedPlan } from './planFailure.js';
 import { describeSubject } from './subject.js';
 import type { PreparedTarget } from './target.js';
+import { recentWriteBack } from './timingField.js';
+import { visibilityOf, type IsPublic } from './visibility.js';
 
 const log = logger('requests');
 
@@ -25,15 +27,18 @@ type LooseArgs = Readonly<Record<string, unknown>>;
  * What planning one event needs besides the event and its target.
  * @internal
  */
-export type PlanEventOptions = {
+export type PlanEventOptions<R = unknown> = {
   readonly payloadTimeoutMs: number;
   readonly scheduler: SchedulerLike;
+  /** The app's visibility rule; the original's (`access.record` / `access.visibility` is `"public"`) without it. */
+  readonly isPublic?: IsPublic<R> | undefined;
 };
 
 /**
  * The plan of an event for a target: `skipped` when the event was caused by this endpoint's
- * own callback (`feedback-loop`) or when the record is not public (`restricted`, unless
- * `include_restricted`); `failed` when the hook arguments could not be copied or the owner,
+ * own callback or, with `timing_field`, was written less than 5 s ago (`feedback-loop`), or
+ * when the record is not public by the app's `isPublic` or the original's rule (`restricted`,
+ * unless `include_restricted`; a throwing `isPublic` fails it with reason `payload`); `failed` when the hook arguments could not be copied or the owner,
  * payload, method or URL cannot be had; else the request. Synchronous unless the payload function or the owner lookup is async.
  *
  * @example
@@ -46,9 +51,9 @@ export function planEvent<R>(
   event: ServiceEvent<R>,
   target: PreparedTarget,
   ownerOf: () => Eventually<Owner | PlanFailure>,
-  options: PlanEventOptions,
+  options: PlanEventOptions<R>,
 ): Eventually<RequestPlan<R>> {
-  const { payloadTimeoutMs, scheduler } = options;
+  const { payloadTimeoutMs, scheduler, isPublic } = options;
   const { endpoint, eventConfig, path } = target;
   const subject = describeSubject(event);
 
@@ -58,11 +63,22 @@ export function planEvent<R>(
   }
   if (event.causedBy !== null && event.causedBy.endpoint === endpoint) {
     log('skip %s for %s: caused by its own callback (delivery %s)', path, subject, event.causedBy.deliveryId);
-    return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now());
+    return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now(), `caused by the callback of delivery ${event.causedBy.deliveryId} to this endpoint`);
   }
-  if (eventConfig.include_restricted !== true && isRestricted(event)) {
-    log('skip %s for %s: access is not public', path, subject);
-    return skippedPlan(event, endpoint, 'restricted', scheduler.now());
+  if (eventConfig.timing_field !== undefined) {
+    const recent = recentWriteBack(event, eventConfig.timing_field, scheduler.now());
+    if (recent !== null) {
+      log('skip %s for %s: %s', path, subject, recent);
+      return skippedPlan(event, endpoint, 'feedback-loop', scheduler.now(), `${recent}: taken for a callback's write-back`);
+    }
+  }
+  if (eventConfig.include_restricted !== true) {
+    const visibility = visibilityOf(event, isPublic, path);
+    if (isPlanFailure(visibility)) return failedPlan(event, endpoint, visibility, scheduler.now());
+    if (visibility.kind === 'restricted') {
+      log('skip %s for %s: not public', path, subject);
+      return skippedPlan(event, endpoint, 'restricted', scheduler.now(), `Not sent to ${path}: ${subject} is not public: ${visibility.detail}`);
+    }
   }
 
   /** The plan once the payload is known: the request, or why there is none. */
@@ -90,14 +106,4 @@ export function planEvent<R>(
     return andThen(buildPayload(eventConfig, argsToUse, path, subject, payloadTimeoutMs, scheduler), (payload) => planOf(argsToUse, payload));
   });
   return isObservable(plan) ? plan.pipe(failedOnError) : plan;
-}
-
-/** Records (`access.record`) and communities (`access.visibility`) that say anything but "public". */
-function isRestricted<R>(event: ServiceEvent<R>): boolean {
-  const args = event.args as LooseArgs;
-  const subject = (args['record'] ?? args['draft']) as AppRecord | null | undefined;
-  const access = subject?.access;
-  if (access === undefined || access === null || typeof access !== 'object') return false;
-  const level = event.serviceType === 'community' ? access.visibility : access.record;
-  return level !== undefined && level !== 'public';
 }

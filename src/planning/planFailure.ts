@@ -47,8 +47,9 @@ export function isPlanFailure(value: unknown): value is PlanFailure {
  * ```
  * @internal
  */
-export function skippedPlan<R>(event: ServiceEvent<R>, endpoint: string, reason: SkippedOutcome['reason'], settledAt: number): SkippedOutcome<R> {
-  return { kind: 'skipped', event, endpoint, acceptedAt: event.emittedAt, reason, settledAt };
+export function skippedPlan<R>(event: ServiceEvent<R>, endpoint: string, reason: SkippedOutcome['reason'], settledAt: number, detail?: string): SkippedOutcome<R> {
+  const skipped: SkippedOutcome<R> = { kind: 'skipped', event, endpoint, acceptedAt: event.emittedAt, reason, settledAt };
+  return detail === undefined ? skipped : { ...skipped, detail };
 }
 
 /**

@@ -4,7 +4,7 @@
  * @internal
  * @packageDocumentation
  */
-import type { DeliveryOutcome, FailureReason } from '../events/outcomes.js';
+import type { DeliveryOutcome, FailureReason, SkipReason } from '../events/outcomes.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from './codec.js';
 
 /** An outcome as appended to the outcome stream for the other instances. @internal */
@@ -19,6 +19,8 @@ export type WireOutcome = {
   readonly response: string | null;
   readonly attempts: number;
   readonly reason: string | null;
+  /** A skipped outcome's `detail`; absent in messages of versions without it. */
+  readonly detail?: string;
   readonly error: StoredError | null;
   readonly acceptedAt: number;
   readonly settledAt: number;
@@ -51,6 +53,7 @@ export function wireOutcome<R>(instance: string, deliveryId: string, outcome: De
     response: outcome.kind === 'skipped' || outcome.response === null ? null : encodeResponse(outcome.response),
     attempts: outcome.kind === 'skipped' ? 0 : outcome.attempts,
     reason: outcome.kind === 'delivered' ? null : outcome.reason,
+    ...(outcome.kind === 'skipped' && outcome.detail !== undefined ? { detail: outcome.detail } : {}),
     error: outcome.kind === 'failed' ? encodeError(outcome.error) : null,
     acceptedAt: outcome.acceptedAt,
     settledAt: outcome.settledAt,
@@ -75,7 +78,8 @@ export function outcomeOfWire<R>(wire: WireOutcome): DeliveryOutcome<R> {
     return { kind: 'delivered', event, endpoint: wire.endpoint, request, response, attempts: wire.attempts, ...timing };
   }
   if (wire.kind === 'skipped') {
-    return { kind: 'skipped', event, endpoint: wire.endpoint, reason: wire.reason as 'restricted' | 'feedback-loop', ...timing };
+    const skipped = { kind: 'skipped', event, endpoint: wire.endpoint, reason: wire.reason as SkipReason, ...timing } as const;
+    return typeof wire.detail === 'string' ? { ...skipped, detail: wire.detail } : skipped;
   }
   const error = decodeError(wire.error ?? { name: 'ProvisionerError', message: 'unknown failure' }, response);
   return { kind: 'failed', event, endpoint: wire.endpoint, request, reason: wire.reason as FailureReason, error, attempts: wire.attempts, response, ...timing };

@@ -194,6 +194,7 @@ const RIGHT_VALUES = {
   ),
   auth_token: fc.constantFrom(SECRET, `${SECRET}\n`, '', 123456),
   include_restricted: fc.boolean(),
+  timing_field: fc.oneof(fc.constant('updated'), fc.constant(''), fc.integer()),
   allowed_origins: fc.oneof(fc.constant(true), fc.array(urlLike, { maxLength: 3 })),
   retry: fc.dictionary(
     nameLike(['limit', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs']),
@@ -234,6 +235,7 @@ const GOOD_VALUES = {
   headers: fc.dictionary(fc.constantFrom('Authorization', 'X-Trace', 'Content-Type'), fc.constant(SECRET), { maxKeys: 2 }),
   auth_token: fc.constant(SECRET),
   include_restricted: fc.boolean(),
+  timing_field: fc.constantFrom('updated', 'kcr:commons_search_updated'),
   allowed_origins: fc.oneof(fc.constant(true), fc.array(fc.webUrl({ size: 'small' }).map((url) => new URL(url).origin), { maxLength: 2 })),
   retry: fc.record({ limit: fc.nat(10), baseDelayMs: fc.nat(1000) }, { requiredKeys: [] }),
   timeout_ms: fc.integer({ min: 1, max: 60_000 }),

@@ -34,6 +34,7 @@ const WRONG_CONFIGS: readonly unknown[] = [
   publishWith({ ...valid, auth_token: '' }),
   publishWith({ ...valid, auth_token: 12345 }),
   publishWith({ ...valid, include_restricted: 'true' }),
+  publishWith({ ...valid, timing_field: 5 }),
   publishWith({ ...valid, allowed_origins: ['https://cdn.example.org/files', 'ftp://x.org', 'cdn.example.org'] }),
   publishWith({ ...valid, allowed_origins: 'https://cdn.example.org' }),
   publishWith({ ...valid, retry: { limit: -1, baseDelayMs: '1s', limt: 3, backoff: 2 } }),

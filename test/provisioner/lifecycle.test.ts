@@ -87,7 +87,7 @@ describe('createProvisioner options', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(ConfigError);
-    const top = 'events, resolveOwner, signing, http, ownerTimeoutMs, payloadTimeoutMs, callbackTimeoutMs, store, scheduler';
+    const top = 'events, resolveOwner, isPublic, signing, http, ownerTimeoutMs, payloadTimeoutMs, callbackTimeoutMs, store, scheduler';
     const http = 'timeoutMs, retry, concurrency, maxQueue, maxResponseBytes, effect, ky';
     expect((thrown as ConfigError).issues).toEqual([
       `callbakTimeoutMs: expected one of ${top}, got an unknown key (did you mean "callbackTimeoutMs"?)`,

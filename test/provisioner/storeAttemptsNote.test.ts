@@ -65,7 +65,7 @@ describe.each(stores)('the attempts note on failures, with $name', ({ name, skip
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
-      provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-1' } });
+      provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-1', access: { record: 'public' } } });
       await provisioner.drain();
       const expected = `Expected a 2xx response from POST ${receiver.url}, got 503 (after 3 attempts)`;
       expect(outcomes).toHaveLength(1);
@@ -91,7 +91,7 @@ describe.each(stores)('the attempts note on failures, with $name', ({ name, skip
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
-      provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-2' } });
+      provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-2', access: { record: 'public' } } });
       await provisioner.drain();
       expect(outcomes.map((outcome) => outcome.kind === 'failed' && { reason: outcome.reason, attempts: outcome.attempts, message: outcome.error.message })).toEqual([
         { reason: 'http-status', attempts: 1, message: `Expected a 2xx response from POST ${receiver.url}, got 404 (after 1 attempt)` },
