@@ -57,7 +57,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const now = (): number => scheduler.now();
   const retryByRequest = new WeakMap<RetryOptions, ResolvedRetryOptions>();
   const globalRetry = resolveRetryOptions(options.retry);
-  const planOptions = { payloadTimeoutMs: options.toRequests?.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler };
+  const planOptions = { payloadTimeoutMs: options.toRequests?.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler, isPublic: options.toRequests?.isPublic };
   const lookUpOwner = ownerLookup(options.toRequests?.resolveOwner, options.toRequests?.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS, scheduler);
 
   /**
