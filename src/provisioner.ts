@@ -12,7 +12,7 @@ import type { DeliveryAttempt } from './events/deliveryAttempt.js';
 import type { CallbackOutcome, DeliveryOutcome } from './events/outcomes.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
-import { logger } from './log.js';
+import { logger } from './util/log.js';
 import { backfillThrough, type BackfillOptions, type BackfillProgress } from './pipeline/backfill.js';
 import { checkOptions, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
 import { startPipeline } from './pipeline/pipeline.js';

@@ -1,5 +1,6 @@
 import type { EventConfig, ProvisionerConfig, ServiceType } from '../index.js';
-import { isSecretKey, redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
+import { isSecretName } from '../util/secretNames.js';
 import { configExportOf, loadModule, noConfigMessage } from './configModule.js';
 import { plural, type Output } from './output.js';
 
@@ -92,7 +93,7 @@ function describeExtras(eventConfig: EventConfig): string[] {
   const extras: string[] = [];
   if (eventConfig.auth_token !== undefined) extras.push(`Authorization: Bearer ${MASK}`);
   if (eventConfig.headers !== undefined && Object.keys(eventConfig.headers).length > 0) {
-    const headers = Object.entries(eventConfig.headers).map(([name, value]) => `${name}: ${isSecretKey(name) ? MASK : value}`);
+    const headers = Object.entries(eventConfig.headers).map(([name, value]) => `${name}: ${isSecretName(name) ? MASK : value}`);
     extras.push(`headers ${headers.join(', ')}`);
   }
   if (eventConfig.retry !== undefined) {

@@ -1,6 +1,6 @@
 import { extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
 import type { Output } from './output.js';
 
 /**

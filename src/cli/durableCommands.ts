@@ -1,5 +1,5 @@
 import type { BackfillProgress, DeadLetterFilter, DeliveryOutcome, DeliveryStore, FailureReason, ProvisionerConfig } from '../index.js';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
 import { configExportOf, loadModule, noConfigMessage } from './configModule.js';
 import { plural, type Output } from './output.js';
 

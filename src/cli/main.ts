@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { suggest } from '../config/suggest.js';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
 import { check } from './check.js';
 import { CONFIG_EXPORTS_TEXT } from './configModule.js';
 import { backfill, replay, type CommandLine } from './durableCommands.js';

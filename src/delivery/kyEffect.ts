@@ -7,7 +7,7 @@ import type { ProvisionerResponse, RequestDescriptor } from '../events/request.j
 import { AttemptAbort, createLeanFetch } from './leanFetch.js';
 import { LeanResponse, readBodyBounded, responseHeaders } from './leanResponse.js';
 import type { LeanFetchExtras, LeanFetchInit } from './leanFetch.js';
-import { describeUrl } from './urls.js';
+import { describeUrl } from '../util/urls.js';
 
 /**
  * What a user adds to the ky client of every delivery: ky's own `hooks` and `headers`, with

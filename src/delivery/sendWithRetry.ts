@@ -5,10 +5,10 @@ import { NetworkError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { FailureReason } from '../events/outcomes.js';
 import type { ProvisionerResponse, RequestDescriptor, RetryOptions } from '../events/request.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { DEFAULT_RETRY_OPTIONS, classifyError, classifyResponse, resolveRetryOptions, retryDelay } from './retryPolicy.js';
 import type { AttemptVerdict, ResolvedRetryOptions } from './retryPolicy.js';
-import { describeUrl } from './urls.js';
+import { describeUrl } from '../util/urls.js';
 
 const log = logger('delivery');
 

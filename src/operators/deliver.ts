@@ -1,5 +1,5 @@
 import { Observable, Subscription, asyncScheduler, type OperatorFunction } from 'rxjs';
-import { deliveryKey } from '../delivery/deliveryKey.js';
+import { deliveryKey } from '../events/deliveryKey.js';
 import { KeyedQueue } from '../delivery/keyedQueue.js';
 import { sendWithRetry, type SendOptions, type SendResult } from '../delivery/sendWithRetry.js';
 import { NetworkError, OverflowError, ProvisionerError } from '../errors.js';
@@ -7,7 +7,8 @@ import type { HttpEffect } from '../events/httpEffect.js';
 import type { DeliveryOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger, redactUrl } from '../log.js';
+import { logger } from '../util/log.js';
+import { redactUrl } from '../util/redact.js';
 
 const log = logger('delivery');
 

@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../util/redact.js';
 import type { IsPublic, ResolveOwner } from '../operators/toRequests.js';
 import type { DeliveryStore } from '../store/deliveryStore.js';
 

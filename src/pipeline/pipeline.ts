@@ -18,7 +18,7 @@ import type { DeliveryAttempt } from '../events/deliveryAttempt.js';
 import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { runCallbacks } from '../operators/runCallbacks.js';
 import type { ToRequestsOptions } from '../operators/toRequests.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryStore } from '../store/deliveryStore.js';

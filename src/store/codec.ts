@@ -20,7 +20,8 @@ import {
 } from '../errors.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
-import { REDACTED, isSecretKey, redactText } from '../log.js';
+import { REDACTED, redactText } from '../util/redact.js';
+import { isSecretName } from '../util/secretNames.js';
 
 /** The first byte of every stored event: the encoding, so that another one can be added later. */
 const EVENT_FORMAT_V8 = 1;
@@ -59,7 +60,7 @@ export function encodeRequest(request: RequestDescriptor): StoredRequest {
   const headers: Record<string, string> = {};
   const stripped: string[] = [];
   for (const [name, value] of Object.entries(request.headers)) {
-    if (isSecretKey(name)) stripped.push(name);
+    if (isSecretName(name)) stripped.push(name);
     else headers[name] = value;
   }
   return { json: JSON.stringify({ ...request, headers }), stripped };
@@ -88,7 +89,7 @@ export function restoreRequest(
 /** A response as stored: secret-looking header values redacted, the body as JSON. @internal */
 export function encodeResponse(response: ProvisionerResponse): string {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) headers[name] = isSecretKey(name) ? REDACTED : value;
+  for (const [name, value] of Object.entries(response.headers)) headers[name] = isSecretName(name) ? REDACTED : value;
   return JSON.stringify({ ...response, headers, body: jsonSafe(response.body) });
 }
 

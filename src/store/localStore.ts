@@ -6,15 +6,15 @@
  * @packageDocumentation
  */
 import { Subject, asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
-import { deliveryKey } from '../delivery/deliveryKey.js';
+import { deliveryKey } from '../events/deliveryKey.js';
 import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
 import { ClosedError, NetworkError, OverflowError, PayloadError, ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome, FailedOutcome, FailureReason, RequestPlan } from '../events/outcomes.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { restoreRequest } from './codec.js';
-import { deliveryIdOf } from './deliveryId.js';
+import { deliveryIdOf } from '../events/deliveryId.js';
 import type { AttemptInput, AttemptResult, DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry } from './deliveryStore.js';
 import type { JournalResult, StoreCloseOptions, StoreOutcome, StoreStats, StoredDelivery } from './deliveryStore.js';
 import { firstOf } from './firstOf.js';

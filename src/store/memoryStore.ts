@@ -2,7 +2,7 @@ import type { DeliveryOutcome } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { ConfigError } from '../errors.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, type DeadLetter, type DeadLetterFilter, type DeliveryStore } from './deliveryStore.js';
 import { LocalStore } from './localStore.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';

@@ -1,4 +1,4 @@
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { nextBatch, type Buffered } from './redisJob.js';
 
 const log = logger('delivery');

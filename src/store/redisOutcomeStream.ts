@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { Redis } from 'ioredis';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 
 const log = logger('delivery');
 

@@ -3,7 +3,7 @@ import { NetworkError, PayloadError } from '../errors.js';
 import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
 import type { ServiceEvent } from '../events/serviceEvent.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';

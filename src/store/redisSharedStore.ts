@@ -7,12 +7,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
-import { deliveryKey } from '../delivery/deliveryKey.js';
+import { deliveryKey } from '../events/deliveryKey.js';
 import { ClosedError, OverflowError, ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome } from '../events/outcomes.js';
-import { logger } from '../log.js';
+import { logger } from '../util/log.js';
 import { encodeEvent } from './codec.js';
-import { deliveryIdOf, endpointIdOf } from './deliveryId.js';
+import { deliveryIdOf, endpointIdOf } from '../events/deliveryId.js';
 import type {
   DeadLetter,
   DeadLetterFilter,

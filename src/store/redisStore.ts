@@ -1,6 +1,7 @@
 import type { AppRecord } from '../events/serviceEvent.js';
 import { ProvisionerError } from '../errors.js';
-import { logger, redactUrl } from '../log.js';
+import { logger } from '../util/log.js';
+import { redactUrl } from '../util/redact.js';
 import type { DeliveryStore } from './deliveryStore.js';
 import { positiveInteger } from './memoryStore.js';
 import type { BullModule } from './redisJob.js';

@@ -1,7 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
-import { logger, redactText } from '../log.js';
+import { logger } from '../util/log.js';
+import { redactText } from '../util/redact.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeEvent, encodeRequest, encodeResponse } from './codec.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter } from './deliveryStore.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ProvisionerError } from '../errors.js';
 import type { AppRecord } from '../events/serviceEvent.js';
-import { redactText } from '../log.js';
+import { redactText } from '../util/redact.js';
 import type { DeliveryStore } from './deliveryStore.js';
 import { LocalStore } from './localStore.js';
 import { positiveInteger } from './memoryStore.js';
