@@ -162,7 +162,9 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
     useListenNotify: true,
     schedule: false,
     registerInstance: false,
+    // pg-boss expires a dead instance's jobs in its monitor pass: run it often enough to honour lockDurationMs.
     superviseIntervalSeconds: Math.max(1, Math.min(60, Math.floor(expireInSeconds / 2))),
+    monitorIntervalSeconds: Math.max(1, Math.min(60, Math.floor(expireInSeconds / 2))),
   });
   instance.on('error', (error: Error) => log('store (postgres): pg-boss: %s', error.message));
   try {
@@ -368,16 +370,25 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     this.#handlers = handlers;
     const concurrency = positiveInteger('concurrency', this.#parts.options.concurrency ?? handlers.concurrency ?? 16);
     const pollSeconds = Math.max(0.5, (this.#parts.options.pollIntervalMs ?? 1_000) / 1_000);
-    this.#boss
-      .work<JobData>(this.#queue, { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds }, async ([job]) => {
-        if (job !== undefined) await this.#process(job);
-      })
-      .then(
-        (id) => {
-          if (this.#closed === null) this.#workers.push(id);
-        },
-        (error: unknown) => log('store (postgres): could not start the workers: %s', messageOf(error)),
-      );
+    // One pg-boss worker per lane in flight: each wakes itself after a delivery, so it fetches the next at once rather than after its poll.
+    for (let n = 0; n < concurrency; n += 1) {
+      let id: string | null = null;
+      this.#boss
+        .work<JobData>(this.#queue, { batchSize: 1, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds }, async ([job]) => {
+          try {
+            if (job !== undefined) await this.#process(job);
+          } finally {
+            if (id !== null && this.#closed === null) this.#boss.notifyWorker(id);
+          }
+        })
+        .then(
+          (workerId) => {
+            id = workerId;
+            this.#workers.push(workerId);
+          },
+          (error: unknown) => log('store (postgres): could not start a worker: %s', messageOf(error)),
+        );
+    }
   }
 
   pending(): number {
