@@ -1,6 +1,6 @@
 /**
- * The PostgreSQL store's connections: the pool it queries through (the app's, or one of its
- * own), pg-boss's database adapter over that pool, and one listening connection for
+ * The PostgreSQL store's connections: pg-boss's database adapter over the pool the store
+ * queries through (the app's, or one of its own), and one listening connection for
  * LISTEN/NOTIFY that reconnects on its own.
  * @internal
  * @packageDocumentation
@@ -96,12 +96,9 @@ export class PgListener {
   }
 }
 
-/** pg-boss's database adapter over a pool, listening through `listener`. @internal */
-export function bossDatabase(pool: Pool, listener: PgListener): BossDb {
-  return {
-    executeSql: (text, values) => pool.query(text, values as unknown[]),
-    listen: (channel, onNotification, onReconnect) => listener.listen(channel, onNotification, onReconnect),
-  };
+/** pg-boss's database adapter over a pool. @internal */
+export function bossDatabase(pool: Pool): BossDb {
+  return { executeSql: (text, values) => pool.query(text, values as unknown[]) };
 }
 
 /** `name` as a quoted SQL identifier. @internal */

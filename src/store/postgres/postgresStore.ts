@@ -157,9 +157,8 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
   const listener = new PgListener(pool);
   const expireInSeconds = Math.max(1, Math.ceil(lockDurationMs / 1_000));
   const instance = new boss.PgBoss({
-    db: bossDatabase(pool, listener),
+    db: bossDatabase(pool),
     schema,
-    useListenNotify: true,
     schedule: false,
     registerInstance: false,
     // pg-boss expires a dead instance's jobs in its monitor pass: run it often enough to honour lockDurationMs.
@@ -171,7 +170,6 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
     await instance.start();
     await instance.createQueue(name, {
       policy: 'key_strict_fifo',
-      notify: true,
       expireInSeconds,
       retryLimit: RETRY_LIMIT,
       retryDelay: INTERRUPTED_RETRY_SECONDS,
@@ -271,7 +269,11 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
   #flushWaiters: { readonly target: number; readonly resolve: () => void }[] = [];
   #flushing = false;
   #handlers: DeliveryHandlers<R> | null = null;
-  #workers: string[] = [];
+  #concurrency = 16;
+  /** The fetch loop: one fetch at a time for every free slot (pg-boss's fetch of a key_strict_fifo queue reads every queued job: one at a time, not one per slot). */
+  #fetching: Promise<void> | null = null;
+  #fetchAgain = false;
+  #pollTimer: ReturnType<typeof setTimeout> | null = null;
   #closed: Promise<void> | null = null;
   /** Outcomes read up to here (sequence of the outcome table), and those read beyond it while an earlier one was not committed yet. */
   #watermark = 0;
@@ -297,8 +299,15 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     this.#watermark = Number(rows[0]?.seq ?? 0);
     await this.#parts.listener.listen(
       this.#channel,
-      () => this.#readOutcomes(),
-      () => this.#readOutcomes(),
+      (payload) => {
+        if (payload === 'outcome') void this.#readOutcomes();
+        // A new delivery, or a settled one that frees its lane: there may be work to fetch.
+        this.#wake();
+      },
+      () => {
+        void this.#readOutcomes();
+        this.#wake();
+      },
     );
     const poll = setInterval(() => this.#readOutcomes(), 1_000);
     poll.unref();
@@ -353,9 +362,9 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     await this.#insert(jobs, { executeSql: (text, values) => executor.query(text, values) as Promise<{ rows: unknown[] }> });
   }
 
-  /** The app's transaction committed: wake this instance's workers now (the others get pg-boss's NOTIFY). @internal */
+  /** The app's transaction committed: fetch now (the other instances get the NOTIFY sent with the COMMIT). @internal */
   committed(): void {
-    for (const worker of this.#workers) this.#boss.notifyWorker(worker);
+    this.#wake();
   }
 
   flush(): Promise<void> {
@@ -370,25 +379,8 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     this.#handlers = handlers;
     const concurrency = positiveInteger('concurrency', this.#parts.options.concurrency ?? handlers.concurrency ?? 16);
     const pollSeconds = Math.max(0.5, (this.#parts.options.pollIntervalMs ?? 1_000) / 1_000);
-    // One pg-boss worker per lane in flight: each wakes itself after a delivery, so it fetches the next at once rather than after its poll.
-    for (let n = 0; n < concurrency; n += 1) {
-      let id: string | null = null;
-      this.#boss
-        .work<JobData>(this.#queue, { batchSize: 1, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds }, async ([job]) => {
-          try {
-            if (job !== undefined) await this.#process(job);
-          } finally {
-            if (id !== null && this.#closed === null) this.#boss.notifyWorker(id);
-          }
-        })
-        .then(
-          (workerId) => {
-            id = workerId;
-            this.#workers.push(workerId);
-          },
-          (error: unknown) => log('store (postgres): could not start a worker: %s', messageOf(error)),
-        );
-    }
+    this.#concurrency = concurrency;
+    this.#wake();
   }
 
   pending(): number {
@@ -478,9 +470,11 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       this.#failBuffered(new ClosedError(`Expected the postgres store to write the journaled deliveries before it closed, it could not within ${timeoutMs} ms`), 'closed');
       // Attempts in flight are aborted and left to the next instance, unsettled.
       this.#closing.abort(new ClosedError('The postgres store closed'));
+      if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
       try {
-        await this.#boss.stop({ graceful: true, close: false, timeout: Math.max(1_000, timeoutMs) });
+        await this.#fetching;
         await waitFor(() => this.#inFlight.size === 0, timeoutMs);
+        await this.#boss.stop({ graceful: true, close: false, timeout: Math.max(1_000, timeoutMs) });
       } catch (error) {
         log('store (postgres): stopping pg-boss failed: %s', messageOf(error));
       }
@@ -494,6 +488,77 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
   async #insert(jobs: readonly NewJob[], db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }): Promise<void> {
     // One insert per call: pg-boss stamps every job of it with the transaction's time, and the ids keep their order.
     await this.#boss.insert(this.#queue, jobs as NewJob[], { db });
+    // Delivered with the COMMIT of the insert: every instance fetches at once.
+    await db.executeSql('SELECT pg_notify($1, $2)', [this.#channel, 'journal']);
+  }
+
+  /** Asks the fetch loop to look for due deliveries now. */
+  #wake(): void {
+    if (this.#handlers === null || this.#closed !== null) return;
+    if (this.#fetching !== null) {
+      this.#fetchAgain = true;
+      return;
+    }
+    if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    this.#fetching = this.#fetchLoop().finally(() => {
+      this.#fetching = null;
+      if (this.#closed === null) {
+        if (this.#fetchAgain) this.#wake();
+        else this.#schedulePoll(this.#parts.options.pollIntervalMs ?? 1_000);
+      }
+    });
+  }
+
+  /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
+  #schedulePoll(ms: number): void {
+    if (this.#closed !== null) return;
+    if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = null;
+      this.#wake();
+    }, ms);
+    this.#pollTimer.unref();
+  }
+
+  async #fetchLoop(): Promise<void> {
+    do {
+      this.#fetchAgain = false;
+      const free = this.#concurrency - this.#inFlight.size;
+      if (free <= 0) return;
+      let jobs: Job<JobData>[];
+      try {
+        jobs = await this.#boss.fetch<JobData>(this.#queue, { batchSize: free });
+      } catch (error) {
+        log('store (postgres): fetching deliveries failed: %s', messageOf(error));
+        return;
+      }
+      if (this.#closed !== null) {
+        // Fetched while closing: give them back at once rather than after lockDurationMs.
+        await Promise.all(jobs.map((job) => this.#release(job, 'the store closed')));
+        return;
+      }
+      for (const job of jobs) void this.#run(job);
+      // A full batch: more may be due.
+      if (jobs.length === free) this.#fetchAgain = true;
+    } while (this.#fetchAgain && this.#closed === null);
+  }
+
+  /** Runs one fetched delivery; whatever it leaves unsettled goes back to its lane's head. */
+  async #run(job: Job<JobData>): Promise<void> {
+    try {
+      await this.#process(job);
+    } catch (error) {
+      if (!(error instanceof ClosedError)) log('store (postgres): delivery %s interrupted: %s', job.data.deliveryId, messageOf(error));
+      await this.#release(job, messageOf(error));
+    } finally {
+      this.#wake();
+    }
+  }
+
+  /** Back to retry (pg-boss waits its retry delay, 1 s): the lane stays held, the attempt counts. */
+  async #release(job: Job<JobData>, reason: string): Promise<void> {
+    await this.#boss.fail(this.#queue, { id: job.id, retryCount: job.retryCount }, { message: reason }).catch((error: unknown) => log('store (postgres): could not release delivery %s: %s', job.data.deliveryId, messageOf(error)));
   }
 
   async #flushLoop(): Promise<void> {
@@ -567,7 +632,8 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     const data = job.data;
     if (handlers === null || this.#closing.signal.aborted) throw new ClosedError('The postgres store is closing');
     const abort = new AbortController();
-    const signal = AbortSignal.any([abort.signal, job.signal, this.#closing.signal]);
+    // The attempt must end within the lock: past it another instance may take the delivery over.
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, job.expireInSeconds) * 1_000), this.#closing.signal]);
     this.#inFlight.set(data.deliveryId, abort);
     const claim = { id: job.id, retryCount: job.retryCount };
     try {
@@ -655,6 +721,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       if (affectedOf(failed) === 0) return;
       await this.#boss.update(this.#queue, undefined, { id: claim.id, startAfter: `${Math.max(0, Math.ceil(delayMs))} milliseconds`, db });
     });
+    if (delayMs < (this.#parts.options.pollIntervalMs ?? 1_000)) setTimeout(() => this.#wake(), Math.max(0, Math.ceil(delayMs)) + 5).unref();
   }
 
   /**
@@ -733,7 +800,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
         JSON.stringify(storeOutcome(outcome, data.event)),
         settledAt,
       ]);
-      await client.query('SELECT pg_notify($1, $2)', [this.#channel, '']);
+      await client.query('SELECT pg_notify($1, $2)', [this.#channel, 'outcome']);
       return true;
     });
     if (kept) this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });

@@ -67,11 +67,12 @@ const recordAt = (n: number): AppRecord => ({ ...FIXTURE, id: `${prefix}${n % re
 async function writeInTransaction(client: pg.PoolClient, ns: readonly number[]): Promise<ReturnType<typeof createPgUnitOfWork>> {
   await client.query('BEGIN');
   const uow = createPgUnitOfWork(client);
-  for (const n of ns) {
-    const record = recordAt(n);
-    await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, [record.id, JSON.stringify(record)]);
-    hooks.publish({ identity: { id: 7 }, record, uow });
-  }
+  const written = ns.map(recordAt);
+  await client.query(
+    `INSERT INTO ${schema}.records (id, data) SELECT r->>'id', r FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`,
+    [JSON.stringify(written)],
+  );
+  for (const record of written) hooks.publish({ identity: { id: 7 }, record, uow });
   return uow;
 }
 
