@@ -14,6 +14,7 @@ import type { UnitOfWorkState } from './unitOfWork.js';
  * ```
  */
 export type SqlExecutor = {
+  /** Runs one statement in the transaction (`$1, $2…` placeholders) and answers with its rows. */
   query(text: string, values?: readonly unknown[]): Promise<{ readonly rows: readonly unknown[] }>;
 };
 
