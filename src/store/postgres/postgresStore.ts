@@ -303,7 +303,8 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     await this.#parts.listener.listen(
       this.#channel,
       (payload) => {
-        if (payload === 'outcome') void this.#readOutcomes();
+        // Another instance's outcome (this instance's own reached outcomes$ already).
+        if (payload.startsWith('outcome:') && payload !== `outcome:${this.#instance}`) void this.#readOutcomes();
         // A new delivery, or a settled one that frees its lane: there may be work to fetch.
         this.#wake();
       },
@@ -824,7 +825,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
         JSON.stringify(storeOutcome(outcome, data.event)),
         settledAt,
       ]);
-      await client.query('SELECT pg_notify($1, $2)', [this.#channel, 'outcome']);
+      await client.query('SELECT pg_notify($1, $2)', [this.#channel, `outcome:${this.#instance}`]);
       return true;
     });
     if (kept) this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
