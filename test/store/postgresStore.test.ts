@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryIdOf } from '../../src/store/deliveryId.js';
+import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgresStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';

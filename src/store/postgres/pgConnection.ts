@@ -7,7 +7,7 @@
  */
 import type { Db as BossDb } from 'pg-boss';
 import type { Pool, PoolClient } from 'pg';
-import { logger } from '../../log.js';
+import { logger } from '../../util/log.js';
 
 const log = logger('delivery');
 

@@ -2,15 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Job, PgBoss } from 'pg-boss';
 import type { Pool, PoolClient } from 'pg';
 import { Subject, type Observable } from 'rxjs';
-import { deliveryKey } from '../../delivery/deliveryKey.js';
+import { deliveryKey } from '../../events/deliveryKey.js';
 import { ClosedError, NetworkError, OverflowError, PayloadError, ProvisionerError } from '../../errors.js';
 import type { DeliveryOutcome, FailedOutcome, FailureReason, RequestPlan } from '../../events/outcomes.js';
 import type { RequestDescriptor } from '../../events/request.js';
 import type { AppRecord, ServiceEvent } from '../../events/serviceEvent.js';
 import { currentOutboxTransaction, type OutboxSink, type SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
-import { logger, redactUrl } from '../../log.js';
+import { logger } from '../../util/log.js';
+import { redactUrl } from '../../util/redact.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeEvent, encodeRequest, encodeResponse, restoreRequest, type StoredError } from '../codec.js';
-import { deliveryIdOf } from '../deliveryId.js';
+import { deliveryIdOf } from '../../events/deliveryId.js';
 import type {
   AttemptResult,
   DeadLetter,
