@@ -124,7 +124,7 @@ const RETRY_LIMIT = 1_000_000;
  * under its advisory lock, then the store's tables under another), so instances may start
  * together.
  *
- * @throws {ProvisionerError} when pg or pg-boss cannot be loaded, or when the database does not
+ * @throws {@link ProvisionerError} when pg or pg-boss cannot be loaded, or when the database does not
  *   answer or cannot be migrated.
  *
  * @example
