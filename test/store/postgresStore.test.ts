@@ -27,7 +27,7 @@ afterAll(async () => {
   await dropSchema(schema);
 });
 
-describeStoreContract('postgres', (extra) => createPostgresStore(options(extra?.maxQueue === undefined ? {} : { maxQueue: extra.maxQueue })), { boundsPending: false });
+describeStoreContract('postgres', (extra) => createPostgresStore(options(extra?.maxQueue === undefined ? {} : { maxQueue: extra.maxQueue })));
 
 describe('postgres store', () => {
   let receiver: Receiver;

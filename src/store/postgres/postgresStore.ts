@@ -24,6 +24,7 @@ import type {
   StoreOutcome,
   StoredDelivery,
 } from '../deliveryStore.js';
+import { firstValue } from '../firstOf.js';
 import { positiveInteger, selectDeadLetters } from '../memoryStore.js';
 import { jobIdOf } from './jobId.js';
 import { bossDatabase, PgListener } from './pgConnection.js';
@@ -56,7 +57,7 @@ export type PostgresStoreOptions = {
    * settling), which must end within it. Whole seconds, at least 1 s. @default 30000
    */
   readonly lockDurationMs?: number;
-  /** Journaled deliveries not yet written to the database, at most; past it `journal` answers `overflow`. @default 10000 */
+  /** Deliveries this instance journaled (outside an app transaction) and has not seen settled, at most; past it `journal` answers `overflow`. @default 10000 */
   readonly maxQueue?: number;
   /** Deliveries of different (endpoint, record) lanes in flight at once in this instance. @default handlers' concurrency, else 16 */
   readonly concurrency?: number;
@@ -265,6 +266,8 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
   readonly #inFlight = new Map<string, AbortController>();
   readonly #closing = new AbortController();
   #buffer: NewJob[] = [];
+  /** Deliveries this instance journaled (outside an app transaction) and has not seen settled: what `maxQueue` bounds. */
+  readonly #unsettled = new Set<string>();
   #journaled = 0;
   #written = 0;
   #flushWaiters: { readonly target: number; readonly resolve: () => void }[] = [];
@@ -347,14 +350,15 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       return { kind: 'journaled', deliveryIds };
     }
     const maxQueue = this.#parts.options.maxQueue ?? 10_000;
-    if (this.#buffer.length + jobs.length > maxQueue) {
+    if (this.#unsettled.size + jobs.length > maxQueue) {
       return {
         kind: 'overflow',
         error: new OverflowError(
-          `Expected fewer than ${maxQueue} deliveries waiting to be written to PostgreSQL (maxQueue), found ${this.#buffer.length}; ${jobs.length} deliveries of ${entries.length} event(s) were not accepted`,
+          `Expected fewer than ${maxQueue} deliveries pending in the postgres store (maxQueue), found ${this.#unsettled.size}; ${jobs.length} deliveries of ${entries.length} event(s) were not accepted`,
         ),
       };
     }
+    for (const job of jobs) this.#unsettled.add(job.data.deliveryId);
     this.#buffer.push(...jobs);
     this.#journaled += jobs.length;
     queueMicrotask(() => void this.#flushLoop());
@@ -389,17 +393,22 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
   }
 
   pending(): number {
-    return this.#buffer.length + this.#inFlight.size;
+    let pending = this.#unsettled.size;
+    for (const deliveryId of this.#inFlight.keys()) if (!this.#unsettled.has(deliveryId)) pending += 1;
+    return pending;
   }
 
   async drain(): Promise<void> {
     await this.flush();
     const poll = this.#parts.options.drainPollMs ?? 50;
     while (this.#closed === null) {
+      // What was journaled here before this count is settled if the count finds nothing.
+      const counted = [...this.#unsettled];
       const { rows } = await this.#pool.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${this.#schema}.job WHERE name = $1 AND state < 'completed'`, [this.#queue]);
       if (Number(rows[0]?.count ?? 0) === 0 && this.#buffer.length === 0 && this.#inFlight.size === 0) {
         // The outcomes the other instances reached reach outcomes$ before drain resolves.
         await this.#readOutcomes();
+        for (const deliveryId of counted) this.#unsettled.delete(deliveryId);
         return;
       }
       await sleep(poll);
@@ -644,6 +653,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
           acceptedAt: job.data.acceptedAt,
           settledAt: Date.now(),
         };
+        this.#unsettled.delete(job.data.deliveryId);
         if (this.#outcomes.closed === false) this.#outcomes.next({ deliveryId: job.data.deliveryId, outcome, local: true });
       } catch (decodeFailure) {
         log('store (postgres): could not report delivery %s: %s', job.data.deliveryId, messageOf(decodeFailure));
@@ -710,7 +720,11 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
       let result: AttemptResult;
       try {
-        result = await handlers.attempt({ ...delivery, request: sent, attempt, signal });
+        result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal }), {
+          signal,
+          // Cut short (closing, or past the lock): back to its lane's head, unsettled, below.
+          onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted`), response: null }),
+        });
       } catch (error) {
         result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
       }
@@ -733,7 +747,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
 
   async #plan(handlers: DeliveryHandlers<R>, delivery: StoredDelivery<R>): Promise<RequestPlan<R>> {
     try {
-      return await handlers.plan(delivery);
+      return await firstValue(() => handlers.plan(delivery));
     } catch (error) {
       return failedOutcome(delivery, null, 'payload', new PayloadError(`Planning delivery ${delivery.deliveryId} to ${delivery.endpoint} threw: ${messageOf(error)}`, { cause: error }), null, 0);
     }
@@ -829,6 +843,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       await client.query('SELECT pg_notify($1, $2)', [this.#channel, `outcome:${this.#instance}`]);
       return true;
     });
+    this.#unsettled.delete(data.deliveryId);
     if (kept) this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
   }
 
@@ -878,6 +893,7 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
         const seq = Number(row.seq);
         if (this.#seenBeyond.has(seq)) continue;
         this.#seenBeyond.add(seq);
+        this.#unsettled.delete(row.delivery_id);
         if (row.instance === this.#instance || this.#outcomes.closed) continue;
         try {
           this.#outcomes.next({ deliveryId: row.delivery_id, outcome: loadOutcome<R>(row.outcome), local: false });
