@@ -587,6 +587,8 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
       if (!(error instanceof ClosedError)) log('store (postgres): delivery %s interrupted: %s', job.data.deliveryId, messageOf(error));
       await this.#release(job, messageOf(error));
     } finally {
+      // Only now: close() waits for what is in flight, its release included, before it stops.
+      this.#inFlight.delete(job.data.deliveryId);
       this.#wake();
     }
   }
@@ -672,76 +674,72 @@ class PostgresStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, job.expireInSeconds) * 1_000), this.#closing.signal]);
     this.#inFlight.set(data.deliveryId, abort);
     const claim = { id: job.id, retryCount: job.retryCount };
+    let event: ServiceEvent<R>;
     try {
-      let event: ServiceEvent<R>;
-      try {
-        event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
-      } catch (error) {
-        const unreadable = new PayloadError(`Expected delivery ${data.deliveryId} to hold a readable event, it did not: ${messageOf(error)}`);
-        await this.#settle(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
+      event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
+    } catch (error) {
+      const unreadable = new PayloadError(`Expected delivery ${data.deliveryId} to hold a readable event, it did not: ${messageOf(error)}`);
+      await this.#settle(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
+      return;
+    }
+    const attempt = job.retryCount + 1;
+    const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: null, attempts: attempt - 1 };
+    const { rows } = await this.#pool.query<{ request: string; stripped: string[] }>(`SELECT request, stripped FROM ${this.#schema}.rap_plan WHERE store = $1 AND delivery_id = $2`, [
+      this.#queue,
+      data.deliveryId,
+    ]);
+    let request: RequestDescriptor;
+    let stripped: readonly string[];
+    const stored = rows[0];
+    if (stored !== undefined) {
+      request = decodeRequest(stored.request);
+      stripped = stored.stripped;
+    } else {
+      const plan = await this.#plan(handlers, delivery);
+      if (plan.kind === 'skipped') {
+        await this.#settle(claim, data, { kind: 'settled', outcome: { ...plan, acceptedAt: data.acceptedAt } });
         return;
       }
-      const attempt = job.retryCount + 1;
-      const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: null, attempts: attempt - 1 };
-      const { rows } = await this.#pool.query<{ request: string; stripped: string[] }>(`SELECT request, stripped FROM ${this.#schema}.rap_plan WHERE store = $1 AND delivery_id = $2`, [
-        this.#queue,
-        data.deliveryId,
-      ]);
-      let request: RequestDescriptor;
-      let stripped: readonly string[];
-      const stored = rows[0];
-      if (stored !== undefined) {
-        request = decodeRequest(stored.request);
-        stripped = stored.stripped;
-      } else {
-        const plan = await this.#plan(handlers, delivery);
-        if (plan.kind === 'skipped') {
-          await this.#settle(claim, data, { kind: 'settled', outcome: { ...plan, acceptedAt: data.acceptedAt } });
-          return;
-        }
-        if (plan.kind === 'failed') {
-          await this.#settle(claim, data, { kind: 'dead', reason: plan.reason, error: plan.error, request: plan.request, response: plan.response, attempts: plan.attempts, outcome: plan });
-          return;
-        }
-        if (plan.request.deliveryId !== data.deliveryId) {
-          const error = new PayloadError(`Expected the planned request of ${data.endpoint} to have delivery id ${data.deliveryId}, got ${plan.request.deliveryId}`);
-          await this.#settle(claim, data, { kind: 'dead', reason: 'payload', error, request: null, response: null, attempts: 0 });
-          return;
-        }
-        const encoded = encodeRequest(plan.request);
-        await this.#pool.query(
-          `INSERT INTO ${this.#schema}.rap_plan (store, delivery_id, request, stripped) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (store, delivery_id) DO UPDATE SET request = EXCLUDED.request, stripped = EXCLUDED.stripped`,
-          [this.#queue, data.deliveryId, encoded.json, encoded.stripped],
-        );
-        request = plan.request;
-        stripped = [];
+      if (plan.kind === 'failed') {
+        await this.#settle(claim, data, { kind: 'dead', reason: plan.reason, error: plan.error, request: plan.request, response: plan.response, attempts: plan.attempts, outcome: plan });
+        return;
       }
-      const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
-      let result: AttemptResult;
-      try {
-        result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal }), {
-          signal,
-          // Cut short (closing, or past the lock): back to its lane's head, unsettled, below.
-          onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted`), response: null }),
-        });
-      } catch (error) {
-        result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
+      if (plan.request.deliveryId !== data.deliveryId) {
+        const error = new PayloadError(`Expected the planned request of ${data.endpoint} to have delivery id ${data.deliveryId}, got ${plan.request.deliveryId}`);
+        await this.#settle(claim, data, { kind: 'dead', reason: 'payload', error, request: null, response: null, attempts: 0 });
+        return;
       }
-      // Closing: the attempt was cut short; the delivery stays for the next instance, unsettled.
-      if (this.#closing.signal.aborted) throw new ClosedError('The postgres store closed during the attempt');
-      if (result.kind === 'delivered') {
-        await this.#settle(claim, data, {
-          kind: 'settled',
-          outcome: { kind: 'delivered', event, endpoint: data.endpoint, request: sent, response: result.response, attempts: attempt, acceptedAt: data.acceptedAt, settledAt: Date.now() },
-        });
-      } else if (result.kind === 'failed') {
-        await this.#settle(claim, data, { kind: 'dead', reason: result.reason, error: result.error, request: sent, response: result.response, attempts: attempt });
-      } else {
-        await this.#retry(claim, result.delayMs, result.error);
-      }
-    } finally {
-      this.#inFlight.delete(data.deliveryId);
+      const encoded = encodeRequest(plan.request);
+      await this.#pool.query(
+        `INSERT INTO ${this.#schema}.rap_plan (store, delivery_id, request, stripped) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (store, delivery_id) DO UPDATE SET request = EXCLUDED.request, stripped = EXCLUDED.stripped`,
+        [this.#queue, data.deliveryId, encoded.json, encoded.stripped],
+      );
+      request = plan.request;
+      stripped = [];
+    }
+    const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
+    let result: AttemptResult;
+    try {
+      result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal }), {
+        signal,
+        // Cut short (closing, or past the lock): back to its lane's head, unsettled, below.
+        onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted`), response: null }),
+      });
+    } catch (error) {
+      result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
+    }
+    // Closing: the attempt was cut short; the delivery stays for the next instance, unsettled.
+    if (this.#closing.signal.aborted) throw new ClosedError('The postgres store closed during the attempt');
+    if (result.kind === 'delivered') {
+      await this.#settle(claim, data, {
+        kind: 'settled',
+        outcome: { kind: 'delivered', event, endpoint: data.endpoint, request: sent, response: result.response, attempts: attempt, acceptedAt: data.acceptedAt, settledAt: Date.now() },
+      });
+    } else if (result.kind === 'failed') {
+      await this.#settle(claim, data, { kind: 'dead', reason: result.reason, error: result.error, request: sent, response: result.response, attempts: attempt });
+    } else {
+      await this.#retry(claim, result.delayMs, result.error);
     }
   }
 
