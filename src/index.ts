@@ -90,6 +90,8 @@ export { createHooks } from './hooks/createHooks.js';
 export type { ServiceHooks, HookOptions, HookRejection } from './hooks/createHooks.js';
 export { createUnitOfWork, isUnitOfWork } from './hooks/unitOfWork.js';
 export type { ManagedUnitOfWork, UnitOfWorkState } from './hooks/unitOfWork.js';
+export { createExecutorUnitOfWork, createPgUnitOfWork, isOutboxUnitOfWork } from './hooks/outboxUnitOfWork.js';
+export type { OutboxUnitOfWork, PgUnitOfWork, SqlExecutor } from './hooks/outboxUnitOfWork.js';
 export { createEventBus } from './bus/eventBus.js';
 export type { EventBus, BusEvents } from './bus/eventBus.js';
 
@@ -126,6 +128,8 @@ export { createSqliteStore, sqliteStoreAvailability } from './store/sqliteStore.
 export type { SqliteStoreOptions } from './store/sqliteStore.js';
 export { createRedisStore } from './store/redisStore.js';
 export type { RedisStoreOptions } from './store/redisStore.js';
+export { createPostgresStore } from './store/postgres/postgresStore.js';
+export type { PostgresStoreOptions } from './store/postgres/postgresStore.js';
 export { deliveryIdOf } from './events/deliveryId.js';
 export type {
   DeliveryStore,

@@ -19,7 +19,7 @@ export type CommandLine = {
 
 type Library = typeof import('../index.js');
 
-/** A store from `--store`: `sqlite:<path>`, `redis://…` / `rediss://…`, or `memory`. */
+/** A store from `--store`: `sqlite:<path>`, `redis://…` / `rediss://…`, `postgres://…`, or `memory`. */
 async function openStore(spec: string, library: Library): Promise<DeliveryStore> {
   if (spec === 'memory') return library.createMemoryStore();
   if (spec.startsWith('sqlite:')) return library.createSqliteStore({ path: spec.slice('sqlite:'.length) });
@@ -37,7 +37,16 @@ async function openStore(spec: string, library: Library): Promise<DeliveryStore>
       ...(partitions !== null ? { partitions: Number(partitions) } : {}),
     });
   }
-  throw new Error(`Expected --store to be sqlite:<path>, redis://host:port or memory, got ${JSON.stringify(redactUrl(spec))}`);
+  if (spec.startsWith('postgres://') || spec.startsWith('postgresql://')) {
+    // `?schema=…&name=…` choose the store within the database (as the app creates it).
+    const url = new URL(spec);
+    const schema = url.searchParams.get('schema');
+    const name = url.searchParams.get('name');
+    url.searchParams.delete('schema');
+    url.searchParams.delete('name');
+    return library.createPostgresStore({ connectionString: url.href, ...(schema !== null ? { schema } : {}), ...(name !== null ? { name } : {}) });
+  }
+  throw new Error(`Expected --store to be sqlite:<path>, redis://host:port, postgres://host/database or memory, got ${JSON.stringify(redactUrl(spec))}`);
 }
 
 /** Loads the config module and builds a provisioner over the `--store` store. */

@@ -43,7 +43,9 @@ Commands:
 
 Options:
   --store <store>  sqlite:<path>, or redis://host:port (rediss:// too) with ?prefix=, &name=,
-                   &partitions= as the app's createRedisStore options; backfill: memory by default
+                   &partitions= as the app's createRedisStore options, or postgres://host/database
+                   with ?schema=, &name= as the app's createPostgresStore options; backfill:
+                   memory by default
   --concurrency N  backfill: records in the pipeline at once (default 16)
   -h, --help       show this help
 

@@ -8,6 +8,7 @@ import { currentCause } from './causeContext.js';
 import { nextEventId } from './eventId.js';
 import { snapshotArgs } from './snapshot.js';
 import { missingArguments } from './missingArguments.js';
+import { isOutboxUnitOfWork } from './outboxUnitOfWork.js';
 import { isUnitOfWork } from './unitOfWork.js';
 
 const log = logger('hooks');
@@ -207,7 +208,9 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
         }
         let pending = true;
         try {
-          uow.onCommit(() => {
+          // A transactional outbox journals inside the app's transaction, just before it commits.
+          const register = isOutboxUnitOfWork(uow) ? uow.inTransaction.bind(uow) : uow.onCommit.bind(uow);
+          register(() => {
             if (!pending) return;
             pending = false;
             if (log.enabled) log('%s.%s: event %s (uow committed)', service, method, event.eventId);

@@ -237,9 +237,10 @@ export type StoreCloseOptions = {
  * attempt, schedules retries, and keeps failures as dead letters. A durable store resumes
  * unfinished deliveries, with the same delivery ids, when it is opened again.
  *
- * Three stores: `createMemoryStore` (the default: nothing survives the process),
+ * Four stores: `createMemoryStore` (the default: nothing survives the process),
  * `createSqliteStore` (one process, survives crashes), `createRedisStore` (several processes
- * share the work through BullMQ).
+ * share the work through BullMQ), `createPostgresStore` (the transactional outbox in the app's
+ * PostgreSQL database, on pg-boss; several processes share the work).
  *
  * @example
  * ```ts
@@ -252,8 +253,8 @@ export type StoreCloseOptions = {
  * ```
  */
 export type DeliveryStore<R = AppRecord> = {
-  /** Which implementation this is: the library's three, or the name of a store of your own. */
-  readonly kind: 'memory' | 'sqlite' | 'redis' | (string & {});
+  /** Which implementation this is: the library's four, or the name of a store of your own. */
+  readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres' | (string & {});
   /**
    * Records committed events, synchronously: when it returns, a durable store has the
    * deliveries on disk (SQLite) or queued for Redis (see `flush`). All or none.

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProvisioner, createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore, type ProvisionerConfig } from '../../src/index.js';
+import { createPostgresStore, createProvisioner, createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore, type ProvisionerConfig } from '../../src/index.js';
 import { startReceiver } from '../store/helpers/receiver.js';
+import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from '../store/helpers/postgres.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,6 +17,7 @@ const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const fixture = (name: string) => `test/cli/fixtures/${name}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'rap-cli-'));
 const prefix = uniquePrefix();
+const schema = uniqueSchema();
 const sqlite = sqliteStoreAvailability();
 
 type Run = { readonly code: number | null; readonly stdout: string; readonly stderr: string };
@@ -38,6 +40,7 @@ beforeAll(() => {
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await removeKeys(prefix);
+  await dropSchema(schema);
 });
 
 const stores = [
@@ -48,11 +51,18 @@ const stores = [
     spec: () => `${REDIS_URL}?prefix=${prefix}&name=cli-replay&partitions=2`,
     open: async () => createRedisStore({ url: REDIS_URL, prefix, name: 'cli-replay', partitions: 2, drainPollMs: 20 }),
   },
+  {
+    name: 'postgres',
+    skip: false,
+    spec: () => `${DATABASE_URL}?schema=${schema}&name=cli-replay`,
+    open: async () => createPostgresStore({ connectionString: DATABASE_URL, schema, name: 'cli-replay', drainPollMs: 20 }),
+  },
 ] as const;
 
 describe.each(stores)('remote-api-provisioner replay with the $name store', ({ name, skip, spec, open }) => {
   it.skipIf(skip)('sends the dead letters again with their delivery ids and exits 0 when all are delivered', async () => {
     if (name === 'redis') await assertRedisReachable();
+    if (name === 'postgres') await assertPostgresReachable();
     let failing = true;
     const receiver = await startReceiver({ answer: () => (failing ? 503 : 200) });
     const env = { RECEIVER_URL: receiver.url };
@@ -109,6 +119,22 @@ describe('remote-api-provisioner backfill', () => {
       const result = await run(
         { RECEIVER_URL: receiver.url, RECORD_COUNT: '10' },
         'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--store', `sqlite:${path.join(dir, 'backfill.db')}`,
+      );
+      expect(result.stdout.trim().split('\n').at(-1)).toBe('✓ backfill rdm_record.publish: 10 records, 10 delivered, 0 failed, 0 skipped');
+      expect(result.code).toBe(0);
+      expect(receiver.arrivals).toHaveLength(10);
+    } finally {
+      await receiver.close();
+    }
+  }, 30_000);
+
+  it('goes through the postgres store with --store postgres://…?schema=&name=', async () => {
+    await assertPostgresReachable();
+    const receiver = await startReceiver();
+    try {
+      const result = await run(
+        { RECEIVER_URL: receiver.url, RECORD_COUNT: '10' },
+        'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--store', `${DATABASE_URL}?schema=${schema}&name=cli-backfill`,
       );
       expect(result.stdout.trim().split('\n').at(-1)).toBe('✓ backfill rdm_record.publish: 10 records, 10 delivered, 0 failed, 0 skipped');
       expect(result.code).toBe(0);

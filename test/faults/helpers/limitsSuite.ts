@@ -25,6 +25,7 @@ const BOUND_IN_MESSAGE: Readonly<Record<FaultStore['name'], string>> = {
   memory: 'deliveries pending in the memory store (maxQueue)',
   sqlite: 'deliveries pending in the sqlite store (maxQueue)',
   redis: 'deliveries pending in the redis store (maxQueue)',
+  postgres: 'deliveries pending in the postgres store (maxQueue)',
 };
 
 /** The limits with `store` (limits.<store>.test.ts). */

@@ -34,7 +34,7 @@ import { heapUsedMiB, printFigures, recordFor, withDeadline, type TestRecord } f
  * take over two minutes on a busy one (10,000 took 26 s at load average 9), past the 90 s a
  * test file may take.
  */
-const EVENTS_BY_STORE: Readonly<Record<FaultStore['name'], number>> = { memory: 50_000, sqlite: 50_000, redis: 20_000 };
+const EVENTS_BY_STORE: Readonly<Record<FaultStore['name'], number>> = { memory: 50_000, sqlite: 50_000, redis: 20_000, postgres: 10_000 };
 const RECORDS = 5_000;
 /** Events between two `drain()` calls. */
 const BATCH = 1_000;

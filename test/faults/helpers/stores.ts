@@ -1,7 +1,7 @@
 /**
  * The stores the fault suite runs with: the default (no `store` option: `createMemoryStore()`),
- * the SQLite store on a temporary file, and the Redis store under a prefix of its own whose
- * keys are removed afterwards. Each suite file picks one with {@link faultStore} and passes it
+ * the SQLite store on a temporary file, the Redis store under a prefix of its own whose
+ * keys are removed afterwards, and the PostgreSQL store in a schema of its own, dropped afterwards. Each suite file picks one with {@link faultStore} and passes it
  * to its shared suite, so the same tests run once per store, in files vitest runs in parallel.
  *
  * @internal test helper
@@ -9,13 +9,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore } from 'remote-api-provisioner';
+import { createPostgresStore, createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore } from 'remote-api-provisioner';
+import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from '../../store/helpers/postgres.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../../store/helpers/redis.js';
 import type { ReceiverPlan } from './faultPlan.js';
 import { startFaultReceiver, type FaultReceiver } from './faultReceiver.js';
 
 /** Which store a suite runs with. */
-export type FaultStoreName = 'memory' | 'sqlite' | 'redis';
+export type FaultStoreName = 'memory' | 'sqlite' | 'redis' | 'postgres';
 
 /** What a test may ask of the store it opens. */
 export type StoreTuning = {
@@ -33,9 +34,9 @@ export type FaultStore = {
   readonly name: FaultStoreName;
   /** Why the store cannot run in this Node.js (better-sqlite3 only loads on Node 20), or `null`. */
   readonly unavailable: string | null;
-  /** Whether accepted work outlives the provisioner (SQLite, Redis): `close()` keeps what is unsettled. */
+  /** Whether accepted work outlives the provisioner (SQLite, Redis, PostgreSQL): `close()` keeps what is unsettled. */
   readonly durable: boolean;
-  /** Call in `beforeAll`: fails with a clear message when Redis does not answer. */
+  /** Call in `beforeAll`: fails with a clear message when Redis or PostgreSQL does not answer. */
   setUp(): Promise<void>;
   /** A fresh store named `label` (a file, a queue name), as provisioner options. */
   open(label: string, tuning?: StoreTuning): Promise<StoreOptions>;
@@ -47,6 +48,9 @@ export type FaultStore = {
 
 /** The Redis timings of the store tests: a dead worker's delivery is taken over within about 3 s. */
 const REDIS_TIMINGS = { lockDurationMs: 2_000, stalledIntervalMs: 1_000, drainPollMs: 20 } as const;
+
+/** The PostgreSQL timings of the store tests: a lock longer than any attempt of the suites (10 s at most). */
+const POSTGRES_TIMINGS = { lockDurationMs: 15_000, drainPollMs: 20, pollIntervalMs: 500 } as const;
 
 /** The store `name`, with its own temporary directory or Redis prefix. */
 export function faultStore(name: FaultStoreName): FaultStore {
@@ -111,6 +115,33 @@ export function faultStore(name: FaultStoreName): FaultStore {
         reopen: redis,
         tearDown: async () => {
           if (used) await removeKeys(prefix);
+        },
+      };
+    }
+    case 'postgres': {
+      const schema = uniqueSchema();
+      let used = false;
+      const postgres = async (label: string, tuning: StoreTuning = {}): Promise<StoreOptions> => {
+        used = true;
+        const store = await createPostgresStore({
+          connectionString: DATABASE_URL,
+          schema,
+          name: label,
+          ...(tuning.maxQueue === undefined ? {} : { maxQueue: tuning.maxQueue }),
+          ...POSTGRES_TIMINGS,
+        });
+        return { store };
+      };
+      return {
+        name,
+        unavailable: null,
+        durable: true,
+        setUp: assertPostgresReachable,
+        // Labels are unique within a suite, and the schema within a run: a fresh queue each time.
+        open: postgres,
+        reopen: postgres,
+        tearDown: async () => {
+          if (used) await dropSchema(schema);
         },
       };
     }

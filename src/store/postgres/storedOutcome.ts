@@ -1,0 +1,53 @@
+/**
+ * How the PostgreSQL store writes a final outcome to its outcome table, for the other instances
+ * sharing the store, and reads it back: without secret headers, with the event as stored.
+ * @internal
+ * @packageDocumentation
+ */
+import type { DeliveryOutcome, FailureReason, SkipReason } from '../../events/outcomes.js';
+import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from '../codec.js';
+
+/** An outcome as a row of the outcome table holds it (JSON). @internal */
+export type StoredOutcome = {
+  readonly kind: DeliveryOutcome['kind'];
+  readonly endpoint: string;
+  /** The event as the job holds it (base64 of the encoded event). */
+  readonly event: string;
+  readonly request: string | null;
+  readonly response: string | null;
+  readonly attempts: number;
+  readonly reason: string | null;
+  readonly error: StoredError | null;
+  readonly acceptedAt: number;
+  readonly settledAt: number;
+};
+
+/** @internal */
+export function storeOutcome<R>(outcome: DeliveryOutcome<R>, event: string): StoredOutcome {
+  return {
+    kind: outcome.kind,
+    endpoint: outcome.endpoint,
+    event,
+    request: outcome.kind === 'skipped' || outcome.request === null ? null : encodeRequest(outcome.request).json,
+    response: outcome.kind === 'skipped' || outcome.response === null ? null : encodeResponse(outcome.response),
+    attempts: outcome.kind === 'skipped' ? 0 : outcome.attempts,
+    reason: outcome.kind === 'delivered' ? null : outcome.reason,
+    error: outcome.kind === 'failed' ? encodeError(outcome.error) : null,
+    acceptedAt: outcome.acceptedAt,
+    settledAt: outcome.settledAt,
+  };
+}
+
+/** @internal */
+export function loadOutcome<R>(stored: StoredOutcome): DeliveryOutcome<R> {
+  const event = decodeEvent<R>(Buffer.from(stored.event, 'base64'));
+  const request = stored.request === null ? null : decodeRequest(stored.request);
+  const response = stored.response === null ? null : decodeResponse(stored.response);
+  const timing = { acceptedAt: stored.acceptedAt, settledAt: stored.settledAt };
+  if (stored.kind === 'delivered' && request !== null && response !== null) {
+    return { kind: 'delivered', event, endpoint: stored.endpoint, request, response, attempts: stored.attempts, ...timing };
+  }
+  if (stored.kind === 'skipped') return { kind: 'skipped', event, endpoint: stored.endpoint, reason: stored.reason as SkipReason, ...timing };
+  const error = decodeError(stored.error ?? { name: 'ProvisionerError', message: 'unknown failure' }, response);
+  return { kind: 'failed', event, endpoint: stored.endpoint, request, reason: stored.reason as FailureReason, error, attempts: stored.attempts, response, ...timing };
+}
