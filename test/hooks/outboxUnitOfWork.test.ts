@@ -69,7 +69,7 @@ describe('units of work of the transactional outbox', () => {
       const committed = await db.transaction().execute(async (trx) => {
         const uow = createExecutorUnitOfWork({ query: (text, values = []) => trx.executeQuery(CompiledQuery.raw(text, [...values])) });
         for (const revision of [1, 2, 3]) {
-          const record = { id: 'kysely-a', revision_id: revision };
+          const record = { id: 'kysely-a', revision_id: revision, access: { record: 'public' } };
           await trx.insertInto('records').values({ id: record.id, data: JSON.stringify(record) }).onConflict((oc) => oc.column('id').doUpdateSet({ data: JSON.stringify(record) })).execute();
           hooks.publish({ identity: { id: 1 }, record, uow });
         }
@@ -87,7 +87,7 @@ describe('units of work of the transactional outbox', () => {
           const uow = createExecutorUnitOfWork({ query: (text, values = []) => trx.executeQuery(CompiledQuery.raw(text, [...values])) });
           rolledBack = uow;
           await trx.insertInto('records').values({ id: 'kysely-b', data: '{}' }).execute();
-          hooks.publish({ identity: { id: 1 }, record: { id: 'kysely-b', revision_id: 1 }, uow });
+          hooks.publish({ identity: { id: 1 }, record: { id: 'kysely-b', revision_id: 1, access: { record: 'public' } }, uow });
           await uow.prepare();
           throw rollback;
         }),
@@ -111,7 +111,7 @@ describe('units of work of the transactional outbox', () => {
       const afterCommit: string[] = [];
       uow.onCommit(() => afterCommit.push('committed'));
       await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('pg-a', '{}')`);
-      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-a', revision_id: 1 }, uow });
+      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-a', revision_id: 1, access: { record: 'public' } }, uow });
       // Nothing is visible outside the transaction before the commit.
       expect(await recordsLike('pg-a')).toEqual([]);
       await uow.commit();
@@ -123,7 +123,7 @@ describe('units of work of the transactional outbox', () => {
       await client.query('BEGIN');
       const dropped = createPgUnitOfWork(client);
       await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('pg-b', '{}')`);
-      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-b', revision_id: 1 }, uow: dropped });
+      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-b', revision_id: 1, access: { record: 'public' } }, uow: dropped });
       await dropped.rollback();
       expect(dropped.state).toBe('rolled-back');
       await provisioner.drain();
@@ -134,7 +134,7 @@ describe('units of work of the transactional outbox', () => {
       await client.query('BEGIN');
       const failing = createPgUnitOfWork({ query: (text, values) => (text.includes('INSERT INTO') && text.includes('.job') ? Promise.reject(new Error('disk full')) : client.query(text, values as unknown[])) });
       await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('pg-c', '{}')`);
-      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-c', revision_id: 1 }, uow: failing });
+      hooks.publish({ identity: { id: 1 }, record: { id: 'pg-c', revision_id: 1, access: { record: 'public' } }, uow: failing });
       await expect(failing.commit()).rejects.toThrow('disk full');
       expect(failing.state).toBe('rolled-back');
       expect(await recordsLike('pg-c')).toEqual([]);
