@@ -197,8 +197,9 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
   positive('payloadTimeoutMs', options.payloadTimeoutMs, false);
   positive('callbackTimeoutMs', options.callbackTimeoutMs, false);
   for (const [key, value] of Object.entries(options.http?.retry ?? {})) {
-    if (!['limit', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'].includes(key)) {
-      issues.push(`http.retry.${key}: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key`);
+    if (!RETRY_KEYS.includes(key)) {
+      const near = suggest(key, RETRY_KEYS);
+      issues.push(`http.retry.${key}: expected one of ${RETRY_KEYS.join(', ')}, got an unknown key${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
     } else if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key === 'limit' && !Number.isInteger(value)))) {
       issues.push(`http.retry.${key}: expected ${key === 'limit' ? 'an integer' : 'a number'} >= 0, got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))}`);
     }
@@ -217,6 +218,9 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
   }
   if (issues.length > 0) throw new ConfigError(issues);
 }
+
+/** The keys of `http.retry`. */
+const RETRY_KEYS: readonly string[] = ['limit', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'];
 
 function unknownKeys(path: string, value: object, known: Readonly<Record<string, true>>): string[] {
   if (typeof value !== 'object' || value === null) return [`${path === '' ? 'options' : path.slice(0, -1)}: expected an object, got ${value === null ? 'null' : typeof value}`];

@@ -62,7 +62,7 @@ describe('createProvisioner options', () => {
     try {
       createProvisioner({
         events,
-        http: { concurrency: 0, maxQueue: 1.5, timeoutMs: -1, retry: { limit: 1.5, baseDelayMs: -1, tries: 3 } as never },
+        http: { concurrency: 0, maxQueue: 1.5, timeoutMs: -1, retry: { limit: 1.5, baseDelayMs: -1, tries: 3, maxDelay: 10 } as never },
         callbackTimeoutMs: Number.NaN,
       });
     } catch (error) {
@@ -76,6 +76,7 @@ describe('createProvisioner options', () => {
       'http.retry.limit: expected an integer >= 0, got 1.5',
       'http.retry.baseDelayMs: expected a number >= 0, got -1',
       'http.retry.tries: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key',
+      'http.retry.maxDelay: expected one of limit, baseDelayMs, maxDelayMs, maxRetryAfterMs, got an unknown key (did you mean "maxDelayMs"?)',
     ]);
   });
 

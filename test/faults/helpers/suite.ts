@@ -77,7 +77,7 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
   }
 }
 
-/** Prints the suite's figures in one block (copied into docs/reliability.md). */
+/** Prints the suite's figures in one block (copied into docs/measurements/reliability.md). */
 export function printFigures(title: string, figures: Readonly<Record<string, unknown>>): void {
   const width = Math.max(...Object.keys(figures).map((key) => key.length));
   const lines = Object.entries(figures).map(
