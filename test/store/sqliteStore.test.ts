@@ -11,9 +11,9 @@ import { publishEvent } from './helpers/events.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 
-// better-sqlite3 is a native addon built for the Node.js that installed it (Node 20 here). CI
-// runs the suite a second time on Node 24, where the addon cannot be rebuilt offline: these
-// tests are then skipped, with the loader's reason in the suite name, instead of failing.
+// better-sqlite3 is a native addon for the Node.js that installed it. `.ci/run` installs with
+// each Node line it tests, so it loads on every one; where it cannot load (installed by
+// another Node.js), the suite name says why and the tests are skipped rather than failing.
 const sqlite = sqliteStoreAvailability();
 const suffix = sqlite.available ? '' : ` (skipped: better-sqlite3 does not load on Node ${process.version}: ${sqlite.reason})`;
 

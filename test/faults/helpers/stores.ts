@@ -32,7 +32,7 @@ export type StoreOptions = { readonly store?: DeliveryStore; readonly http?: { r
 /** One store of the fault suite. */
 export type FaultStore = {
   readonly name: FaultStoreName;
-  /** Why the store cannot run in this Node.js (better-sqlite3 only loads on Node 20), or `null`. */
+  /** Why the store cannot run in this Node.js (better-sqlite3 installed by another Node.js), or `null`. */
   readonly unavailable: string | null;
   /** Whether accepted work outlives the provisioner (SQLite, Redis, PostgreSQL): `close()` keeps what is unsettled. */
   readonly durable: boolean;
