@@ -23,6 +23,7 @@ export type EndpointPermit = {
 };
 
 type Waiter = {
+  readonly deliveryId: string;
   readonly deadline: number;
   grant: ((permit: EndpointPermit | 'expired') => void) | null;
   expiry: Subscription | null;
@@ -57,19 +58,20 @@ export class EndpointGate {
   }
 
   /** Leave at once when nothing waits and the endpoint allows it; `null` when the caller must `wait`. */
-  tryStart(endpoint: string): EndpointPermit | null {
+  tryStart(endpoint: string, deliveryId: string): EndpointPermit | null {
     const entry = this.#entry(endpoint);
     if (entry.waiters.length > 0) return null;
     const now = this.#scheduler.now();
     const decision = entry.state.decide(now);
-    return decision.kind === 'go' ? this.#start(entry, now, decision.probe) : null;
+    return decision.kind === 'go' ? this.#start(entry, now, decision.probe, deliveryId) : null;
   }
 
   /** Waits for leave, in the order asked; emits `'expired'` instead once `deadline` (ms since epoch) passes. Unsubscribing leaves the queue. */
-  wait(endpoint: string, deadline: number): Observable<EndpointPermit | 'expired'> {
+  wait(endpoint: string, deliveryId: string, deadline: number): Observable<EndpointPermit | 'expired'> {
     return new Observable<EndpointPermit | 'expired'>((subscriber) => {
       const entry = this.#entry(endpoint);
       const waiter: Waiter = {
+        deliveryId,
         deadline,
         grant: (permit) => {
           waiter.grant = null;
@@ -109,14 +111,14 @@ export class EndpointGate {
     return entry;
   }
 
-  #start(entry: Entry, now: number, probe: boolean): EndpointPermit {
+  #start(entry: Entry, now: number, probe: boolean, deliveryId: string): EndpointPermit {
     this.#publish(entry.state.start(now, probe));
     let settled = false;
     return {
       end: (signal) => {
         if (settled) return false;
         settled = true;
-        const { hold, changes } = entry.state.end(this.#scheduler.now(), probe, signal);
+        const { hold, changes } = entry.state.end(this.#scheduler.now(), probe, signal, deliveryId);
         for (const change of changes) this.#publish(change);
         this.#pump(entry);
         return hold;
@@ -151,7 +153,7 @@ export class EndpointGate {
         return;
       }
       entry.waiters.shift();
-      head.grant(this.#start(entry, now, decision.probe));
+      head.grant(this.#start(entry, now, decision.probe, head.deliveryId));
     }
   }
 

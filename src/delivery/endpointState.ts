@@ -49,7 +49,7 @@ const WAIT_FOR_SLOT: EndpointDecision = { kind: 'wait', until: null };
 
 /**
  * One endpoint's health, as this process sees it: the circuit breaker (consecutive failures
- * open it; while open one probe per cool-down, doubling from `minCooldownMs` to
+ * of different deliveries open it; while open one probe per cool-down, doubling from `minCooldownMs` to
  * `maxCooldownMs`; the first answer closes it), the pause a `Retry-After` asks for, the
  * concurrency (cut in half by each 429 without `Retry-After`, grown back by one per success,
  * never below 1) and the spacing of request starts. Pure: the clock comes in as `now`, and
@@ -60,7 +60,8 @@ export class EndpointState {
   readonly #endpoint: string;
   readonly #policy: EndpointPolicy;
   #circuit: CircuitState = 'closed';
-  #failures: number[] = [];
+  /** The current run of failures: when, and of which delivery (a delivery counts once). */
+  #failures: { readonly at: number; readonly deliveryId: string }[] = [];
   #cooldownMs: number;
   #nextProbeAt = 0;
   #probing = false;
@@ -114,7 +115,7 @@ export class EndpointState {
    * should wait for the circuit instead of spending a retry (`hold`): a failure while the
    * circuit is open, or one that opened it.
    */
-  end(now: number, probe: boolean, signal: EndpointSignal): { readonly hold: boolean; readonly changes: readonly EndpointStatus[] } {
+  end(now: number, probe: boolean, signal: EndpointSignal, deliveryId: string): { readonly hold: boolean; readonly changes: readonly EndpointStatus[] } {
     this.#inFlight -= 1;
     if (probe) this.#probing = false;
     const changes: EndpointStatus[] = [];
@@ -140,7 +141,7 @@ export class EndpointState {
         if (this.#circuit !== 'closed') this.#nextProbeAt = Math.max(this.#nextProbeAt, this.#pausedUntil);
         return { hold: false, changes };
       case 'failure':
-        return this.#failed(now, probe, signal.reason);
+        return this.#failed(now, probe, signal.reason, deliveryId);
     }
   }
 
@@ -153,7 +154,7 @@ export class EndpointState {
     }
   }
 
-  #failed(now: number, probe: boolean, reason: string): { readonly hold: boolean; readonly changes: readonly EndpointStatus[] } {
+  #failed(now: number, probe: boolean, reason: string, deliveryId: string): { readonly hold: boolean; readonly changes: readonly EndpointStatus[] } {
     const breaker = this.#policy.breaker;
     if (breaker === null) return { hold: false, changes: [] };
     if (this.#circuit !== 'closed') {
@@ -161,8 +162,10 @@ export class EndpointState {
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, breaker.maxCooldownMs);
       return { hold: true, changes: [this.#open(now, `probe failed: ${reason}`)] };
     }
-    this.#failures.push(now);
-    while (this.#failures.length > 0 && (this.#failures[0] as number) <= now - breaker.windowMs) this.#failures.shift();
+    while (this.#failures.length > 0 && (this.#failures[0]?.at ?? now) <= now - breaker.windowMs) this.#failures.shift();
+    // One delivery's retries are its own retry policy's business: the circuit opens when
+    // several deliveries fail in a row.
+    if (!this.#failures.some((failure) => failure.deliveryId === deliveryId)) this.#failures.push({ at: now, deliveryId });
     if (this.#failures.length < breaker.failureThreshold) return { hold: false, changes: [] };
     this.#cooldownMs = breaker.minCooldownMs;
     return { hold: true, changes: [this.#open(now, reason)] };

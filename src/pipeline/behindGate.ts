@@ -20,6 +20,7 @@ export type GatedStep = { readonly result: AttemptResult; readonly hold: boolean
 export function behindGate(
   gate: EndpointGate,
   endpoint: string,
+  deliveryId: string,
   deadline: number,
   send: (permit: EndpointPermit) => Observable<GatedStep>,
   expired: () => AttemptResult,
@@ -42,12 +43,12 @@ export function behindGate(
         error: (error: unknown) => subscriber.error(error),
       });
     const queue = (): void => {
-      const permit = gate.tryStart(endpoint);
+      const permit = gate.tryStart(endpoint, deliveryId);
       if (permit !== null) {
         run(permit);
         return;
       }
-      follow(gate.wait(endpoint, deadline), { next: (leave) => (leave === 'expired' ? finish(expired()) : run(leave)) });
+      follow(gate.wait(endpoint, deliveryId, deadline), { next: (leave) => (leave === 'expired' ? finish(expired()) : run(leave)) });
     };
     queue();
     return () => current.unsubscribe();

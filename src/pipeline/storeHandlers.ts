@@ -173,6 +173,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     return behindGate(
       gate,
       input.endpoint,
+      input.deliveryId,
       input.acceptedAt + maxDeliveryAgeMs,
       (permit) => sendOnce(input, retry, permit),
       () => ({
