@@ -48,8 +48,8 @@ const PROBE: EndpointDecision = { kind: 'go', probe: true };
 const WAIT_FOR_SLOT: EndpointDecision = { kind: 'wait', until: null };
 
 /**
- * One endpoint's health, as this process sees it: the circuit breaker (consecutive failures
- * of different deliveries open it; while open one probe per cool-down, doubling from `minCooldownMs` to
+ * One endpoint's health, as this process sees it: the circuit breaker (consecutive failures,
+ * of more than one delivery, open it; while open one probe per cool-down, doubling from `minCooldownMs` to
  * `maxCooldownMs`; the first answer closes it), the pause a `Retry-After` asks for, the
  * concurrency (cut in half by each 429 without `Retry-After`, grown back by one per success,
  * never below 1) and the spacing of request starts. Pure: the clock comes in as `now`, and
@@ -60,7 +60,7 @@ export class EndpointState {
   readonly #endpoint: string;
   readonly #policy: EndpointPolicy;
   #circuit: CircuitState = 'closed';
-  /** The current run of failures: when, and of which delivery (a delivery counts once). */
+  /** The current run of failures: when, and of which delivery. */
   #failures: { readonly at: number; readonly deliveryId: string }[] = [];
   #cooldownMs: number;
   #nextProbeAt = 0;
@@ -163,10 +163,10 @@ export class EndpointState {
       return { hold: true, changes: [this.#open(now, `probe failed: ${reason}`)] };
     }
     while (this.#failures.length > 0 && (this.#failures[0]?.at ?? now) <= now - breaker.windowMs) this.#failures.shift();
-    // One delivery's retries are its own retry policy's business: the circuit opens when
-    // several deliveries fail in a row.
-    if (!this.#failures.some((failure) => failure.deliveryId === deliveryId)) this.#failures.push({ at: now, deliveryId });
-    if (this.#failures.length < breaker.failureThreshold) return { hold: false, changes: [] };
+    this.#failures.push({ at: now, deliveryId });
+    // One delivery's retries alone are its own retry policy's business: the circuit opens on a
+    // run of failures that more than one delivery shares.
+    if (this.#failures.length < breaker.failureThreshold || !this.#failures.some((failure) => failure.deliveryId !== deliveryId)) return { hold: false, changes: [] };
     this.#cooldownMs = breaker.minCooldownMs;
     return { hold: true, changes: [this.#open(now, reason)] };
   }

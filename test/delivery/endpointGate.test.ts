@@ -80,7 +80,7 @@ describe('EndpointGate: the circuit breaker', () => {
     });
   });
 
-  it('counts one delivery once: its own retries do not open the circuit', () => {
+  it('a single delivery\'s retries alone do not open the circuit; two deliveries failing in turn do', () => {
     const testScheduler = scheduler();
     testScheduler.run(() => {
       const { ask, permitOf, statuses } = harness(testScheduler, { concurrency: 16, maxRetryAfterMs: 60_000 });
@@ -89,6 +89,9 @@ describe('EndpointGate: the circuit breaker', () => {
         expect(permitOf('only').end(FAILURE)).toBe(false);
       }
       expect(statuses).toEqual([]);
+      ask('second');
+      expect(permitOf('second').end(FAILURE)).toBe(true);
+      expect(statuses.map(({ state }) => state)).toEqual(['open']);
     });
   });
 

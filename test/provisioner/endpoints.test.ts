@@ -183,9 +183,10 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
         await provisioner.drain();
         expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(100).fill('delivered'));
         const pausedAt = refused as unknown as number;
-        // Requests already in flight when the 429 came may arrive just after it; none starts in the pause.
-        const duringPause = receiver.arrivals.filter((arrival) => arrival.at > pausedAt + 100 && arrival.at < pausedAt + 1_900);
-        expect(duringPause).toEqual([]);
+        // Requests already in flight when the 429 came (at most 15 besides it) may arrive after it;
+        // none starts in the pause. Without the pause, the other 80 would arrive in it.
+        const duringPause = receiver.arrivals.filter((arrival) => arrival.at > pausedAt && arrival.at < pausedAt + 1_900);
+        expect(duringPause.length).toBeLessThanOrEqual(15);
         expect(receiver.arrivals.filter((arrival) => arrival.at >= pausedAt + 1_900).length).toBeGreaterThan(50);
       } finally {
         await provisioner.close({ timeoutMs: 2_000 });
