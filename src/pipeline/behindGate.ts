@@ -1,20 +1,16 @@
 /**
- * The attempt step behind its endpoint's gate: wait for leave (or expire), send, and when the
- * endpoint's circuit opened under the attempt, wait for leave again instead of spending a retry.
+ * The attempt step behind its endpoint's gate: wait for leave (or expire), then send once.
  * @internal
  * @packageDocumentation
  */
-import { Observable, Subscription, type Observer } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import type { EndpointGate, EndpointPermit } from '../delivery/endpointGate.js';
 import type { AttemptResult } from '../store/deliveryStore.js';
 
-/** One send's result, and whether the delivery waits for its endpoint to send again. @internal */
-export type GatedStep = { readonly result: AttemptResult; readonly hold: boolean };
-
 /**
- * Runs `send` whenever `gate` gives leave for `endpoint`, until a step is not held; emits
- * `expired()` instead when the delivery is still waiting at `deadline`. Unsubscribing
- * abandons the send in flight or leaves the queue.
+ * Runs `send` when `gate` gives leave for `endpoint` (at once when nothing waits and the
+ * endpoint allows it); emits `expired()` instead when the delivery is still waiting at
+ * `deadline`. Unsubscribing abandons the send in flight or leaves the queue.
  * @internal
  */
 export function behindGate(
@@ -22,35 +18,24 @@ export function behindGate(
   endpoint: string,
   deliveryId: string,
   deadline: number,
-  send: (permit: EndpointPermit) => Observable<GatedStep>,
+  send: (permit: EndpointPermit) => Observable<AttemptResult>,
   expired: () => AttemptResult,
 ): Observable<AttemptResult> {
+  const permit = gate.tryStart(endpoint, deliveryId);
+  if (permit !== null) return send(permit);
   return new Observable<AttemptResult>((subscriber) => {
-    let current = new Subscription();
-    // Each step replaces the last; a step that ends synchronously has already set its successor.
-    const follow = <T>(source: Observable<T>, observer: Partial<Observer<T>>): void => {
-      const step = new Subscription();
-      current = step;
-      step.add(source.subscribe(observer));
-    };
-    const finish = (result: AttemptResult): void => {
-      subscriber.next(result);
-      subscriber.complete();
-    };
-    const run = (permit: EndpointPermit): void =>
-      follow(send(permit), {
-        next: (step) => (step.hold ? queue() : finish(step.result)),
-        error: (error: unknown) => subscriber.error(error),
-      });
-    const queue = (): void => {
-      const permit = gate.tryStart(endpoint, deliveryId);
-      if (permit !== null) {
-        run(permit);
+    const sending = new Subscription();
+    const waiting = gate.wait(endpoint, deliveryId, deadline).subscribe((leave) => {
+      if (leave !== 'expired') {
+        sending.add(send(leave).subscribe(subscriber));
         return;
       }
-      follow(gate.wait(endpoint, deliveryId, deadline), { next: (leave) => (leave === 'expired' ? finish(expired()) : run(leave)) });
+      subscriber.next(expired());
+      subscriber.complete();
+    });
+    return () => {
+      waiting.unsubscribe();
+      sending.unsubscribe();
     };
-    queue();
-    return () => current.unsubscribe();
   });
 }

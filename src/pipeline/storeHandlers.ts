@@ -31,7 +31,7 @@ import { prepareTarget, type Target } from '../planning/target.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
 import { redactUrl } from '../util/redact.js';
 import type { AttemptWatch } from './attemptWatch.js';
-import { behindGate, type GatedStep } from './behindGate.js';
+import { behindGate } from './behindGate.js';
 import type { Coalescing } from './coalescing.js';
 
 /** What {@link storeHandlers} builds the handlers from. @internal */
@@ -109,19 +109,28 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     return resolved;
   };
 
+  /**
+   * Attempts each delivery sent while its endpoint's circuit was open (or that opened it):
+   * they are retried at the gate at once and do not count towards the retry limit, so an
+   * outage spends no delivery's retries. Kept in this process only.
+   */
+  const held = new Map<string, number>();
+
   /** One send through the effect, judged by the retry policy and reported to the endpoint's gate. */
-  const sendOnce = (input: AttemptInput<R>, retry: ResolvedRetryOptions, permit: EndpointPermit): Observable<GatedStep> => {
+  const sendOnce = (input: AttemptInput<R>, retry: ResolvedRetryOptions, permit: EndpointPermit): Observable<AttemptResult> => {
     const watch = options.watch;
     const trace = watch?.started(input);
     const startedAt = now();
     let ended = false;
     return attemptOnce(effect, trace?.request ?? input.request).pipe(
-      map(({ verdict }): GatedStep => {
+      map(({ verdict }): AttemptResult => {
         ended = true;
         const hold = permit.end(endpointSignalOf(verdict, now(), retry.maxRetryAfterMs));
         const result = resultOf(input, retry, verdict, hold);
+        if (result.kind !== 'retry') held.delete(input.deliveryId);
+        else if (hold) held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1);
         if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
-        return { result, hold };
+        return result;
       }),
       finalize(() => {
         if (ended) return;
@@ -131,20 +140,21 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     );
   };
 
-  const resultOf = (input: AttemptInput<R>, retry: ResolvedRetryOptions, verdict: AttemptVerdict, held: boolean): AttemptResult => {
+  const resultOf = (input: AttemptInput<R>, retry: ResolvedRetryOptions, verdict: AttemptVerdict, hold: boolean): AttemptResult => {
     if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
-    if (held) {
-      // The endpoint's circuit is open: the delivery waits for it, no retry is spent.
+    if (hold) {
+      // The endpoint's circuit is open: the delivery waits for it at the gate, no retry is spent.
       return { kind: 'retry', delayMs: 0, reason: verdict.reason, error: verdict.error, response: verdict.response };
     }
-    if (verdict.kind === 'fail' || input.attempt > retry.limit) {
+    const spent = input.attempt - (held.get(input.deliveryId) ?? 0);
+    if (verdict.kind === 'fail' || spent > retry.limit) {
       // The stores count this attempt as the outcome's `attempts`; the message says so too, as sendWithRetry's does.
       noteAttempts(verdict.error, input.attempt);
       return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
     }
     return {
       kind: 'retry',
-      delayMs: retryDelay(input.attempt - 1, verdict.response, retry, random, now),
+      delayMs: retryDelay(spent - 1, verdict.response, retry, random, now),
       reason: verdict.reason,
       error: verdict.error,
       response: verdict.response,
@@ -158,7 +168,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const attempt = (input: AttemptInput<R>): Observable<AttemptResult> => {
     const { request } = input;
     const retry = retryOf(request);
-    if (input.attempt > retry.limit + 1) {
+    if (input.attempt - (held.get(input.deliveryId) ?? 0) > retry.limit + 1) {
       // Attempts interrupted by crashes count: a delivery that takes the process down every
       // time it is sent does not loop.
       return of({
@@ -176,14 +186,17 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
       input.deliveryId,
       input.acceptedAt + maxDeliveryAgeMs,
       (permit) => sendOnce(input, retry, permit),
-      () => ({
+      () => {
+        held.delete(input.deliveryId);
+        return {
         kind: 'failed',
         reason: 'expired',
         error: new ExpiredError(
           `Expected delivery ${request.deliveryId} to ${redactUrl(input.endpoint)} to start within http.maxDeliveryAgeMs (${maxDeliveryAgeMs} ms) of being accepted, it was still waiting for its endpoint (circuit open or paused) after ${now() - input.acceptedAt} ms`,
         ),
         response: null,
-      }),
+        };
+      },
     );
   };
 
