@@ -24,6 +24,8 @@ export type EndpointPermit = {
 
 type Waiter = {
   readonly deliveryId: string;
+  /** Never sent yet: the likeliest probe to succeed, and the cheapest to fail. */
+  readonly fresh: boolean;
   readonly deadline: number;
   grant: ((permit: EndpointPermit | 'expired') => void) | null;
   expiry: Subscription | null;
@@ -67,11 +69,12 @@ export class EndpointGate {
   }
 
   /** Waits for leave, in the order asked; emits `'expired'` instead once `deadline` (ms since epoch) passes. Unsubscribing leaves the queue. */
-  wait(endpoint: string, deliveryId: string, deadline: number): Observable<EndpointPermit | 'expired'> {
+  wait(endpoint: string, deliveryId: string, deadline: number, fresh = false): Observable<EndpointPermit | 'expired'> {
     return new Observable<EndpointPermit | 'expired'>((subscriber) => {
       const entry = this.#entry(endpoint);
       const waiter: Waiter = {
         deliveryId,
+        fresh,
         deadline,
         grant: (permit) => {
           waiter.grant = null;
@@ -152,9 +155,20 @@ export class EndpointGate {
         if (decision.until !== null) this.#armTimer(entry, decision.until);
         return;
       }
+      if (decision.probe) {
+        // The probe: a delivery never sent if one waits (one that failed already may fail for its own reasons).
+        const probe = this.#freshWaiter(entry) ?? head;
+        probe.grant?.(this.#start(entry, now, true, probe.deliveryId));
+        continue;
+      }
       entry.waiters.shift();
-      head.grant(this.#start(entry, now, decision.probe, head.deliveryId));
+      head.grant(this.#start(entry, now, false, head.deliveryId));
     }
+  }
+
+  #freshWaiter(entry: Entry): Waiter | undefined {
+    for (const waiter of entry.waiters) if (waiter.grant !== null && waiter.fresh) return waiter;
+    return undefined;
   }
 
   #armTimer(entry: Entry, at: number): void {

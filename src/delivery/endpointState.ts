@@ -112,8 +112,7 @@ export class EndpointState {
 
   /**
    * An attempt ended with `signal`. Answers the changes to publish and whether the delivery
-   * should wait for the circuit instead of spending a retry (`hold`): a failure while the
-   * circuit is open, or one that opened it.
+   * should wait for the circuit instead of spending a retry (`hold`): a failed probe.
    */
   end(now: number, probe: boolean, signal: EndpointSignal, deliveryId: string): { readonly hold: boolean; readonly changes: readonly EndpointStatus[] } {
     this.#inFlight -= 1;
@@ -158,7 +157,8 @@ export class EndpointState {
     const breaker = this.#policy.breaker;
     if (breaker === null) return { hold: false, changes: [] };
     if (this.#circuit !== 'closed') {
-      if (!probe) return { hold: true, changes: [] };
+      // Attempts in flight when it opened count as they are; a failed probe is the endpoint's, not the delivery's.
+      if (!probe) return { hold: false, changes: [] };
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, breaker.maxCooldownMs);
       return { hold: true, changes: [this.#open(now, `probe failed: ${reason}`)] };
     }
@@ -168,7 +168,7 @@ export class EndpointState {
     // run of failures that more than one delivery shares.
     if (this.#failures.length < breaker.failureThreshold || !this.#failures.some((failure) => failure.deliveryId !== deliveryId)) return { hold: false, changes: [] };
     this.#cooldownMs = breaker.minCooldownMs;
-    return { hold: true, changes: [this.#open(now, reason)] };
+    return { hold: false, changes: [this.#open(now, reason)] };
   }
 
   #open(now: number, reason: string): EndpointStatus {

@@ -10,7 +10,8 @@ import type { AttemptResult } from '../store/deliveryStore.js';
 /**
  * Runs `send` when `gate` gives leave for `endpoint` (at once when nothing waits and the
  * endpoint allows it); emits `expired()` instead when the delivery is still waiting at
- * `deadline`. Unsubscribing abandons the send in flight or leaves the queue.
+ * `deadline`. A `fresh` delivery (never sent) is preferred as the probe of an open circuit.
+ * Unsubscribing abandons the send in flight or leaves the queue.
  * @internal
  */
 export function behindGate(
@@ -18,6 +19,7 @@ export function behindGate(
   endpoint: string,
   deliveryId: string,
   deadline: number,
+  fresh: boolean,
   send: (permit: EndpointPermit) => Observable<AttemptResult>,
   expired: () => AttemptResult,
 ): Observable<AttemptResult> {
@@ -25,7 +27,7 @@ export function behindGate(
   if (permit !== null) return send(permit);
   return new Observable<AttemptResult>((subscriber) => {
     const sending = new Subscription();
-    const waiting = gate.wait(endpoint, deliveryId, deadline).subscribe((leave) => {
+    const waiting = gate.wait(endpoint, deliveryId, deadline, fresh).subscribe((leave) => {
       if (leave !== 'expired') {
         sending.add(send(leave).subscribe(subscriber));
         return;

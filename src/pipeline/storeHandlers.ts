@@ -110,9 +110,9 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   };
 
   /**
-   * Attempts each delivery sent while its endpoint's circuit was open (or that opened it):
-   * they are retried at the gate at once and do not count towards the retry limit, so an
-   * outage spends no delivery's retries. Kept in this process only.
+   * Probes each delivery was sent as while its endpoint's circuit was open: a failed one is
+   * retried at the gate at once and does not count towards the retry limit (the failure is
+   * the endpoint's), so an outage spends no delivery's retries. Kept in this process only.
    */
   const held = new Map<string, number>();
 
@@ -143,7 +143,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const resultOf = (input: AttemptInput<R>, retry: ResolvedRetryOptions, verdict: AttemptVerdict, hold: boolean): AttemptResult => {
     if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
     if (hold) {
-      // The endpoint's circuit is open: the delivery waits for it at the gate, no retry is spent.
+      // A failed probe: the delivery waits for the endpoint at the gate, no retry is spent.
       return { kind: 'retry', delayMs: 0, reason: verdict.reason, error: verdict.error, response: verdict.response };
     }
     const spent = input.attempt - (held.get(input.deliveryId) ?? 0);
@@ -185,6 +185,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
       input.endpoint,
       input.deliveryId,
       input.acceptedAt + maxDeliveryAgeMs,
+      input.attempt === 1,
       (permit) => sendOnce(input, retry, permit),
       () => {
         held.delete(input.deliveryId);

@@ -22,14 +22,14 @@ function harness(testScheduler: TestScheduler, policy: Parameters<typeof endpoin
   const starts: Start[] = [];
   const statuses: EndpointStatus[] = [];
   gate.statuses$.subscribe((status) => statuses.push(status));
-  const ask = (id: string, endpoint = ENDPOINT, deadline = Number.POSITIVE_INFINITY): void => {
+  const ask = (id: string, endpoint = ENDPOINT, deadline = Number.POSITIVE_INFINITY, fresh = false): void => {
     const now = testScheduler.now();
     const permit = gate.tryStart(endpoint, id);
     if (permit !== null) {
       starts.push({ id, at: now, permit });
       return;
     }
-    gate.wait(endpoint, id, deadline).subscribe((leave) => starts.push({ id, at: testScheduler.now(), permit: leave }));
+    gate.wait(endpoint, id, deadline, fresh).subscribe((leave) => starts.push({ id, at: testScheduler.now(), permit: leave }));
   };
   const permitOf = (id: string): EndpointPermit => {
     const start = [...starts].reverse().find((candidate) => candidate.id === id);
@@ -46,8 +46,8 @@ describe('EndpointGate: the circuit breaker', () => {
       const { starts, statuses, ask, permitOf } = harness(testScheduler, { concurrency: 16, maxRetryAfterMs: 60_000 });
       for (const id of ['a', 'b', 'c', 'd', 'e']) ask(id);
       expect(['a', 'b', 'c', 'd'].map((id) => permitOf(id).end(FAILURE))).toEqual([false, false, false, false]);
-      // The fifth failure opens the circuit: that delivery waits for it rather than spend a retry.
-      expect(permitOf('e').end(FAILURE)).toBe(true);
+      // The fifth failure opens the circuit; the attempt counts as it is (it was made).
+      expect(permitOf('e').end(FAILURE)).toBe(false);
       expect(statuses.at(-1)).toMatchObject({ endpoint: ENDPOINT, state: 'open', since: 0, reason: 'network', until: 1_000 });
 
       ask('e');
@@ -90,7 +90,7 @@ describe('EndpointGate: the circuit breaker', () => {
       }
       expect(statuses).toEqual([]);
       ask('second');
-      expect(permitOf('second').end(FAILURE)).toBe(true);
+      expect(permitOf('second').end(FAILURE)).toBe(false);
       expect(statuses.map(({ state }) => state)).toEqual(['open']);
     });
   });
@@ -129,6 +129,24 @@ describe('EndpointGate: the circuit breaker', () => {
         expect(permitOf(`d${index}`).end(FAILURE)).toBe(false);
       }
       expect(statuses).toEqual([]);
+    });
+  });
+
+  it('sends as the probe a delivery never sent before, when one waits', () => {
+    const testScheduler = scheduler();
+    testScheduler.run(({ flush }) => {
+      const { ask, permitOf, starts } = harness(testScheduler, { concurrency: 16, maxRetryAfterMs: 60_000 });
+      for (const id of ['a', 'b', 'c', 'd', 'e']) {
+        ask(id);
+        permitOf(id).end(FAILURE);
+      }
+      ask('a');
+      ask('new', ENDPOINT, Number.POSITIVE_INFINITY, true);
+      flush();
+      expect(starts.slice(5).map(({ id, at }) => [id, at])).toEqual([['new', 1_000]]);
+      permitOf('new').end(SUCCESS);
+      flush();
+      expect(starts.slice(6).map(({ id, at }) => [id, at])).toEqual([['a', 1_000]]);
     });
   });
 
