@@ -11,7 +11,7 @@ import type { AttemptResult } from '../store/deliveryStore.js';
  * Runs `send` when `gate` gives leave for `endpoint` (at once when nothing waits and the
  * endpoint allows it); emits `expired()` instead when the delivery is still waiting at
  * `deadline`. A `fresh` delivery (never sent) is preferred as the probe of an open circuit.
- * Unsubscribing abandons the send in flight or leaves the queue.
+ * Unsubscribing abandons the send in flight, or leaves the queue and calls `waitAbandoned`.
  * @internal
  */
 export function behindGate(
@@ -22,12 +22,15 @@ export function behindGate(
   fresh: boolean,
   send: (permit: EndpointPermit) => Observable<AttemptResult>,
   expired: () => AttemptResult,
+  waitAbandoned: () => void,
 ): Observable<AttemptResult> {
   const permit = gate.tryStart(endpoint, deliveryId);
   if (permit !== null) return send(permit);
   return new Observable<AttemptResult>((subscriber) => {
     const sending = new Subscription();
+    let waited = false;
     const waiting = gate.wait(endpoint, deliveryId, deadline, fresh).subscribe((leave) => {
+      waited = true;
       if (leave !== 'expired') {
         sending.add(send(leave).subscribe(subscriber));
         return;
@@ -38,6 +41,8 @@ export function behindGate(
     return () => {
       waiting.unsubscribe();
       sending.unsubscribe();
+      // Cut short while it waited (a durable store's lock ran out): nothing was sent.
+      if (!waited) waitAbandoned();
     };
   });
 }

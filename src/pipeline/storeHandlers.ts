@@ -110,9 +110,9 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   };
 
   /**
-   * Probes each delivery was sent as while its endpoint's circuit was open: a failed one is
-   * retried at the gate at once and does not count towards the retry limit (the failure is
-   * the endpoint's), so an outage spends no delivery's retries. Kept in this process only.
+   * Turns of each delivery that do not count towards its retry limit: failed probes of an open
+   * circuit (the failure is the endpoint's), and waits at the gate a store cut short. An outage
+   * spends no delivery's retries. Kept in this process only.
    */
   const held = new Map<string, number>();
 
@@ -189,15 +189,13 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
       (permit) => sendOnce(input, retry, permit),
       () => {
         held.delete(input.deliveryId);
-        return {
-        kind: 'failed',
-        reason: 'expired',
-        error: new ExpiredError(
-          `Expected delivery ${request.deliveryId} to ${redactUrl(input.endpoint)} to start within http.maxDeliveryAgeMs (${maxDeliveryAgeMs} ms) of being accepted, it was still waiting for its endpoint (circuit open or paused) after ${now() - input.acceptedAt} ms`,
-        ),
-        response: null,
-        };
+        const waitedMs = now() - input.acceptedAt;
+        const message = `Expected delivery ${request.deliveryId} to ${redactUrl(input.endpoint)} to start within http.maxDeliveryAgeMs (${maxDeliveryAgeMs} ms) of being accepted, it was still waiting for its endpoint (circuit open or paused) after ${waitedMs} ms`;
+        return { kind: 'failed', reason: 'expired', error: new ExpiredError(message), response: null };
       },
+      // The store cut the wait short (the PostgreSQL store's lock, past lockDurationMs): that
+      // turn sent nothing, and does not count towards the limit either.
+      () => held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1),
     );
   };
 
