@@ -175,6 +175,21 @@ export class ClosedError extends ProvisionerError {
 }
 
 /**
+ * A delivery waited longer than `http.maxDeliveryAgeMs` (its endpoint paused or its circuit
+ * open) and was given up: it ends `failed` with reason `expired` and stays a dead letter to replay.
+ *
+ * @example
+ * ```ts
+ * provisioner.outcomes$.subscribe((outcome) => {
+ *   if (outcome.kind === 'failed' && outcome.error instanceof ExpiredError) alert(outcome.endpoint);
+ * });
+ * ```
+ */
+export class ExpiredError extends ProvisionerError {
+  override name = 'ExpiredError' as const;
+}
+
+/**
  * A callback threw, rejected, errored or did not settle in time.
  *
  * @example
@@ -288,6 +303,15 @@ export const isOverflowError = (error: unknown): error is OverflowError => error
  * ```
  */
 export const isClosedError = (error: unknown): error is ClosedError => error instanceof ClosedError;
+/**
+ * Whether `error` is an {@link ExpiredError}.
+ *
+ * @example
+ * ```ts
+ * if (outcome.kind === 'failed' && isExpiredError(outcome.error)) await provisioner.replay({ reason: 'expired' });
+ * ```
+ */
+export const isExpiredError = (error: unknown): error is ExpiredError => error instanceof ExpiredError;
 /**
  * Whether `error` is a {@link CallbackError}.
  *

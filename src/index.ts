@@ -42,6 +42,9 @@ export type {
   CallbackOutcome,
 } from './events/outcomes.js';
 export type { DeliveryAttempt } from './events/deliveryAttempt.js';
+export type { CircuitState, EndpointStatus } from './events/endpointStatus.js';
+export { DEFAULT_MAX_DELIVERY_AGE_MS } from './delivery/endpointPolicy.js';
+export type { CircuitBreakerOptions, EndpointLimits } from './delivery/endpointPolicy.js';
 
 // --- errors
 export {
@@ -56,6 +59,7 @@ export {
   OwnerError,
   OverflowError,
   ClosedError,
+  ExpiredError,
   CallbackError,
   isProvisionerError,
   isConfigError,
@@ -68,6 +72,7 @@ export {
   isOwnerError,
   isOverflowError,
   isClosedError,
+  isExpiredError,
   isCallbackError,
 } from './errors.js';
 

@@ -9,6 +9,7 @@ import { withSigning } from './delivery/signing.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { ServiceType } from './events/methodTables.js';
 import type { DeliveryAttempt } from './events/deliveryAttempt.js';
+import type { EndpointStatus } from './events/endpointStatus.js';
 import type { CallbackOutcome, DeliveryOutcome } from './events/outcomes.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
@@ -73,6 +74,12 @@ export type Provisioner<R = AppRecord> = {
    * is down, long before the outcome.
    */
   readonly attempts$: Observable<DeliveryAttempt>;
+  /**
+   * Every change of an endpoint's state in this process: its circuit opened (deliveries wait,
+   * one probe per cool-down), went half-open or closed again; a `Retry-After` paused it; 429s
+   * cut its concurrency. Hot, shared, not replayed.
+   */
+  readonly endpoints$: Observable<EndpointStatus>;
   /** A snapshot of the queue: pending, in flight, the oldest pending delivery's age, dead letters. */
   stats(): Promise<ProvisionerStats>;
   /** Resolves when every event accepted so far has all its outcomes and callback outcomes. */
@@ -167,6 +174,9 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     },
     ...(http.retry !== undefined ? { retry: http.retry } : {}),
     ...(http.concurrency !== undefined ? { concurrency: http.concurrency } : {}),
+    ...(http.endpoints !== undefined ? { endpoints: http.endpoints } : {}),
+    ...(http.circuitBreaker !== undefined ? { circuitBreaker: http.circuitBreaker } : {}),
+    ...(http.maxDeliveryAgeMs !== undefined ? { maxDeliveryAgeMs: http.maxDeliveryAgeMs } : {}),
     ...(options.callbackTimeoutMs !== undefined ? { callbackTimeoutMs: options.callbackTimeoutMs } : {}),
     // The default memory store already has http.maxQueue as its own bound.
     ...(options.store !== undefined && http.maxQueue !== undefined ? { maxQueue: http.maxQueue } : {}),
@@ -206,6 +216,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     outcomes$: pipeline.outcomes$,
     callbacks$: pipeline.callbacks$,
     attempts$: pipeline.attempts$,
+    endpoints$: pipeline.endpoints$,
     stats: pipeline.stats,
     drain: pipeline.drain,
     close: (closeOptions = {}) => {

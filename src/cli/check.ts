@@ -1,4 +1,9 @@
 import type { EventConfig, ProvisionerConfig, ServiceType } from '../index.js';
+import type { CircuitBreakerOptions, EndpointLimits } from '../delivery/endpointPolicy.js';
+import { DEFAULT_CIRCUIT_BREAKER } from '../delivery/endpointPolicy.js';
+import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
+import { DEFAULT_RETRY_OPTIONS } from '../delivery/retryPolicy.js';
+import type { RetryOptions } from '../events/request.js';
 import { redactUrl } from '../util/redact.js';
 import { isSecretName } from '../util/secretNames.js';
 import { configExportOf, loadModule, noConfigMessage } from './configModule.js';
@@ -6,9 +11,18 @@ import { plural, type Output } from './output.js';
 
 const MASK = '***';
 
+/** What `check` reads of a module's `http` export. */
+type EndpointOptions = {
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+  readonly endpoints?: Readonly<Record<string, EndpointLimits>>;
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+};
+
 /**
- * `check <config module>`: loads the module, validates its config as `createProvisioner`
- * would, and prints every issue (exit 1) or a summary of what is sent where (exit 0).
+ * `check <config module>`: loads the module, validates its config (and its `http` export's
+ * endpoint limits, when it has one) as `createProvisioner` would, and prints every issue
+ * (exit 1) or a summary of what is sent where, with each endpoint's effective limits (exit 0).
  */
 export async function check(modulePath: string, output: Output): Promise<number> {
   const exports = await loadModule(modulePath, output);
@@ -21,19 +35,26 @@ export async function check(modulePath: string, output: Output): Promise<number>
 
   // Loaded here, not at the top: usage errors and --help answer without loading the library.
   const { decodeConfig, SERVICE_TYPES } = await import('../index.js');
+  const { endpointOptionIssues } = await import('../pipeline/endpointOptions.js');
   const decoded = decodeConfig(exports[exportName]);
-  if (decoded._tag === 'Left') {
-    const { issues } = decoded.left;
+  const http = httpOptionsOf(exports['http']);
+  const issues = decoded._tag === 'Left' ? decoded.left.issues : endpointOptionIssues(decoded.right, http);
+  if (decoded._tag === 'Left' || issues.length > 0) {
     output.out(`✗ ${modulePath}: the config is invalid (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'})`);
     for (const issue of issues) output.out(`  - ${issue}`);
     return 1;
   }
-  for (const line of summarize(modulePath, exportName, decoded.right, SERVICE_TYPES)) output.out(line);
+  for (const line of summarize(modulePath, exportName, decoded.right, SERVICE_TYPES, http)) output.out(line);
   return 0;
 }
 
+/** The module's `http` export (the provisioner's `http` options), where it has one. */
+function httpOptionsOf(value: unknown): EndpointOptions {
+  return typeof value === 'object' && value !== null ? (value as EndpointOptions) : {};
+}
+
 /** The readable summary of a valid config: one table per endpoint, one row per method. */
-function summarize(modulePath: string, exportName: string, config: ProvisionerConfig, serviceTypes: readonly ServiceType[]): string[] {
+function summarize(modulePath: string, exportName: string, config: ProvisionerConfig, serviceTypes: readonly ServiceType[], http: EndpointOptions): string[] {
   const services = serviceTypes.filter((service) => config[service] !== undefined);
   let endpoints = 0;
   let events = 0;
@@ -44,7 +65,7 @@ function summarize(modulePath: string, exportName: string, config: ProvisionerCo
     const serviceConfig = config[service] as Readonly<Record<string, Readonly<Record<string, EventConfig | undefined>>>>;
     for (const [endpoint, methods] of Object.entries(serviceConfig)) {
       endpoints += 1;
-      body.push(`  ${redactUrl(endpoint)}`);
+      body.push(`  ${redactUrl(endpoint)}`, `    limits: ${describeLimits(endpoint, http)}`);
       const rows: string[][] = [['METHOD', 'HTTP', 'PAYLOAD', 'OWNER', 'URL', 'CALLBACK', 'RESTRICTED']];
       const notes: string[] = [];
       for (const [method, eventConfig] of Object.entries(methods)) {
@@ -82,6 +103,23 @@ function summarize(modulePath: string, exportName: string, config: ProvisionerCo
   ];
 }
 
+/** The effective rate, concurrency, circuit breaker and Retry-After cap of one endpoint. */
+function describeLimits(endpoint: string, http: EndpointOptions): string {
+  const own = http.endpoints?.[endpoint] ?? {};
+  const concurrency = own.concurrency ?? http.concurrency ?? DEFAULT_CONCURRENCY;
+  const rate = own.ratePerSecond === undefined ? 'no rate limit' : `${own.ratePerSecond} requests/s (one every ${Math.round(1_000 / own.ratePerSecond)} ms)`;
+  const breaker =
+    http.circuitBreaker === false
+      ? 'no circuit breaker'
+      : (({ failureThreshold, windowMs, minCooldownMs, maxCooldownMs }) =>
+          `circuit opens after ${failureThreshold} failures in ${windowMs / 1_000} s, probes every ${minCooldownMs / 1_000}–${maxCooldownMs / 1_000} s`)({
+          ...DEFAULT_CIRCUIT_BREAKER,
+          ...http.circuitBreaker,
+        });
+  const retryAfter = http.retry?.maxRetryAfterMs ?? DEFAULT_RETRY_OPTIONS.maxRetryAfterMs;
+  return `${concurrency} in flight, ${rate}, ${breaker}, Retry-After pauses up to ${retryAfter / 1_000} s (per process)`;
+}
+
 /** `function` plus its name when the name says more than the config key it sits under. */
 function describeFunction(fn: unknown, key: string): string {
   const name = typeof fn === 'function' ? fn.name : '';
@@ -100,6 +138,7 @@ function describeExtras(eventConfig: EventConfig): string[] {
     extras.push(`retry ${Object.entries(eventConfig.retry).map(([name, value]) => `${name} ${String(value)}`).join(', ')}`);
   }
   if (eventConfig.timeout_ms !== undefined) extras.push(`timeout ${eventConfig.timeout_ms} ms`);
+  if (eventConfig.coalesce === true) extras.push('coalesce: only the newest waiting delivery of a record is sent');
   if (eventConfig.timing_field !== undefined) {
     extras.push(
       `note: timing_field ${JSON.stringify(eventConfig.timing_field)} is accepted as in the Python original (records whose custom_fields[${JSON.stringify(eventConfig.timing_field)}] is less than 5 s old are skipped as feedback-loop) but is redundant when the write-back runs inside the callback: its events are recognised by async context`,

@@ -32,6 +32,7 @@ const EVENT_KEY_CODECS: { readonly [K in (typeof EVENT_CONFIG_KEYS)[number]]: De
   allowed_origins: AllowedOriginsCodec,
   retry: RetryCodec,
   timeout_ms: TimeoutCodec,
+  coalesce: BooleanCodec,
 };
 const REQUIRED_EVENT_KEYS = ['http_method', 'payload'] as const;
 const EVENT_KEY_LIST = EVENT_CONFIG_KEYS.join(', ');

@@ -112,6 +112,15 @@ export type EventConfig<S extends ServiceType = ServiceType, M extends MethodOf<
   readonly retry?: RetryOptions;
   /** Overrides the global per-attempt timeout for this event. */
   readonly timeout_ms?: number;
+  /**
+   * Coalescing (this library's extension): while several deliveries of this event config wait
+   * in one (endpoint, record) lane and none has started, only the newest is sent; the older
+   * ones end `skipped` with reason `superseded`, and their callbacks do not run. For receivers
+   * that want a record's current state (a search index), not every step. Deliveries of
+   * another method of the record are passed over only when that method's config sets it too.
+   * @default false
+   */
+  readonly coalesce?: boolean;
 };
 
 /**
@@ -176,4 +185,5 @@ export const EVENT_CONFIG_KEYS = [
   'allowed_origins',
   'retry',
   'timeout_ms',
+  'coalesce',
 ] as const;

@@ -20,20 +20,22 @@ export type FailureReason =
   | 'url'
   | 'owner'
   | 'overflow'
-  | 'closed';
+  | 'closed'
+  | 'expired';
 
 /**
  * Why a delivery was not attempted: the record is not positively public, or its visibility
  * cannot be read (`restricted`), the event came from this endpoint's own callback, or its
  * `timing_field` is less than 5 s old (`feedback-loop`), or, for work a durable store resumed
- * or replayed, the endpoint (or its method) is no longer in the config (`unconfigured`).
+ * or replayed, the endpoint (or its method) is no longer in the config (`unconfigured`), or a
+ * newer delivery of a coalescing event config waits behind it in its lane (`superseded`).
  *
  * @example
  * ```ts
  * if (outcome.kind === 'skipped') metrics.increment(`provisioner.skipped.${outcome.reason satisfies SkipReason}`);
  * ```
  */
-export type SkipReason = 'restricted' | 'feedback-loop' | 'unconfigured';
+export type SkipReason = 'restricted' | 'feedback-loop' | 'unconfigured' | 'superseded';
 
 /**
  * When an outcome's work was accepted and settled; part of every outcome.

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { Subject, type Observable } from 'rxjs';
-import { createProvisionerMetrics, type QueueSnapshot } from '../delivery/metrics.js';
+import { createProvisionerMetrics, type CircuitSnapshot, type QueueSnapshot } from '../delivery/metrics.js';
 import { endAttemptSpan, endDeliverySpan, startAttemptSpan, startDeliverySpan, type AttemptTrace, type DeliveryTrace } from '../delivery/tracing.js';
 import type { DeliveryAttempt } from '../events/deliveryAttempt.js';
 import type { DeliveryOutcome } from '../events/outcomes.js';
@@ -40,7 +40,7 @@ export type AttemptWatch<R> = {
 };
 
 /** Creates the watch of one provisioner; `queue` feeds the queue gauges. @internal */
-export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Promise<QueueSnapshot>): AttemptWatch<R> {
+export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Promise<QueueSnapshot>, circuits?: () => Iterable<CircuitSnapshot>): AttemptWatch<R> {
   const attempts = new Subject<DeliveryAttempt>();
   const deliveries = new Map<string, DeliveryTrace>();
   let inFlight = 0;
@@ -54,7 +54,7 @@ export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Pr
       () => undefined,
     );
     return lastQueue;
-  });
+  }, circuits);
 
   const deliveryTraceOf = (input: AttemptInput<R>): DeliveryTrace => {
     let trace = deliveries.get(input.deliveryId);

@@ -6,6 +6,7 @@ import type { SchedulerLike } from 'rxjs';
 import { configNeedsOwner } from '../config/configIndex.js';
 import { suggest } from '../config/suggest.js';
 import type { ProvisionerConfig } from '../config/types.js';
+import type { CircuitBreakerOptions, EndpointLimits } from '../delivery/endpointPolicy.js';
 import type { KyClientOptions } from '../delivery/kyEffect.js';
 import { ConfigError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
@@ -14,6 +15,7 @@ import type { AppRecord } from '../events/serviceEvent.js';
 import { redactUrl } from '../util/redact.js';
 import type { IsPublic, ResolveOwner } from '../operators/toRequests.js';
 import type { DeliveryStore } from '../store/deliveryStore.js';
+import { endpointOptionIssues } from './endpointOptions.js';
 
 /**
  * The `http` options of {@link createProvisioner}.
@@ -28,8 +30,23 @@ export type ProvisionerHttpOptions = {
   readonly timeoutMs?: number;
   /** The retry policy; an event config's `retry` overrides it key by key. @default { limit: 5, baseDelayMs: 1000, maxDelayMs: 30000, maxRetryAfterMs: 60000 } */
   readonly retry?: RetryOptions;
-  /** Deliveries in flight at once (of different endpoint/record keys). @default 16 */
+  /** Deliveries in flight at once to each endpoint (of different records). @default 16 */
   readonly concurrency?: number;
+  /**
+   * Limits of single endpoints, by their config key: `ratePerSecond` spaces request starts
+   * `1000 / rate` ms apart (no bursts), `concurrency` caps attempts in flight. Per process:
+   * with several instances, each keeps its own (see docs/delivery.md).
+   */
+  readonly endpoints?: Readonly<Record<string, EndpointLimits>>;
+  /**
+   * The circuit breaker of every endpoint: after `failureThreshold` consecutive network
+   * failures, timeouts or 5xx within `windowMs`, deliveries to it wait in the store (no
+   * attempt spent, order kept) while one probe goes out per cool-down; the first answer
+   * closes it. `false` turns it off. @default { failureThreshold: 5, windowMs: 30000, minCooldownMs: 1000, maxCooldownMs: 60000 }
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+  /** How long a delivery may wait for its endpoint (circuit open, paused) before it fails with reason `expired`. @default 86400000 (24 h) */
+  readonly maxDeliveryAgeMs?: number;
   /**
    * Deliveries accepted and not yet settled, with every store; past it new ones fail with
    * reason `overflow`. The default memory store is created with it as its own `maxQueue`;
@@ -151,6 +168,9 @@ const HTTP_OPTION_KEYS = {
   maxResponseBytes: true,
   effect: true,
   ky: true,
+  endpoints: true,
+  circuitBreaker: true,
+  maxDeliveryAgeMs: true,
 } as const satisfies Record<keyof ProvisionerHttpOptions, true>;
 
 /**
@@ -193,6 +213,8 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
   positive('http.concurrency', options.http?.concurrency, true);
   positive('http.maxQueue', options.http?.maxQueue, true);
   positive('http.maxResponseBytes', options.http?.maxResponseBytes, true);
+  positive('http.maxDeliveryAgeMs', options.http?.maxDeliveryAgeMs, false);
+  issues.push(...endpointOptionIssues(config, options.http ?? {}));
   positive('ownerTimeoutMs', options.ownerTimeoutMs, false);
   positive('payloadTimeoutMs', options.payloadTimeoutMs, false);
   positive('callbackTimeoutMs', options.callbackTimeoutMs, false);

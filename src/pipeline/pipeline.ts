@@ -18,12 +18,19 @@ import type { DeliveryAttempt } from '../events/deliveryAttempt.js';
 import type { CallbackOutcome, DeliveredOutcome, DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord, ServiceEvent } from '../events/serviceEvent.js';
+import { EndpointGate } from '../delivery/endpointGate.js';
+import { endpointPolicies, type CircuitBreakerOptions, type EndpointLimits } from '../delivery/endpointPolicy.js';
+import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
+import { resolveRetryOptions } from '../delivery/retryPolicy.js';
+import { deliveryKey } from '../events/deliveryKey.js';
+import type { EndpointStatus } from '../events/endpointStatus.js';
 import { logger } from '../util/log.js';
 import { runCallbacks } from '../operators/runCallbacks.js';
 import type { ToRequestsOptions } from '../operators/toRequests.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryStore } from '../store/deliveryStore.js';
 import type { ProvisionerStats } from './options.js';
 import { createAttemptWatch } from './attemptWatch.js';
+import { createCoalescing } from './coalescing.js';
 import { storeHandlers } from './storeHandlers.js';
 import { withoutSecretHeaders } from './outcomeHeaders.js';
 
@@ -45,12 +52,19 @@ export type PipelineOptions<R> = {
   readonly scheduler?: SchedulerLike;
   /** Whether the provisioner still accepts events. */
   readonly isOpen: () => boolean;
+  /** `http.endpoints`: rate and concurrency per endpoint. */
+  readonly endpoints?: Readonly<Record<string, EndpointLimits>>;
+  /** `http.circuitBreaker`. */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+  /** `http.maxDeliveryAgeMs`. */
+  readonly maxDeliveryAgeMs?: number;
 };
 
 /** The running pipeline, as the provisioner uses it. @internal */
 export type Pipeline<R> = {
   readonly outcomes$: Observable<DeliveryOutcome<R>>;
   readonly attempts$: Observable<DeliveryAttempt>;
+  readonly endpoints$: Observable<EndpointStatus>;
   stats(): Promise<ProvisionerStats>;
   readonly callbacks$: Observable<CallbackOutcome<R>>;
   /** Fails every endpoint of an event that was not accepted. */
@@ -85,10 +99,25 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
       callbacksPending: pendingCallbacks.size,
     };
   };
-  const watch = createAttemptWatch<R>(store.kind, async () => {
-    const { pending, oldestPendingAgeMs } = await stats();
-    return { pending, oldestAgeMs: oldestPendingAgeMs };
-  });
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const gate = new EndpointGate(
+    endpointPolicies({
+      concurrency,
+      maxRetryAfterMs: resolveRetryOptions(options.retry).maxRetryAfterMs,
+      ...(options.endpoints !== undefined ? { endpoints: options.endpoints } : {}),
+      ...(options.circuitBreaker !== undefined ? { circuitBreaker: options.circuitBreaker } : {}),
+    }),
+    scheduler,
+  );
+  const coalescing = createCoalescing<R>(config);
+  const watch = createAttemptWatch<R>(
+    store.kind,
+    async () => {
+      const { pending, oldestPendingAgeMs } = await stats();
+      return { pending, oldestAgeMs: oldestPendingAgeMs };
+    },
+    () => gate.circuits(),
+  );
 
   const failUnaccepted = (event: ServiceEvent<R>, reason: FailureReason, error: ProvisionerError): void => {
     for (const outcome of unacceptedOutcomes(config, event, reason, error)) {
@@ -115,7 +144,10 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
       return;
     }
     const result = store.journal([{ event, endpoints: targets.map((target) => target.endpoint) }]);
-    if (result.kind === 'journaled') return;
+    if (result.kind === 'journaled') {
+      coalescing.journaled(event, targets);
+      return;
+    }
     log('store (%s) did not take event %s: %s', store.kind, event.eventId, result.error.message);
     // Refused at the door, like the in-memory queue past maxQueue: nothing of it is kept.
     failUnaccepted(event, result.error instanceof ClosedError ? 'closed' : 'overflow', result.error);
@@ -140,6 +172,7 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
       next: ({ deliveryId, outcome: settled, local }) => {
         // Outcomes never show secret header values (durable stores never even keep them).
         const outcome = withoutSecretHeaders(settled);
+        coalescing.settled(deliveryId, deliveryKey({ endpoint: outcome.endpoint, recordId: outcome.event.recordId, draftId: outcome.event.draftId, eventId: outcome.event.eventId }));
         if (local) watch.settled(deliveryId, outcome);
         const callbackDue = local && outcome.kind === 'delivered' && hasCallback(outcome);
         if (callbackDue) pendingCallbacks.add(outcome);
@@ -168,8 +201,12 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     toRequests: { scheduler, ...options.toRequests },
     scheduler,
     watch,
+    gate,
+    coalescing,
+    ...(options.maxDeliveryAgeMs !== undefined ? { maxDeliveryAgeMs: options.maxDeliveryAgeMs } : {}),
     ...(options.retry !== undefined ? { retry: options.retry } : {}),
-    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    // The stores run up to this many lanes per endpoint; the gate holds each endpoint to its own limit.
+    concurrency: Math.max(concurrency, ...Object.values(options.endpoints ?? {}).map((limits) => limits.concurrency ?? 0)),
   });
   // Started on the scheduler, not at once: outcomes of resumed work (a delivery whose endpoint
   // left the config settles while it is planned) reach the subscribers of outcomes$ the app
@@ -217,11 +254,13 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     outcomes.complete();
     callbacks.complete();
     watch.close();
+    gate.close();
   };
 
   return {
     outcomes$: outcomes.asObservable(),
     attempts$: watch.attempts$,
+    endpoints$: gate.statuses$,
     stats,
     callbacks$: callbacks.asObservable(),
     failUnaccepted,

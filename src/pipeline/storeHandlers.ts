@@ -6,12 +6,16 @@
  * @internal
  * @packageDocumentation
  */
-import { asyncScheduler, finalize, isObservable, map, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, finalize, isObservable, map, of, type Observable, type SchedulerLike } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
-import { resolveRetryOptions, retryDelay, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
+import { EndpointGate, type EndpointPermit } from '../delivery/endpointGate.js';
+import { DEFAULT_MAX_DELIVERY_AGE_MS, endpointPolicies } from '../delivery/endpointPolicy.js';
+import { endpointSignalOf } from '../delivery/endpointState.js';
+import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
+import { resolveRetryOptions, retryDelay, type AttemptVerdict, type ResolvedRetryOptions } from '../delivery/retryPolicy.js';
 import { attemptOnce, noteAttempts } from '../delivery/sendWithRetry.js';
-import { NetworkError } from '../errors.js';
+import { ExpiredError, NetworkError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { RequestPlan } from '../events/outcomes.js';
 import type { RequestDescriptor, RetryOptions } from '../events/request.js';
@@ -25,7 +29,10 @@ import { failedPlan, planningFailure } from '../planning/planFailure.js';
 import { configPath, describeSubject } from '../planning/subject.js';
 import { prepareTarget, type Target } from '../planning/target.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
+import { redactUrl } from '../util/redact.js';
 import type { AttemptWatch } from './attemptWatch.js';
+import { behindGate } from './behindGate.js';
+import type { Coalescing } from './coalescing.js';
 
 /** What {@link storeHandlers} builds the handlers from. @internal */
 export type StoreHandlerOptions<R> = {
@@ -40,11 +47,18 @@ export type StoreHandlerOptions<R> = {
   readonly scheduler?: SchedulerLike;
   /** Reports each attempt (attempts$, spans, metrics) and adds the trace context to its request. */
   readonly watch?: AttemptWatch<R>;
+  /** Where attempts wait for their endpoint (pause, circuit, rate, concurrency). @default a gate with the default circuit breaker */
+  readonly gate?: EndpointGate;
+  /** How long a delivery may wait for its endpoint before it fails as `expired`. @default DEFAULT_MAX_DELIVERY_AGE_MS */
+  readonly maxDeliveryAgeMs?: number;
+  /** The lanes of coalescing event configs: a superseded delivery is skipped when it is planned. */
+  readonly coalescing?: Coalescing<R>;
 };
 
 /**
  * The plan, attempt and restoreSecrets handlers the provisioner starts a store with.
  *
+ * A delivery superseded in its lane (coalescing) ends as `skipped` with reason `superseded`.
  * A delivery whose endpoint (or whose method at that endpoint) is no longer in the config
  * when it is planned (work resumed or replayed after a config change) ends as `skipped` with
  * reason `unconfigured`: the app no longer asks for it.
@@ -58,6 +72,8 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const retryByRequest = new WeakMap<RetryOptions, ResolvedRetryOptions>();
   const globalRetry = resolveRetryOptions(options.retry);
   const planOptions = { payloadTimeoutMs: options.toRequests?.payloadTimeoutMs ?? DEFAULT_PAYLOAD_TIMEOUT_MS, scheduler, isPublic: options.toRequests?.isPublic };
+  const gate = options.gate ?? new EndpointGate(endpointPolicies({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY, maxRetryAfterMs: globalRetry.maxRetryAfterMs }), scheduler);
+  const maxDeliveryAgeMs = options.maxDeliveryAgeMs ?? DEFAULT_MAX_DELIVERY_AGE_MS;
   const lookUpOwner = ownerLookup(options.toRequests?.resolveOwner, options.toRequests?.ownerTimeoutMs ?? DEFAULT_OWNER_TIMEOUT_MS, scheduler);
 
   /**
@@ -67,6 +83,9 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
    */
   const plan = (delivery: StoredDelivery<R>): Observable<RequestPlan<R>> => {
     const { event, endpoint } = delivery;
+    if (options.coalescing?.superseded(delivery.deliveryId, delivery.key, event, endpoint) === true) {
+      return of({ kind: 'skipped', event, endpoint, reason: 'superseded', acceptedAt: delivery.acceptedAt, settledAt: now() });
+    }
     const binding = endpointsFor(config, event.serviceType, event.method).find((candidate) => candidate.endpoint === endpoint);
     if (binding === undefined) {
       return of({ kind: 'skipped', event, endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
@@ -90,11 +109,66 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     return resolved;
   };
 
-  /** One attempt through the effect, judged by the retry policy; the store persists the result and schedules the retry. */
+  /**
+   * Turns of each delivery that do not count towards its retry limit: failed probes of an open
+   * circuit (the failure is the endpoint's), and waits at the gate a store cut short. An outage
+   * spends no delivery's retries. Kept in this process only.
+   */
+  const held = new Map<string, number>();
+
+  /** One send through the effect, judged by the retry policy and reported to the endpoint's gate. */
+  const sendOnce = (input: AttemptInput<R>, retry: ResolvedRetryOptions, permit: EndpointPermit): Observable<AttemptResult> => {
+    const watch = options.watch;
+    const trace = watch?.started(input);
+    const startedAt = now();
+    let ended = false;
+    return attemptOnce(effect, trace?.request ?? input.request).pipe(
+      map(({ verdict }): AttemptResult => {
+        ended = true;
+        const hold = permit.end(endpointSignalOf(verdict, now(), retry.maxRetryAfterMs));
+        const result = resultOf(input, retry, verdict, hold);
+        if (result.kind !== 'retry') held.delete(input.deliveryId);
+        else if (hold) held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1);
+        if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
+        return result;
+      }),
+      finalize(() => {
+        if (ended) return;
+        permit.abandon();
+        if (trace !== undefined) watch?.abandoned(trace);
+      }),
+    );
+  };
+
+  const resultOf = (input: AttemptInput<R>, retry: ResolvedRetryOptions, verdict: AttemptVerdict, hold: boolean): AttemptResult => {
+    if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
+    if (hold) {
+      // A failed probe: the delivery waits for the endpoint at the gate, no retry is spent.
+      return { kind: 'retry', delayMs: 0, reason: verdict.reason, error: verdict.error, response: verdict.response };
+    }
+    const spent = input.attempt - (held.get(input.deliveryId) ?? 0);
+    if (verdict.kind === 'fail' || spent > retry.limit) {
+      // The stores count this attempt as the outcome's `attempts`; the message says so too, as sendWithRetry's does.
+      noteAttempts(verdict.error, input.attempt);
+      return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
+    }
+    return {
+      kind: 'retry',
+      delayMs: retryDelay(spent - 1, verdict.response, retry, random, now),
+      reason: verdict.reason,
+      error: verdict.error,
+      response: verdict.response,
+    };
+  };
+
+  /**
+   * One attempt: behind the endpoint's gate (pause, circuit, rate, concurrency), then through
+   * the effect; the store persists the result and schedules the retry.
+   */
   const attempt = (input: AttemptInput<R>): Observable<AttemptResult> => {
     const { request } = input;
     const retry = retryOf(request);
-    if (input.attempt > retry.limit + 1) {
+    if (input.attempt - (held.get(input.deliveryId) ?? 0) > retry.limit + 1) {
       // Attempts interrupted by crashes count: a delivery that takes the process down every
       // time it is sent does not loop.
       return of({
@@ -106,33 +180,22 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
         response: null,
       });
     }
-    const watch = options.watch;
-    const trace = watch?.started(input);
-    const startedAt = now();
-    let ended = false;
-    return attemptOnce(effect, trace?.request ?? request).pipe(
-      map(({ verdict }): AttemptResult => {
-        if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
-        if (verdict.kind === 'fail' || input.attempt > retry.limit) {
-          // The stores count this attempt as the outcome's `attempts`; the message says so too, as sendWithRetry's does.
-          noteAttempts(verdict.error, input.attempt);
-          return { kind: 'failed', reason: verdict.reason, error: verdict.error, response: verdict.response };
-        }
-        return {
-          kind: 'retry',
-          delayMs: retryDelay(input.attempt - 1, verdict.response, retry, random, now),
-          reason: verdict.reason,
-          error: verdict.error,
-          response: verdict.response,
-        };
-      }),
-      tap((result) => {
-        ended = true;
-        if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
-      }),
-      finalize(() => {
-        if (!ended && trace !== undefined) watch?.abandoned(trace);
-      }),
+    return behindGate(
+      gate,
+      input.endpoint,
+      input.deliveryId,
+      input.acceptedAt + maxDeliveryAgeMs,
+      input.attempt === 1,
+      (permit) => sendOnce(input, retry, permit),
+      () => {
+        held.delete(input.deliveryId);
+        const waitedMs = now() - input.acceptedAt;
+        const message = `Expected delivery ${request.deliveryId} to ${redactUrl(input.endpoint)} to start within http.maxDeliveryAgeMs (${maxDeliveryAgeMs} ms) of being accepted, it was still waiting for its endpoint (circuit open or paused) after ${waitedMs} ms`;
+        return { kind: 'failed', reason: 'expired', error: new ExpiredError(message), response: null };
+      },
+      // The store cut the wait short (the PostgreSQL store's lock, past lockDurationMs): that
+      // turn sent nothing, and does not count towards the limit either.
+      () => held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1),
     );
   };
 

@@ -9,11 +9,17 @@ export type LaneItem = { readonly key: string; dueAt: number };
 export type LaneSchedulerOptions<T> = {
   /** Starts an item; the caller later reports `done` or `later` for it. */
   readonly run: (item: T) => void;
+  /**
+   * The group an item's concurrency counts in (the stores: its endpoint): each group runs up
+   * to `concurrency` items at once, so a group whose items wait long (a paused endpoint)
+   * cannot hold the slots of the others. @default one group
+   */
+  readonly groupOf?: (item: T) => string;
 };
 
 /**
  * The local stores' scheduling: one lane per ordering key, items of a lane one at a time in
- * the order they were added, lanes concurrently up to `concurrency`. Unlike the `deliver`
+ * the order they were added, lanes concurrently up to `concurrency` per group (endpoint). Unlike the `deliver`
  * operator's queue, a lane's head may wait (a retry's backoff) without holding a
  * concurrency slot: the lane stays blocked, other lanes run. Lanes are deleted when empty.
  * Waits are scheduled on an RxJS scheduler (virtual time in marble tests).
@@ -32,6 +38,11 @@ export class LaneScheduler<T extends LaneItem> {
   readonly #ready = new Fifo<string>();
   readonly #timers = new Map<string, Subscription>();
   readonly #run: (item: T) => void;
+  readonly #groupOf: ((item: T) => string) | null;
+  /** Items running, by group. */
+  readonly #runningIn = new Map<string, number>();
+  /** Ready lanes whose group was full when their turn came, by group. */
+  readonly #parked = new Map<string, Fifo<string>>();
   #scheduler: SchedulerLike = asyncScheduler;
   #kicked = false;
   #concurrency = 0;
@@ -42,6 +53,7 @@ export class LaneScheduler<T extends LaneItem> {
 
   constructor(options: LaneSchedulerOptions<T>) {
     this.#run = options.run;
+    this.#groupOf = options.groupOf ?? null;
   }
 
   /** Items held (waiting, due or running). */
@@ -54,7 +66,7 @@ export class LaneScheduler<T extends LaneItem> {
     return this.#running;
   }
 
-  /** Starts running items, at most `concurrency` at once, waiting on `scheduler`'s clock and timers. */
+  /** Starts running items, at most `concurrency` at once per group, waiting on `scheduler`'s clock and timers. */
   start(concurrency: number, scheduler: SchedulerLike = asyncScheduler): void {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new ConfigError([`concurrency: expected an integer >= 1, got ${String(concurrency)}`]);
@@ -85,7 +97,7 @@ export class LaneScheduler<T extends LaneItem> {
 
   /** The running head of its lane is finished: the next item of the lane may run. */
   done(item: T): void {
-    this.#running -= 1;
+    this.#finished(item);
     const lane = this.#lanes.get(item.key);
     if (lane !== undefined && lane.peek() === item) {
       lane.shift();
@@ -99,7 +111,7 @@ export class LaneScheduler<T extends LaneItem> {
 
   /** The running head of its lane runs again at `dueAt`; its lane waits, its slot is freed. */
   later(item: T, dueAt: number): void {
-    this.#running -= 1;
+    this.#finished(item);
     item.dueAt = dueAt;
     this.#arm(item.key, item);
     this.#pump();
@@ -115,6 +127,17 @@ export class LaneScheduler<T extends LaneItem> {
     this.#stopped = true;
     for (const timer of this.#timers.values()) timer.unsubscribe();
     this.#timers.clear();
+  }
+
+  /** A running item gave its slot back: a lane parked for its group may run. */
+  #finished(item: T): void {
+    this.#running -= 1;
+    const group = this.#groupOf === null ? '' : this.#groupOf(item);
+    this.#runningIn.set(group, (this.#runningIn.get(group) ?? 1) - 1);
+    const parked = this.#parked.get(group);
+    if (parked === undefined) return;
+    this.#ready.push(parked.shift() as string);
+    if (parked.length === 0) this.#parked.delete(group);
   }
 
   #arm(key: string, head: T): void {
@@ -145,13 +168,26 @@ export class LaneScheduler<T extends LaneItem> {
   }
 
   #pump(): void {
-    if (this.#pumping || this.#stopped) return;
+    // Not started yet (no concurrency): the ready lanes wait for start().
+    if (this.#pumping || this.#stopped || this.#concurrency === 0) return;
     this.#pumping = true;
     try {
-      while (this.#running < this.#concurrency && this.#ready.length > 0) {
+      while (this.#ready.length > 0) {
         const key = this.#ready.shift() as string;
         const head = this.#lanes.get(key)?.peek();
         if (head === undefined) continue;
+        const group = this.#groupOf === null ? '' : this.#groupOf(head);
+        const running = this.#runningIn.get(group) ?? 0;
+        if (running >= this.#concurrency) {
+          let parked = this.#parked.get(group);
+          if (parked === undefined) {
+            parked = new Fifo<string>();
+            this.#parked.set(group, parked);
+          }
+          parked.push(key);
+          continue;
+        }
+        this.#runningIn.set(group, running + 1);
         this.#running += 1;
         this.#run(head);
       }

@@ -72,7 +72,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#failOnClose = options.failOnClose;
     this.#clock = options.now ?? null;
     this.outcomes$ = this.#outcomes.asObservable();
-    this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => this.#execute(item) });
+    this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => this.#execute(item), groupOf: (item) => item.endpoint });
     this.#total = this.#persistence.found.count;
     this.#cursor = 0;
     this.#tail = this.#persistence.found.lastSeq;

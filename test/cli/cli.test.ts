@@ -51,6 +51,24 @@ describe('remote-api-provisioner check', () => {
     expect(stdout).toContain('createProvisioner needs a resolveOwner option');
   });
 
+  it('shows each endpoint\'s effective limits, from the module\'s `http` export, and refuses limits of an endpoint the config lacks', async () => {
+    const { code, stdout } = await run('check', fixture('limits.config.mjs'));
+    expect(code).toBe(0);
+    const lines = stdout.split('\n').map((line) => line.trimEnd());
+    expect(lines).toContain(
+      '    limits: 4 in flight, 50 requests/s (one every 20 ms), circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s (per process)',
+    );
+    expect(lines).toContain(
+      '    limits: 8 in flight, no rate limit, circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s (per process)',
+    );
+    expect(stdout).toContain('publish: coalesce: only the newest waiting delivery of a record is sent');
+    const bad = await run('check', fixture('bad-limits.config.mjs'));
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(
+      '  - http.endpoints["https://search.example.org/api/v1/document"]: expected an endpoint of the config, got one it does not have (did you mean "https://search.example.org/api/v1/documents"?)',
+    );
+  });
+
   it('never prints the auth token or secret-looking header values', async () => {
     const { stdout } = valid;
     expect(stdout).toContain('publish: Authorization: Bearer ***; headers X-Api-Key: ***, X-Source: works');

@@ -318,7 +318,7 @@ const BAD_CONFIGS: readonly BadCase[] = [
     name: 'unknown event config key without a near name lists the keys',
     input: withEvent({ ...GOOD, priority: 1 }),
     issues: [
-      `${AT}.publish.priority: expected an event config key (http_method, payload, with_record_owner, url_factory, callback, headers, auth_token, include_restricted, timing_field, allowed_origins, retry, timeout_ms), got an unknown key`,
+      `${AT}.publish.priority: expected an event config key (http_method, payload, with_record_owner, url_factory, callback, headers, auth_token, include_restricted, timing_field, allowed_origins, retry, timeout_ms, coalesce), got an unknown key`,
     ],
   },
   {

@@ -45,7 +45,8 @@ describe('runnable code blocks of README.md and docs/', () => {
 
     expect(formatDiagnostics(fromGuides), 'runnable blocks that do not compile').toBe('');
     expect(fromSelfCheck.map((d) => d.line)).toContain(SELF_CHECK.line + 2);
-  });
+    // One TypeScript program over every block: seconds on a quiet machine, more on a busy one.
+  }, 120_000);
 
   it('that are marked `copy-of=<file>` are that file, character for character', () => {
     const copies = copiedBlocks(guideFiles());

@@ -89,7 +89,7 @@ describe('createProvisioner options', () => {
     }
     expect(thrown).toBeInstanceOf(ConfigError);
     const top = 'events, resolveOwner, isPublic, signing, http, ownerTimeoutMs, payloadTimeoutMs, callbackTimeoutMs, store, scheduler';
-    const http = 'timeoutMs, retry, concurrency, maxQueue, maxResponseBytes, effect, ky';
+    const http = 'timeoutMs, retry, concurrency, maxQueue, maxResponseBytes, effect, ky, endpoints, circuitBreaker, maxDeliveryAgeMs';
     expect((thrown as ConfigError).issues).toEqual([
       `callbakTimeoutMs: expected one of ${top}, got an unknown key (did you mean "callbackTimeoutMs"?)`,
       `stores: expected one of ${top}, got an unknown key (did you mean "store"?)`,

@@ -164,6 +164,9 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
     await first.close({ timeoutMs: 50 });
     const sentBefore = slow.arrivals.length + other.arrivals.length;
     expect(sentBefore).toBeLessThan(12);
+    // Lanes of each endpoint run side by side: a delivery to the fast endpoint may have been in
+    // flight at close, its request already stored; the new process sends it again (at least once).
+    const inFlightToOther = new Set(other.arrivals.map((arrival) => arrival.recordId));
 
     const second = createProvisioner({ events: configFor(slow.url), store: createSqliteStore({ path: file }) });
     const outcomes: DeliveryOutcome[] = [];
@@ -172,7 +175,9 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
       await second.drain();
       const unconfigured = outcomes.filter((outcome) => outcome.kind === 'skipped' && outcome.reason === 'unconfigured');
       expect(unconfigured.every((outcome) => outcome.endpoint === other.url)).toBe(true);
-      expect(outcomes.filter((outcome) => outcome.kind === 'delivered').every((outcome) => outcome.endpoint === slow.url)).toBe(true);
+      expect(
+        outcomes.filter((outcome) => outcome.kind === 'delivered').every((outcome) => outcome.endpoint === slow.url || inFlightToOther.has(outcome.event.recordId ?? '')),
+      ).toBe(true);
       expect(new Set(slow.arrivals.map((arrival) => arrival.recordId))).toEqual(new Set([0, 1, 2, 3, 4, 5].map((n) => `res-${n}`)));
       expect(outcomes.length + sentBefore).toBeGreaterThanOrEqual(12);
     } finally {

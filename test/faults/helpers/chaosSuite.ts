@@ -246,6 +246,9 @@ export function chaosSuite(store: FaultStore): void {
         },
       });
       const collected = collect(provisioner);
+      // Retry-After answers pause their endpoint; runs of failures may open its circuit.
+      const endpointStates: Record<string, number> = {};
+      provisioner.endpoints$.subscribe(({ state }) => (endpointStates[state] = (endpointStates[state] ?? 0) + 1));
       const hooks = provisioner.hooks('rdm_record') as unknown as Record<LifeMethod, (args: unknown) => void>;
       const identity = { id: 7 };
 
@@ -473,6 +476,7 @@ export function chaosSuite(store: FaultStore): void {
         'bad signatures': badSignatures,
         'search requests without the bearer token': withoutToken,
         'drain time (ms)': elapsedMs,
+        'endpoint state changes': endpointStates,
         problems: problems.length === 0 ? 'none' : problems,
       });
 
