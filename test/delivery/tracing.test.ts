@@ -4,6 +4,8 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EndpointGate } from '../../src/delivery/endpointGate.js';
+import { endpointPolicies } from '../../src/delivery/endpointPolicy.js';
 import { createProvisionerMetrics, METRICS } from '../../src/delivery/metrics.js';
 import { endAttemptSpan, endDeliverySpan, startAttemptSpan, startDeliverySpan } from '../../src/delivery/tracing.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../src/util/packageInfo.js';
@@ -146,5 +148,21 @@ describe('provisioner metrics', () => {
     pending = 7;
     const values = (metric(await collect(), METRICS.queueDepth)?.dataPoints ?? []).map((point) => point.value);
     expect(values).not.toContain(7);
+  });
+
+  it('show each endpoint\'s circuit (0 closed, 2 open), with the endpoint redacted', async () => {
+    const gate = new EndpointGate(endpointPolicies({ concurrency: 16, maxRetryAfterMs: 60_000 }));
+    const healthy = 'https://registry.example.org/api/records';
+    gate.tryStart(healthy, 'ok')?.end({ kind: 'success' });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) gate.tryStart(SECRET_URL, id)?.end({ kind: 'failure', reason: 'network' });
+    const instruments = createProvisionerMetrics('memory', () => ({ pending: 0, oldestAgeMs: null }), () => gate.circuits());
+    const points = metric(await collect(), METRICS.circuitState)?.dataPoints ?? [];
+    const byEndpoint = Object.fromEntries(points.map((point) => [String(point.attributes['remote_api_provisioner.endpoint']), point.value]));
+    expect(byEndpoint[healthy]).toBe(0);
+    expect(Object.entries(byEndpoint).find(([endpoint]) => endpoint.includes('search.example.org'))?.[1]).toBe(2);
+    expect(JSON.stringify(points)).not.toContain('pa55word');
+    expect(JSON.stringify(points)).not.toContain('k3y-value');
+    instruments.close();
+    gate.close();
   });
 });
