@@ -117,7 +117,7 @@ function describeLimits(endpoint: string, http: EndpointOptions): string {
           ...http.circuitBreaker,
         });
   const retryAfter = http.retry?.maxRetryAfterMs ?? DEFAULT_RETRY_OPTIONS.maxRetryAfterMs;
-  return `${concurrency} in flight, ${rate}, ${breaker}, Retry-After pauses up to ${retryAfter / 1_000} s (per process)`;
+  return `${concurrency} in flight, ${rate}, ${breaker}, Retry-After pauses up to ${retryAfter / 1_000} s`;
 }
 
 /** `function` plus its name when the name says more than the config key it sits under. */

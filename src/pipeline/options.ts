@@ -34,8 +34,8 @@ export type ProvisionerHttpOptions = {
   readonly concurrency?: number;
   /**
    * Limits of single endpoints, by their config key: `ratePerSecond` spaces request starts
-   * `1000 / rate` ms apart (no bursts), `concurrency` caps attempts in flight. Per process:
-   * with several instances, each keeps its own (see docs/delivery.md).
+   * `1000 / rate` ms apart (no bursts), `concurrency` caps attempts in flight. Per process;
+   * instances sharing a Redis store share the rate too (see docs/delivery.md).
    */
   readonly endpoints?: Readonly<Record<string, EndpointLimits>>;
   /**

@@ -203,6 +203,7 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     watch,
     gate,
     coalescing,
+    rates: Object.fromEntries(Object.entries(options.endpoints ?? {}).flatMap(([endpoint, limits]) => (limits.ratePerSecond === undefined ? [] : [[endpoint, limits.ratePerSecond]]))),
     ...(options.maxDeliveryAgeMs !== undefined ? { maxDeliveryAgeMs: options.maxDeliveryAgeMs } : {}),
     ...(options.retry !== undefined ? { retry: options.retry } : {}),
     // The stores run up to this many lanes per endpoint; the gate holds each endpoint to its own limit.

@@ -51,6 +51,8 @@ export type StoreHandlerOptions<R> = {
   readonly gate?: EndpointGate;
   /** How long a delivery may wait for its endpoint before it fails as `expired`. @default DEFAULT_MAX_DELIVERY_AGE_MS */
   readonly maxDeliveryAgeMs?: number;
+  /** `ratePerSecond` of rate-limited endpoints, for stores that share limits across instances. */
+  readonly rates?: Readonly<Record<string, number>>;
   /** The lanes of coalescing event configs: a superseded delivery is skipped when it is planned. */
   readonly coalescing?: Coalescing<R>;
 };
@@ -225,6 +227,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     restoreSecrets,
     endpoints: [...endpoints],
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.rates !== undefined ? { rates: options.rates } : {}),
     ...(options.scheduler !== undefined ? { scheduler: options.scheduler } : {}),
   };
 }

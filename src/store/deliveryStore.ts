@@ -133,8 +133,14 @@ export type DeliveryHandlers<R = AppRecord> = {
   readonly restoreSecrets?: (request: RequestDescriptor, names: readonly string[]) => Readonly<Record<string, string>>;
   /** Every endpoint of the config: stores that run workers per endpoint (Redis) start them for these. */
   readonly endpoints?: readonly string[];
-  /** Local stores: deliveries (of different keys) in flight at once. @default 16 */
+  /** Local stores: deliveries (of different keys) in flight at once, per endpoint. @default 16 */
   readonly concurrency?: number;
+  /**
+   * Request starts per second of rate-limited endpoints (`http.endpoints[endpoint].ratePerSecond`).
+   * The pipeline spaces starts in each process; a store shared by several instances may hold
+   * the endpoint to it across all of them (the Redis store does, with BullMQ's rate limiter).
+   */
+  readonly rates?: Readonly<Record<string, number>>;
   /**
    * The clock and timers of retries and backoff waits (local stores; the Redis store waits
    * in Redis): a `TestScheduler` runs the store path in virtual time. @default asyncScheduler

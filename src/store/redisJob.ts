@@ -15,6 +15,17 @@ export type BullModule = typeof import('bullmq');
 
 /** The workers' rate limiter is only the backoff gate: its own limit is never reached. @internal */
 export const LIMITER = { max: 1_000_000, duration: 1_000 };
+
+/**
+ * The rate limiter of one partition's workers: the backoff gate, and for a rate-limited
+ * endpoint one job start per `partitions / rate` seconds in each partition, so that every
+ * instance together starts at most `rate` a second (BullMQ keeps the limit in Redis).
+ * @internal
+ */
+export function limiterFor(ratePerSecond: number | undefined, partitions: number): { readonly max: number; readonly duration: number } {
+  if (ratePerSecond === undefined) return LIMITER;
+  return { max: 1, duration: Math.ceil((1_000 * partitions) / ratePerSecond) };
+}
 /** The states of a job not settled yet. @internal */
 export const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 

@@ -24,7 +24,7 @@ import type {
   StoreOutcome,
 } from './deliveryStore.js';
 import { selectDeadLetters } from './memoryStore.js';
-import { deadLetterOf, JOB_STATES_UNSETTLED, LIMITER, type BullModule, type Buffered, type JobData } from './redisJob.js';
+import { deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
 import { processJob, type ProcessContext } from './redisProcess.js';
@@ -321,7 +321,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
         connection: this.#connection,
         prefix: this.#options.prefix,
         concurrency: 1,
-        limiter: LIMITER,
+        limiter: limiterFor(this.#handlers?.rates?.[endpoint], this.#options.partitions),
         lockDuration: this.#options.lockDurationMs,
         stalledInterval: this.#options.stalledIntervalMs,
         maxStalledCount: this.#options.maxStalledCount,

@@ -56,10 +56,10 @@ describe('remote-api-provisioner check', () => {
     expect(code).toBe(0);
     const lines = stdout.split('\n').map((line) => line.trimEnd());
     expect(lines).toContain(
-      '    limits: 4 in flight, 50 requests/s (one every 20 ms), circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s (per process)',
+      '    limits: 4 in flight, 50 requests/s (one every 20 ms), circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s',
     );
     expect(lines).toContain(
-      '    limits: 8 in flight, no rate limit, circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s (per process)',
+      '    limits: 8 in flight, no rate limit, circuit opens after 10 failures in 30 s, probes every 1–60 s, Retry-After pauses up to 60 s',
     );
     expect(stdout).toContain('publish: coalesce: only the newest waiting delivery of a record is sent');
     const bad = await run('check', fixture('bad-limits.config.mjs'));

@@ -244,6 +244,25 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
   );
 });
 
+describe('a rate limit shared through Redis', () => {
+  it('two instances on one Redis store hold an endpoint to ratePerSecond together: no one-second window holds more than 55', async () => {
+    const receiver = await startReceiver();
+    const http = { endpoints: { [receiver.url]: { ratePerSecond: 50 } } };
+    const one = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url), http);
+    const two = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url), http);
+    try {
+      for (let n = 0; n < 100; n += 1) one.hooks.publish({ identity: { id: 1 }, record: record(`one-${n}`, 1) });
+      for (let n = 0; n < 100; n += 1) two.hooks.publish({ identity: { id: 1 }, record: record(`two-${n}`, 1) });
+      await Promise.all([one.provisioner.drain(), two.provisioner.drain()]);
+      expect(receiver.arrivals).toHaveLength(200);
+      expect(busiestSecond(receiver.arrivals)).toBeLessThanOrEqual(55);
+    } finally {
+      await Promise.all([one.provisioner.close({ timeoutMs: 2_000 }), two.provisioner.close({ timeoutMs: 2_000 })]);
+      await receiver.stop();
+    }
+  }, 30_000);
+});
+
 describe('endpoints are independent', () => {
   it('an endpoint whose circuit is open holds its own deliveries, not those of another endpoint', async () => {
     const down = await startReceiver();
