@@ -3,7 +3,7 @@ import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkError, TimeoutError, createKyEffect, type KyEffectOptions } from '../../src/index.js';
 import { answerJson, startHttpServer, type RecordedRequest, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 type Route = (request: RecordedRequest, response: ServerResponse, raw: import('node:http').IncomingMessage) => void;
 

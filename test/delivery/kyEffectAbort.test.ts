@@ -2,7 +2,7 @@ import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptAbort, createLeanFetch } from '../../src/delivery/leanFetch.js';
 import { createKyEffect } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
 
 let server: TestHttpServer;

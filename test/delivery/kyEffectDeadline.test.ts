@@ -1,7 +1,7 @@
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, createKyEffect } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
 
 /** A 40-byte JSON body, written one byte every 20 ms (about 800 ms in all). */

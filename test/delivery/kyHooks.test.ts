@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, createKyEffect, createProvisioner, createUnitOfWork, defineConfig, type DeliveryOutcome, type KyClientOptions } from '../../src/index.js';
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest, identity, type RdmRecord, rdmRecord } from '../helpers/factories.js';
 
-type Fixture = { readonly id: string; readonly access: { readonly record: string }; readonly metadata: { readonly title: string } };
-const record = JSON.parse(readFileSync(new URL('../fixtures/rdm-record.json', import.meta.url), 'utf8')) as Fixture;
-const identity = { id: 7 };
+type Fixture = RdmRecord;
+const record = rdmRecord();
 
 let server: TestHttpServer;
 /** Status per path; 503 the first time for /flaky. */

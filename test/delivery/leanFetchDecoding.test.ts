@@ -9,7 +9,7 @@ import { createLeanFetch } from '../../src/delivery/leanFetch.js';
 import { readBodyBounded } from '../../src/delivery/leanResponse.js';
 import { NetworkError, createKyEffect } from '../../src/index.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const MIB = 1024 * 1024;
 const document = { id: 'remote-1', status: 'indexed', note: 'é ✓ '.repeat(50) };

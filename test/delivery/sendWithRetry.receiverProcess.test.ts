@@ -21,7 +21,7 @@ import {
   type SendResult,
 } from '../../src/index.js';
 import { startReceiverProcess, type ReceivedRequest, type ReceiverEvent, type ReceiverProcess } from '../helpers/receiverProcess.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const MIB = 1024 * 1024;
 const secrets = [`whsec_${randomBytes(24).toString('base64')}`, `whsec_${randomBytes(24).toString('base64')}`] as const;

@@ -14,7 +14,7 @@ import {
   type ServiceEvent,
 } from '../../src/index.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { community, identity, rdmRecord } from './fixtures.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
 
 const servers: TestHttpServer[] = [];
 afterEach(async () => {

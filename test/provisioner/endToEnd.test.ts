@@ -12,7 +12,7 @@ import {
   type JsonObject,
   type Owner,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
+import { rdmRecord } from '../helpers/factories.js';
 import { collect, kindOf, reply, startLoopback, type Loopback } from './loopback.js';
 
 type Work = AppRecord & {
@@ -125,8 +125,7 @@ describe('publish → callback stores the remote id → later publish PUTs to it
     const hooks = provisioner.hooks('rdm_record');
     const { outcomes, callbacks } = collect(provisioner);
 
-    const fixture = rdmRecord() as Work;
-    const record: Work = { ...fixture, custom_fields: {} };
+    const record = rdmRecord({ custom_fields: {} }) as AppRecord as Work;
     const user: Identity = { id: 1 };
 
     // 1. The first publish is POSTed; the callback stores the remote id.

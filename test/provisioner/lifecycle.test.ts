@@ -11,7 +11,7 @@ import {
   type HttpEffect,
   type ProvisionerResponse,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
+import { rdmRecord } from '../helpers/factories.js';
 import { collect, kindOf, reply, startLoopback, type Loopback } from './loopback.js';
 
 const identity = { id: 7 };

@@ -6,7 +6,7 @@ import {
   type AppRecord,
   type DeliveryOutcome,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
+import { rdmRecord } from '../helpers/factories.js';
 import { collect, deadUrl, kindOf, reply, startLoopback, tally, type Loopback } from './loopback.js';
 
 const identity = { id: 7 };

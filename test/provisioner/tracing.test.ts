@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -8,10 +8,10 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, createSqliteStore, createUnitOfWork, defineConfig } from '../../src/index.js';
 import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { identity, rdmRecord, type RdmRecord } from '../helpers/factories.js';
 
-type Fixture = { readonly id: string; readonly access: { readonly record: string }; readonly metadata: { readonly title: string } };
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/rdm-record.json', import.meta.url), 'utf8')) as Fixture;
-const identity = { id: 7 };
+type Fixture = RdmRecord;
+const fixture = rdmRecord();
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createProvisioner, defineConfig, type AppRecord, type DeliveryOutcome, type SkippedOutcome } from '../../src/index.js';
 import { encodeEvent } from '../../src/store/codec.js';
 import { outcomeOfWire, wireOutcome } from '../../src/store/redisWire.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
+import { rdmRecord } from '../helpers/factories.js';
 import { collect, reply, startLoopback, type Loopback } from './loopback.js';
 
 const identity = { id: 7 };

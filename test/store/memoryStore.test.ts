@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/memoryStore.js';
 import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { testHandlers } from './helpers/handlers.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 

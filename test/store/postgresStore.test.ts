@@ -3,7 +3,7 @@ import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgresStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, query, uniqueSchema } from './helpers/postgres.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';

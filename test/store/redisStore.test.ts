@@ -4,7 +4,7 @@ import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redisStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';

@@ -7,7 +7,7 @@ import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createSqliteStore, sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 

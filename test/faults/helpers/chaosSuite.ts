@@ -19,7 +19,8 @@ import { createKyEffect, createProvisioner, defineConfig, type DeliveryOutcome, 
 import { classifyFault, classifyStatus, mayHaveActed, type Fault, type FaultRule, type RecordedRequest, type WeightedFault } from './faultPlan.js';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, countBy, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
+import { collect, countBy, printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
 
 const FAULT_SHARE = Number(process.env['FAULTS_SHARE'] ?? 0.3);
 const SEED = Number(process.env['FAULTS_SEED'] ?? 20260302);
@@ -258,7 +259,7 @@ export function chaosSuite(store: FaultStore): void {
       for (let revision = 1; revision <= EVENTS_PER_RECORD; revision++) {
         const method = LIFE[revision - 1] as LifeMethod;
         for (let index = 0; index < RECORDS; index++) {
-          const record = recordFor(recordId(index), revision);
+          const record = recordAt(recordId(index), revision);
           expect(() => hooks[method]({ identity, record })).not.toThrow();
           emitted += 1;
           expectedPairs.add(`search ${record.id} ${revision}`);

@@ -16,7 +16,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, defineConfig, type DeliveryOutcome } from 'remote-api-provisioner';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
+import { collect, printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
 
 type Args = { readonly record?: TestRecord | null };
 type PublishHooks = { readonly publish: (args: unknown) => void };
@@ -67,7 +68,7 @@ export function limitsSuite(store: FaultStore): void {
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
       const EVENTS = 60;
       // All in one tick: no delivery settles and no journal reaches Redis in between.
-      for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 5}`, Math.floor(i / 5) + 1) });
+      for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 5}`, Math.floor(i / 5) + 1) });
       await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -114,7 +115,7 @@ export function limitsSuite(store: FaultStore): void {
       const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { concurrency: 2, timeoutMs: 5_000, maxQueue: 10 } });
       const collected = collect(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-      for (let i = 0; i < 40; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 4}`, Math.floor(i / 4) + 1) });
+      for (let i = 0; i < 40; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 4}`, Math.floor(i / 4) + 1) });
       await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -137,11 +138,11 @@ export function limitsSuite(store: FaultStore): void {
         const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { ...opened.http, concurrency: 1, timeoutMs: 5_000 } });
         const collected = collect(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        for (let revision = 1; revision <= 10; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
+        for (let revision = 1; revision <= 10; revision++) hooks.publish({ identity, record: recordAt('rec-bound', revision) });
         // Redis acknowledges the first ten: acknowledged, they still count until they settle.
         await opened.store?.flush();
         const settledBefore = collected.outcomes.length;
-        for (let revision = 11; revision <= 20; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
+        for (let revision = 11; revision <= 20; revision++) hooks.publish({ identity, record: recordAt('rec-bound', revision) });
         const overflowedAtOnce = collected.outcomes.filter((o) => o.kind === 'failed' && o.reason === 'overflow').length;
         await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
         await provisioner.close();
@@ -170,7 +171,7 @@ export function limitsSuite(store: FaultStore): void {
       const provisioner = createProvisioner({ events: configFor(endpoint), ...(await store.open('odd-answers', { partitions: 1 })), http: { maxResponseBytes: 1_024, concurrency: 1 } });
       const collected = collect(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-      for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordFor('rec-odd', revision) });
+      for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordAt('rec-odd', revision) });
       await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -202,7 +203,7 @@ export function limitsSuite(store: FaultStore): void {
         provisioner.events$.subscribe((event) => accepted.push(event.eventId));
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         const EVENTS = 20;
-        for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 10}`, Math.floor(i / 10) + 1) });
+        for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 10}`, Math.floor(i / 10) + 1) });
         await expect.poll(async () => (await receiver.stats()).requests).toBe(inFlight);
         const started = performance.now();
         await withDeadline(provisioner.close({ timeoutMs: 200 }), 5_000, 'close({ timeoutMs: 200 }) to resolve');

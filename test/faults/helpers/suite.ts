@@ -1,27 +1,12 @@
 /**
- * Small helpers shared by the fault suite: realistic records from the shared fixtures,
- * outcome collection and tallies, deadlines, and the figures the suite prints.
+ * Small helpers shared by the fault suite: outcome collection and tallies, deadlines, and the figures the suite prints.
  *
  * @internal test helper
  */
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Observable, Subscription } from 'rxjs';
-import type { AppRecord, CallbackOutcome, DeliveryOutcome } from '../../../src/index.js';
-
-/** The shared published-record fixture (InvenioRDM 12 shape). */
-const RECORD_FIXTURE = JSON.parse(
-  readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8'),
-) as AppRecord & { readonly revision_id: number };
-
-/** A record of the fixture's shape with its own id and revision. */
-export type TestRecord = AppRecord & { readonly id: string; readonly revision_id: number };
-
-/** The fixture record with another id and revision (a fresh object each time). */
-export function recordFor(id: string, revision: number, overrides: Readonly<Record<string, unknown>> = {}): TestRecord {
-  return { ...(structuredClone(RECORD_FIXTURE) as AppRecord), id, revision_id: revision, ...overrides } as TestRecord;
-}
+import type { CallbackOutcome, DeliveryOutcome } from '../../../src/index.js';
 
 /** Everything the provisioner reported, collected as it comes. */
 export type Collected = {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHttpStatusError, isPayloadError, PayloadError, type RequestPlan } from '../../../src/index.js';
 import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import type { DeliveryStore, StoreOutcome } from '../../../src/store/deliveryStore.js';
-import { publishEvent } from './events.js';
+import { publishEvent } from '../../helpers/factories.js';
 import { testHandlers } from './handlers.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
