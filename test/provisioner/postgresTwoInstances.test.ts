@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryIdOf } from '../../src/index.js';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, query, uniqueSchema } from '../store/helpers/postgres.js';
-import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
+import { checkArrivals, startReceiver } from '../helpers/receiver.js';
 
 const APP = fileURLToPath(new URL('../store/helpers/postgresApp.ts', import.meta.url));
 
@@ -50,14 +50,14 @@ describe('createProvisioner with the postgres store, two instances', () => {
     const kill: { victim: { index: number; deliveredBefore: number; arrivedBefore: number } | null } = { victim: null };
     // Halfway through the deliveries, once both instances have committed all their hook calls.
     const killIfDue = (): void => {
-      if (kill.victim !== null || receiver.arrivals.length < EVENTS / 2 || !apps.every((app) => app.messages.some((m) => m.type === 'committed'))) return;
+      if (kill.victim !== null || receiver.requests.length < EVENTS / 2 || !apps.every((app) => app.messages.some((m) => m.type === 'committed'))) return;
       const delivered = apps.map((app) => app.delivered());
       const index = (delivered[1] ?? 0) > (delivered[0] ?? 0) ? 1 : 0;
-      kill.victim = { index, deliveredBefore: delivered[index] ?? 0, arrivedBefore: receiver.arrivals.length };
+      kill.victim = { index, deliveredBefore: delivered[index] ?? 0, arrivedBefore: receiver.requests.length };
       apps[index]?.child.kill('SIGKILL');
     };
-    const receiver = await startReceiver({ delayMs: 2, onArrival: killIfDue });
-    const env = { DATABASE_URL, SCHEMA: schema, NAME: 'two', LOCK_MS: '5000', RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), COUNT: String(EVENTS), MODE: 'commit', TX_BATCH: '50', WAIT_FOR_GO: '1' };
+    const receiver = await startReceiver({ delayMs: 2, onRequest: killIfDue });
+    const env = { DATABASE_URL, SCHEMA: schema, NAME: 'two', LOCK_MS: '5000', RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS), COUNT: String(EVENTS), MODE: 'commit', TX_BATCH: '50', WAIT_FOR_GO: '1' };
     try {
       const started = Date.now();
       apps.push(startApp({ ...env, SHARE: '0/2' }), startApp({ ...env, SHARE: '1/2' }));
@@ -66,7 +66,7 @@ describe('createProvisioner with the postgres store, two instances', () => {
       for (const app of apps) app.child.send({ type: 'go' });
       const exits = await Promise.all(apps.map((app) => app.exited));
       const killed = kill.victim;
-      if (killed === null) throw new Error(`Expected an instance to be killed at the arrival ${EVENTS / 2}, got ${receiver.arrivals.length} arrivals`);
+      if (killed === null) throw new Error(`Expected an instance to be killed at the arrival ${EVENTS / 2}, got ${receiver.requests.length} arrivals`);
       const survivor = apps[1 - killed.index] as App;
       expect(exits[killed.index]).toBe('SIGKILL');
       expect(exits[1 - killed.index]).toBe(0);
@@ -76,14 +76,14 @@ describe('createProvisioner with the postgres store, two instances', () => {
       for (const { eventIds, indices } of committed) {
         eventIds.forEach((eventId, i) => {
           const n = indices[i] ?? -1;
-          expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
+          expected.set(deliveryIdOf(eventId, receiver.url()), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
         });
       }
       expect(expected.size).toBe(EVENTS);
       // The database agrees: every record holds its last revision.
       const revisions = await query<{ count: string }>(`SELECT count(*)::text AS count FROM ${schema}.records WHERE (data->>'revision_id')::int = $1`, [EVENTS / RECORDS]);
       expect(Number(revisions[0]?.count)).toBe(RECORDS);
-      const check = checkArrivals(receiver.arrivals, expected);
+      const check = checkArrivals(receiver.requests, expected);
       expect(check.missing).toEqual([]);
       expect(check.unknown).toEqual([]);
       expect(check.contentUnderOtherIds).toEqual([]);

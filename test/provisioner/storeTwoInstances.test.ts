@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryIdOf } from '../../src/index.js';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
-import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
+import { checkArrivals, startReceiver } from '../helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const APP = fileURLToPath(new URL('./helpers/storeApp.ts', import.meta.url));
@@ -57,7 +57,7 @@ describe('createProvisioner with the redis store, two instances', () => {
     const kill: { victim: Victim | null } = { victim: null };
     const receiver = await startReceiver({
       delayMs: 2,
-      onArrival: (_arrival, count) => {
+      onRequest: (_arrival, count) => {
         if (count !== EVENTS / 2) return;
         const delivered = apps.map((app) => app.delivered());
         const index = (delivered[1] ?? 0) > (delivered[0] ?? 0) ? 1 : 0;
@@ -66,7 +66,7 @@ describe('createProvisioner with the redis store, two instances', () => {
       },
     });
     // A lock of 5 s rather than 2: a busy machine that delays a lock's renewal past its expiry lets the other instance run that delivery again, one repeat more than the kill causes.
-    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), LOCK_MS: '5000', RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1', HOOK_BATCH: '100' };
+    const env = { STORE: 'redis', REDIS_URL, PREFIX: prefix, NAME: 'two', PARTITIONS: String(PARTITIONS), LOCK_MS: '5000', RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS), JOURNAL_COUNT: String(EVENTS), WAIT_FOR_GO: '1', HOOK_BATCH: '100' };
     try {
       const started = Date.now();
       apps.push(startApp({ ...env, SHARE: '0/2' }), startApp({ ...env, SHARE: '1/2' }));
@@ -76,7 +76,7 @@ describe('createProvisioner with the redis store, two instances', () => {
       const journaled = await Promise.all(apps.map((app) => app.waitFor('journaled')));
       const exits = await Promise.all(apps.map((app) => app.exited));
       const killed = kill.victim;
-      if (killed === null) throw new Error(`Expected an instance to be killed at the arrival ${EVENTS / 2}, got ${receiver.arrivals.length} arrivals`);
+      if (killed === null) throw new Error(`Expected an instance to be killed at the arrival ${EVENTS / 2}, got ${receiver.requests.length} arrivals`);
       const survivor = apps[1 - killed.index] as App;
       expect(exits[killed.index]).toBe('SIGKILL');
       expect(exits[1 - killed.index]).toBe(0);
@@ -87,11 +87,11 @@ describe('createProvisioner with the redis store, two instances', () => {
       for (const { eventIds, indices } of journaled) {
         eventIds.forEach((eventId, i) => {
           const n = indices[i] ?? -1;
-          expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
+          expected.set(deliveryIdOf(eventId, receiver.url()), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
         });
       }
       expect(expected.size).toBe(EVENTS);
-      const check = checkArrivals(receiver.arrivals, expected);
+      const check = checkArrivals(receiver.requests, expected);
       expect(check.missing).toEqual([]);
       expect(check.unknown).toEqual([]);
       expect(check.contentUnderOtherIds).toEqual([]);

@@ -7,7 +7,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, createSqliteStore, createUnitOfWork, defineConfig } from '../../src/index.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { identity, rdmRecord, type RdmRecord } from '../helpers/factories.js';
 
 type Fixture = RdmRecord;
@@ -22,7 +22,7 @@ const finishedSpans = async () => {
 const appTracer = () => trace.getTracer('records-app');
 const SECRET = 'tok-s3cr3t-value';
 
-let server: TestHttpServer;
+let server: Receiver;
 /** While true, the receiver answers 503. */
 let receiverDown = false;
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  server = await startHttpServer((_request, response) => answerJson(response, receiverDown ? 503 : 201, { ok: !receiverDown }));
+  server = await startReceiver((_request, response) => answerJson(response, receiverDown ? 503 : 201, { ok: !receiverDown }));
 });
 
 afterAll(async () => {

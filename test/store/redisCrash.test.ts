@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkArrivals, startReceiver } from './helpers/receiver.js';
+import { checkArrivals, startReceiver } from '../helpers/receiver.js';
 import { closeApp, expectedArrivals, startApp, waitForUnique, type App } from './helpers/redisApps.js';
 import { assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
 
@@ -21,23 +21,23 @@ describe('redis store, crash tests', () => {
     let second: App | null = null;
     const receiver = await startReceiver({
       delayMs: 20,
-      onArrival: (_arrival, count) => {
+      onRequest: (_arrival, count) => {
         if (count === 300) first?.child.kill('SIGKILL');
       },
     });
     const runId = `single${Date.now().toString(36)}`;
-    const env = { RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), RUN_ID: runId, NAME: 'single' };
+    const env = { RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS), RUN_ID: runId, NAME: 'single' };
     try {
       const started = Date.now();
       first = startApp(prefix, PARTITIONS, { ...env, JOURNAL_COUNT: String(EVENTS) });
       const journaled = await first.waitFor('journaled');
       expect(await first.exited).toBe('SIGKILL');
-      const arrivedBeforeKill = receiver.arrivals.length;
+      const arrivedBeforeKill = receiver.requests.length;
       second = startApp(prefix, PARTITIONS, { ...env, JOURNAL_COUNT: '0' });
       await waitForUnique(receiver, EVENTS, 30_000);
       const deliveredBySecond = await closeApp(second);
 
-      const check = checkArrivals(receiver.arrivals, expectedArrivals(runId, receiver.url, EVENTS, RECORDS));
+      const check = checkArrivals(receiver.requests, expectedArrivals(runId, receiver.url(), EVENTS, RECORDS));
       expect(check.missing).toEqual([]);
       expect(check.unknown).toEqual([]);
       expect(check.contentUnderOtherIds).toEqual([]);

@@ -6,7 +6,7 @@ import { createRedisStore, type RedisStoreOptions } from '../../src/store/redisS
 import { collect, describeStoreContract } from './helpers/contract.js';
 import { publishEvent } from '../helpers/factories.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
 
 // These tests need the real Redis (127.0.0.1:6379 here and in CI, REDIS_URL overrides): when
@@ -50,16 +50,16 @@ describe('redis store', () => {
     two.start(testHandlers());
     const entries = [];
     for (let revision = 1; revision <= 10; revision += 1) {
-      for (let record = 0; record < 8; record += 1) entries.push({ event: publishEvent(`rec-${record}`, revision), endpoints: [receiver.url] });
+      for (let record = 0; record < 8; record += 1) entries.push({ event: publishEvent(`rec-${record}`, revision), endpoints: [receiver.url()] });
     }
     app.journal(entries);
     await app.drain();
     await vitestWaitFor(() => seen.every((outcomes) => outcomes.length === 80));
 
     for (let record = 0; record < 8; record += 1) {
-      expect(receiver.arrivals.filter((x) => x.recordId === `rec-${record}`).map((x) => x.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(receiver.requests.filter((x) => x.recordId === `rec-${record}`).map((x) => x.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
-    const ids = entries.map(({ event }) => deliveryIdOf(event.eventId, receiver.url)).sort();
+    const ids = entries.map(({ event }) => deliveryIdOf(event.eventId, receiver.url())).sort();
     for (const outcomes of seen) expect(outcomes.map((o) => o.deliveryId).sort()).toEqual(ids);
     const [atApp = [], atOne = [], atTwo = []] = seen;
     expect(atApp.filter((o) => o.local)).toEqual([]);
@@ -76,13 +76,13 @@ describe('redis store', () => {
   });
 
   it('never writes secret headers to Redis, and restores them for the attempt', async () => {
-    receiver = await startReceiver({ answer: () => 422 });
+    receiver = await startReceiver({ status: () => 422 });
     const store = await createRedisStore(options());
     open.push(store);
-    store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url] }]);
+    store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url()] }]);
     store.start(testHandlers());
     await store.drain();
-    expect(receiver.arrivals.map((a) => a.authorization)).toEqual([TEST_TOKEN]);
+    expect(receiver.requests.map((a) => a.authorization)).toEqual([TEST_TOKEN]);
     const client = new Redis(REDIS_URL);
     try {
       const keys = await client.keys(`${prefix}:*`);

@@ -20,8 +20,9 @@ import {
 } from 'remote-api-provisioner';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { printFigures, tallyOutcomes, withDeadline } from './suite.js';
 import { recordAt, type TestRecord } from '../../helpers/factories.js';
+import { collectAppRecords } from '../../helpers/outcomes.js';
 
 type Args = { readonly record?: TestRecord | null; readonly owner?: unknown };
 type LooseEventConfig = Readonly<Record<string, unknown>>;
@@ -84,7 +85,7 @@ export function badInputSuite(store: FaultStore): void {
       provisioner: Provisioner,
       badRecord: unknown = recordAt('bad-1', 1),
     ): Promise<{ readonly byKey: Map<string, DeliveryOutcome>; readonly outcomes: readonly DeliveryOutcome[]; readonly callbacks: readonly CallbackOutcome[] }> {
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
       expect(() => hooks.publish({ identity, record: badRecord })).not.toThrow();
       expect(() => hooks.publish({ identity, record: recordAt('good-1', 1) })).not.toThrow();
@@ -290,7 +291,7 @@ export function badInputSuite(store: FaultStore): void {
       it('ids with / ? # .. and unicode stay one path segment with recordUrl; a bare ".." id is refused with reason url', async () => {
         const url_factory = (record: TestRecord | null | undefined): string => recordUrl(bad, String(record?.id));
         const provisioner = await provisionerWith({ url_factory });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         for (const id of [...oddIds, '..']) expect(() => hooks.publish({ identity, record: recordAt(id, 1) })).not.toThrow();
         hooks.publish({ identity, record: recordAt('good-1', 1) });
@@ -329,7 +330,7 @@ export function badInputSuite(store: FaultStore): void {
         const url_factory = (record: TestRecord | null | undefined): string =>
           record?.revision_id === 4 ? 'http://127.0.0.1:1/elsewhere' : `${bad}/${String(record?.id)}?rev=${String(record?.revision_id)}`;
         const provisioner = await provisionerWith({ payload, url_factory });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordAt('same', revision) });
         await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
@@ -355,7 +356,7 @@ export function badInputSuite(store: FaultStore): void {
     describe('odd hook calls', () => {
       it('hook calls with missing or wrong arguments do not throw, and each call is accounted for', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         const calls: readonly unknown[][] = [[], [undefined], [null], [{}], [{ record: recordAt('no-identity', 1) }], ['a string'], [{ identity, record: null }]];
         for (const args of calls) expect(() => (hooks.publish as (...a: unknown[]) => void)(...args)).not.toThrow();
@@ -373,7 +374,7 @@ export function badInputSuite(store: FaultStore): void {
 
       it('hooks called after close() do not throw and send nothing', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         hooks.publish({ identity, record: recordAt('good-1', 1) });
         await provisioner.close();
@@ -391,7 +392,7 @@ export function badInputSuite(store: FaultStore): void {
 
       it('a hook called while close() runs is delivered or fails with reason closed, never lost', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         hooks.publish({ identity, record: recordAt('good-1', 1) });
         const closing = provisioner.close();

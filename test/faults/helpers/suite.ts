@@ -1,36 +1,14 @@
 /**
- * Small helpers shared by the fault suite: outcome collection and tallies, deadlines, and the figures the suite prints.
+ * Small helpers shared by the fault suite: outcome tallies, deadlines, and the figures the suite prints.
  *
  * @internal test helper
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Observable, Subscription } from 'rxjs';
-import type { CallbackOutcome, DeliveryOutcome } from '../../../src/index.js';
-
-/** Everything the provisioner reported, collected as it comes. */
-export type Collected = {
-  readonly outcomes: DeliveryOutcome[];
-  readonly callbacks: CallbackOutcome[];
-  stop(): void;
-};
-
-/** Subscribes to `outcomes$` and `callbacks$` and keeps what they emit. */
-export function collect<R>(provisioner: {
-  readonly outcomes$: Observable<DeliveryOutcome<R>>;
-  readonly callbacks$: Observable<CallbackOutcome<R>>;
-}): Collected {
-  const outcomes: DeliveryOutcome[] = [];
-  const callbacks: CallbackOutcome[] = [];
-  const subscriptions: Subscription[] = [
-    provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome as DeliveryOutcome)),
-    provisioner.callbacks$.subscribe((outcome) => callbacks.push(outcome as CallbackOutcome)),
-  ];
-  return { outcomes, callbacks, stop: () => subscriptions.forEach((s) => s.unsubscribe()) };
-}
+import type { DeliveryOutcome } from '../../../src/index.js';
 
 /** Outcomes counted by kind, and by kind:reason. */
-export function tallyOutcomes(outcomes: readonly DeliveryOutcome[]): Record<string, number> {
+export function tallyOutcomes(outcomes: readonly DeliveryOutcome<unknown>[]): Record<string, number> {
   const tally: Record<string, number> = {};
   for (const outcome of outcomes) {
     const key = outcome.kind === 'delivered' ? 'delivered' : `${outcome.kind}:${outcome.reason}`;
