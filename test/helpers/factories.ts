@@ -20,9 +20,9 @@ import type {
   ServiceEvent,
 } from '../../src/index.js';
 
-const read = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
-const RDM_RECORD_JSON = read('rdm-record.json');
-const COMMUNITY_JSON = read('community.json');
+const read = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
+const RDM_RECORD = read('rdm-record.json') as RdmRecord;
+const COMMUNITY = read('community.json') as Community;
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -43,12 +43,12 @@ export type TestRecord = RdmRecord & { readonly revision_id: number };
 
 /** A fresh copy of the published record fixture, with fields changed by `patch`. */
 export function rdmRecord(patch: Readonly<Record<string, unknown>> = {}): RdmRecord {
-  return { ...(JSON.parse(RDM_RECORD_JSON) as RdmRecord), ...patch };
+  return { ...structuredClone(RDM_RECORD), ...patch };
 }
 
 /** A fresh copy of the community fixture, with fields changed by `patch`. */
 export function community(patch: Readonly<Record<string, unknown>> = {}): Community {
-  return { ...(JSON.parse(COMMUNITY_JSON) as Community), ...patch };
+  return { ...structuredClone(COMMUNITY), ...patch };
 }
 
 /** The record fixture as record `id` at `revision` (other fields changed by `patch`). */
