@@ -204,34 +204,3 @@ export async function refusingOrigin(): Promise<string> {
   await receiver.close();
   return receiver.origin;
 }
-
-/**
- * Checks the requests against what was journaled: every delivery id arrived, none unknown,
- * each (record, revision) under one delivery id only, and per record the revisions never go
- * back (a duplicate re-sends the request in flight, before the next one). Returns the figures.
- */
-export function checkArrivals(
-  requests: readonly RecordedRequest[],
-  expected: ReadonlyMap<string, { readonly recordId: string; readonly revision: number }>,
-): { readonly unique: number; readonly duplicates: number; readonly missing: readonly string[]; readonly unknown: readonly string[]; readonly orderViolations: readonly string[]; readonly contentUnderOtherIds: readonly string[] } {
-  const seen = new Set<string>();
-  const unknown: string[] = [];
-  const idOfContent = new Map<string, string>();
-  const contentUnderOtherIds: string[] = [];
-  const lastRevision = new Map<string, number>();
-  const orderViolations: string[] = [];
-  for (const request of requests) {
-    const wanted = expected.get(request.deliveryId);
-    if (wanted === undefined) unknown.push(request.deliveryId);
-    seen.add(request.deliveryId);
-    const content = `${request.recordId}@${request.revision}`;
-    const firstId = idOfContent.get(content);
-    if (firstId === undefined) idOfContent.set(content, request.deliveryId);
-    else if (firstId !== request.deliveryId) contentUnderOtherIds.push(`${content}: ${firstId} and ${request.deliveryId}`);
-    const last = lastRevision.get(request.recordId) ?? -Infinity;
-    if (request.revision < last) orderViolations.push(`${request.recordId}: revision ${request.revision} after ${last}`);
-    lastRevision.set(request.recordId, Math.max(last, request.revision));
-  }
-  const missing = [...expected.keys()].filter((id) => !seen.has(id));
-  return { unique: seen.size, duplicates: requests.length - seen.size, missing, unknown, orderViolations, contentUnderOtherIds };
-}

@@ -1,7 +1,6 @@
-// Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and the receiver
-// checks they share.
+// Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and waiting for
+// their deliveries at the receiver.
 import { fileURLToPath } from 'node:url';
-import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import { forkApp, type AppProcess } from '../../helpers/appProcess.js';
 import type { Receiver } from '../../helpers/receiver.js';
 import { REDIS_URL } from './redis.js';
@@ -37,10 +36,4 @@ export async function waitForUnique(receiver: Receiver, count: number, timeoutMs
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-export function expectedArrivals(runId: string, url: string, events: number, records: number): Map<string, { recordId: string; revision: number }> {
-  const expected = new Map<string, { recordId: string; revision: number }>();
-  for (let n = 0; n < events; n += 1) expected.set(deliveryIdOf(`${runId}-${n}`, url), { recordId: `rec-${n % records}`, revision: Math.floor(n / records) + 1 });
-  return expected;
 }
