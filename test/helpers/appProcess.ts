@@ -86,3 +86,18 @@ export function requiredEnv(name: string): string {
 export function sendToParent(message: object): void {
   process.send?.(message);
 }
+
+/**
+ * In an app script run with WAIT_FOR_GO=1: reports 'ready' and resolves when the test says
+ * 'go' (so that several instances listen before any of them works). At once otherwise.
+ */
+export async function waitForGo(): Promise<void> {
+  if (process.env['WAIT_FOR_GO'] !== '1') return;
+  const go = new Promise<void>((resolve) => {
+    process.on('message', (message: { readonly type?: string }) => {
+      if (message.type === 'go') resolve();
+    });
+  });
+  sendToParent({ type: 'ready' });
+  await go;
+}

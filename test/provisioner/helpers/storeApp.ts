@@ -19,7 +19,7 @@ import {
   createUnitOfWork,
   type DeliveryStore,
 } from '../../../src/index.js';
-import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
+import { requiredEnv as env, sendToParent as send, waitForGo } from '../../helpers/appProcess.js';
 import { recordAt, revisionConfig } from '../../helpers/factories.js';
 
 const url = env('RECEIVER_URL');
@@ -50,15 +50,7 @@ provisioner.outcomes$.subscribe((outcome) => {
   if (outcome.kind === 'delivered') delivered.add(outcome.request.deliveryId);
 });
 
-if (process.env['WAIT_FOR_GO'] === '1') {
-  const go = new Promise<void>((resolve) => {
-    process.on('message', (message: { readonly type?: string }) => {
-      if (message.type === 'go') resolve();
-    });
-  });
-  send({ type: 'ready' });
-  await go;
-}
+await waitForGo();
 
 const count = Number(env('JOURNAL_COUNT'));
 const records = Number(env('RECORDS'));

@@ -12,7 +12,7 @@
 // outcomes$ saw, distinct, and the callbacks it ran: one per delivery it made).
 import pg from 'pg';
 import { createPgUnitOfWork, createPostgresStore, createProvisioner, type AppRecord } from '../../../src/index.js';
-import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
+import { requiredEnv as env, sendToParent as send, waitForGo } from '../../helpers/appProcess.js';
 import { recordAt as fixtureAt, revisionConfig } from '../../helpers/factories.js';
 
 const url = env('RECEIVER_URL');
@@ -36,15 +36,7 @@ const eventIds: string[] = [];
 provisioner.events$.subscribe((event) => eventIds.push(event.eventId));
 const hooks = provisioner.hooks('rdm_record');
 
-if (process.env['WAIT_FOR_GO'] === '1') {
-  const go = new Promise<void>((resolve) => {
-    process.on('message', (message: { readonly type?: string }) => {
-      if (message.type === 'go') resolve();
-    });
-  });
-  send({ type: 'ready' });
-  await go;
-}
+await waitForGo();
 
 const records = Number(env('RECORDS'));
 const prefix = process.env['RECORD_PREFIX'] ?? 'rec-';
