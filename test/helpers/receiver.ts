@@ -84,9 +84,9 @@ export function answerJson(response: ServerResponse, status: number, body?: unkn
   response.end(text);
 }
 
-/** Listens on 127.0.0.1, port 0; resolves with the port. */
-export async function listenOnLoopback(server: Server | NetServer): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** Listens on 127.0.0.1, on `port` (by default one the system picks); resolves with the port. */
+export async function listenOnLoopback(server: Server | NetServer, port = 0): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error(`Expected a TCP address, got ${String(address)}`);
   return address.port;
@@ -128,8 +128,10 @@ export type Receiver = {
   connections(): number;
   /** Resolves once `count` requests have arrived, or rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
-  /** Closes the server and every connection, idle or not. */
+  /** Closes the server and every connection, idle or not: connections are refused from then on. */
   close(): Promise<void>;
+  /** Listens again on the same port after `close()` (a receiver that went away comes back). */
+  restart(): Promise<void>;
 };
 
 /** The answer without a handler: `status` after `delayMs`, with a cookie the stores must not keep. */
@@ -167,7 +169,8 @@ export async function startReceiver(answerWith: Handler | ReceiverOptions = {}):
   });
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
   server.on('connection', () => (connections += 1));
-  const origin = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  const port = await listenOnLoopback(server);
+  const origin = `http://127.0.0.1:${port}`;
   return {
     origin,
     url: (path = '/documents') => `${origin}${path}`,
@@ -195,6 +198,9 @@ export async function startReceiver(answerWith: Handler | ReceiverOptions = {}):
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+    restart: async () => {
+      await listenOnLoopback(server, port);
+    },
   };
 }
 
