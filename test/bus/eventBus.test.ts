@@ -2,7 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createEventBus, createHooks } from '../../src/index.js';
 import type { ServiceEvent } from '../../src/index.js';
-import { community, identity, rdmRecord } from '../hooks/fixtures.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore, createProvisioner, createRedisStore, createSqliteStore, sqliteStoreAvailability, type DeliveryStore, type ProvisionerConfig } from '../../src/index.js';
-import { startReceiver } from '../store/helpers/receiver.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from '../store/helpers/postgres.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
@@ -64,9 +64,9 @@ describe.each(stores)('remote-api-provisioner replay with the $name store', ({ n
     if (name === 'redis') await assertRedisReachable();
     if (name === 'postgres') await assertPostgresReachable();
     let failing = true;
-    const receiver = await startReceiver({ answer: () => (failing ? 503 : 200) });
-    const env = { RECEIVER_URL: receiver.url };
-    process.env['RECEIVER_URL'] = receiver.url;
+    const receiver = await startReceiver({ status: () => (failing ? 503 : 200) });
+    const env = { RECEIVER_URL: receiver.url() };
+    process.env['RECEIVER_URL'] = receiver.url();
     try {
       const configUrl = `${pathToFileURL(path.join(root, fixture('receiver.config.mjs'))).href}?${name}`;
       const config = ((await import(/* @vite-ignore */ configUrl)) as { default: ProvisionerConfig }).default;
@@ -75,7 +75,7 @@ describe.each(stores)('remote-api-provisioner replay with the $name store', ({ n
       for (let n = 0; n < 3; n += 1) app.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: `dl-${n}`, revision_id: 1, access: { record: 'public' } } });
       await app.drain();
       await app.close();
-      const failedIds = receiver.arrivals.map((arrival) => arrival.deliveryId);
+      const failedIds = receiver.requests.map((arrival) => arrival.deliveryId);
       expect(failedIds).toHaveLength(3);
 
       failing = false;
@@ -84,7 +84,7 @@ describe.each(stores)('remote-api-provisioner replay with the $name store', ({ n
       expect(result.stdout).toContain('replay: 3 dead letters requeued with their delivery ids');
       expect(result.stdout).toContain('✓ replay: 3 delivered, 0 failed, 0 skipped');
       expect(result.code).toBe(0);
-      expect(receiver.arrivals.slice(3).map((arrival) => arrival.deliveryId).sort()).toEqual([...failedIds].sort());
+      expect(receiver.requests.slice(3).map((arrival) => arrival.deliveryId).sort()).toEqual([...failedIds].sort());
       expect(`${result.stdout}${result.stderr}`).not.toContain('tok_cli_do_not_print_me');
 
       const again = await run(env, 'replay', fixture('receiver.config.mjs'), '--store', spec());
@@ -98,16 +98,16 @@ describe.each(stores)('remote-api-provisioner replay with the $name store', ({ n
 
 describe('remote-api-provisioner backfill', () => {
   it('sends every record of the records module and prints plain progress lines off a terminal', async () => {
-    const receiver = await startReceiver({ delayMs: 2, answer: (arrival) => (arrival.recordId === 'bf-3' ? 400 : 200) });
+    const receiver = await startReceiver({ delayMs: 2, status: (arrival) => (arrival.recordId === 'bf-3' ? 400 : 200) });
     try {
-      const result = await run({ RECEIVER_URL: receiver.url, RECORD_COUNT: '25' }, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--concurrency', '4');
+      const result = await run({ RECEIVER_URL: receiver.url(), RECORD_COUNT: '25' }, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--concurrency', '4');
       expect(result.stderr).toBe('');
       const lines = result.stdout.trim().split('\n');
       expect(lines.at(-2)).toBe('backfill: 25/25 done (24 delivered, 1 failed, 0 skipped)');
       expect(lines.at(-1)).toBe('✗ backfill rdm_record.publish: 25 records, 24 delivered, 1 failed, 0 skipped');
       expect(result.stdout).not.toContain('\r');
       expect(result.code).toBe(1);
-      expect(new Set(receiver.arrivals.map((arrival) => arrival.recordId)).size).toBe(25);
+      expect(new Set(receiver.requests.map((arrival) => arrival.recordId)).size).toBe(25);
     } finally {
       await receiver.close();
     }
@@ -117,12 +117,12 @@ describe('remote-api-provisioner backfill', () => {
     const receiver = await startReceiver();
     try {
       const result = await run(
-        { RECEIVER_URL: receiver.url, RECORD_COUNT: '10' },
+        { RECEIVER_URL: receiver.url(), RECORD_COUNT: '10' },
         'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--store', `sqlite:${path.join(dir, 'backfill.db')}`,
       );
       expect(result.stdout.trim().split('\n').at(-1)).toBe('✓ backfill rdm_record.publish: 10 records, 10 delivered, 0 failed, 0 skipped');
       expect(result.code).toBe(0);
-      expect(receiver.arrivals).toHaveLength(10);
+      expect(receiver.requests).toHaveLength(10);
     } finally {
       await receiver.close();
     }
@@ -133,12 +133,12 @@ describe('remote-api-provisioner backfill', () => {
     const receiver = await startReceiver();
     try {
       const result = await run(
-        { RECEIVER_URL: receiver.url, RECORD_COUNT: '10' },
+        { RECEIVER_URL: receiver.url(), RECORD_COUNT: '10' },
         'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--store', `${DATABASE_URL}?schema=${schema}&name=cli-backfill`,
       );
       expect(result.stdout.trim().split('\n').at(-1)).toBe('✓ backfill rdm_record.publish: 10 records, 10 delivered, 0 failed, 0 skipped');
       expect(result.code).toBe(0);
-      expect(receiver.arrivals).toHaveLength(10);
+      expect(receiver.requests).toHaveLength(10);
     } finally {
       await receiver.close();
     }
@@ -151,7 +151,7 @@ describe('remote-api-provisioner backfill', () => {
       const command = [process.execPath, cli, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish'].map((arg) => `'${arg}'`).join(' ');
       // Spawned, not spawnSync: the receiver answers from this process's event loop.
       const result = await new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
-        const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, RECEIVER_URL: receiver.url, RECORD_COUNT: '12' } });
+        const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, RECEIVER_URL: receiver.url(), RECORD_COUNT: '12' } });
         let stdout = '';
         child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
         child.on('error', reject);

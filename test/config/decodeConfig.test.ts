@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { COUNTERPART_METHODS } from '../../src/events/methodTables.js';
 import { ConfigError, decodeConfig, defineConfig, isConfigError, isMethodOf, methodsOf, parseConfig, type AppRecord, type ServiceType } from '../../src/index.js';
 import { ProvisionerConfigCodec } from '../../src/config/codecs.js';
+import { community, rdmRecord } from '../helpers/factories.js';
 
-const fixture = (name: string): AppRecord => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as AppRecord;
-const RECORD = fixture('rdm-record.json');
-const COMMUNITY = fixture('community.json');
+const RECORD: AppRecord = rdmRecord();
+const COMMUNITY: AppRecord = community();
 
 const URL_A = 'https://search.example.org/api/v1/documents';
 const AT = `rdm_record[${JSON.stringify(URL_A)}]`;

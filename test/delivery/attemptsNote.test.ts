@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { NetworkError, sendWithRetry, type HttpEffect, type ProvisionerResponse, type SendResult } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const URL_ = 'https://search.example.org/api/documents';
 const respond = (status: number): ProvisionerResponse => ({ status, headers: {}, body: { status }, url: URL_ });

@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkError, TimeoutError, createKyEffect, type KyEffectOptions } from '../../src/index.js';
-import { answerJson, startHttpServer, type RecordedRequest, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { answerJson, startReceiver, type RecordedRequest, type Receiver } from '../helpers/receiver.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 type Route = (request: RecordedRequest, response: ServerResponse, raw: import('node:http').IncomingMessage) => void;
 
@@ -11,10 +11,10 @@ const MIB = 1024 * 1024;
 const routes = new Map<string, Route>();
 /** What the server saw happen to responses: `closed <path>` when the client went away early. */
 const serverLog: string[] = [];
-let server: TestHttpServer;
+let server: Receiver;
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response, raw) => {
+  server = await startReceiver((request, response, raw) => {
     const route = routes.get(request.path.split('?')[0] ?? '');
     if (route === undefined) return answerJson(response, 404, { error: `no route ${request.path}` });
     route(request, response, raw);
@@ -169,7 +169,7 @@ describe.each(fetches)('createKyEffect over %s', (_, fetchOptions) => {
   });
 
   it('errors with a NetworkError when nothing listens', async () => {
-    const closed = await startHttpServer(() => undefined);
+    const closed = await startReceiver(() => undefined);
     const url = closed.url('/ok');
     await closed.close();
     const error: unknown = await firstValueFrom(effect(deliveryRequest(url))).catch((caught: unknown) => caught);
@@ -210,7 +210,7 @@ describe.each(fetches)('createKyEffect over %s', (_, fetchOptions) => {
 describe('createKyEffect connections', () => {
   it('reuses a keep-alive connection across requests', async () => {
     const sockets: (number | undefined)[] = [];
-    const local = await startHttpServer((_, response, raw) => {
+    const local = await startReceiver((_, response, raw) => {
       sockets.push(raw.socket.remotePort);
       answerJson(response, 200, { ok: true });
     });

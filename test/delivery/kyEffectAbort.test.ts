@@ -2,15 +2,15 @@ import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptAbort, createLeanFetch } from '../../src/delivery/leanFetch.js';
 import { createKyEffect } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { deliveryRequest } from '../helpers/factories.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
 
-let server: TestHttpServer;
+let server: Receiver;
 const effect = createKyEffect({ connections: 1 });
 const leanFetch = createLeanFetch();
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response) => answerJson(response, 200, { path: request.path }));
+  server = await startReceiver((request, response) => answerJson(response, 200, { path: request.path }));
 });
 
 afterAll(async () => {

@@ -1,19 +1,19 @@
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, createKyEffect } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { deliveryRequest } from '../helpers/factories.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 /** A 40-byte JSON body, written one byte every 20 ms (about 800 ms in all). */
 const BODY = Buffer.from(JSON.stringify({ ok: true, slow: 'x'.repeat(19) }));
 const BYTE_DELAY_MS = 20;
 
-let server: TestHttpServer;
+let server: Receiver;
 const closedEarly: string[] = [];
 const effect = createKyEffect();
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response) => {
+  server = await startReceiver((request, response) => {
     const chunked = request.path.startsWith('/chunked');
     response.writeHead(200, chunked ? { 'content-type': 'application/json' } : { 'content-type': 'application/json', 'content-length': String(BODY.length) });
     let index = 0;

@@ -1,20 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, createKyEffect, createProvisioner, createUnitOfWork, defineConfig, type DeliveryOutcome, type KyClientOptions } from '../../src/index.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { deliveryRequest, identity, type RdmRecord, rdmRecord } from '../helpers/factories.js';
 
-type Fixture = { readonly id: string; readonly access: { readonly record: string }; readonly metadata: { readonly title: string } };
-const record = JSON.parse(readFileSync(new URL('../fixtures/rdm-record.json', import.meta.url), 'utf8')) as Fixture;
-const identity = { id: 7 };
+type Fixture = RdmRecord;
+const record = rdmRecord();
 
-let server: TestHttpServer;
+let server: Receiver;
 /** Status per path; 503 the first time for /flaky. */
 let flakyCalls = 0;
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response) => {
+  server = await startReceiver((request, response) => {
     if (request.path === '/flaky') {
       flakyCalls += 1;
       return answerJson(response, flakyCalls === 1 ? 503 : 200, { call: flakyCalls });
@@ -120,7 +118,7 @@ describe('createKyEffect with the ky options of a user', () => {
     const hookErrors: string[] = [];
     const effect = createKyEffect({ ky: { hooks: { beforeError: [({ error }) => (hookErrors.push(error.message), error)] } } });
     // A port that was just free: connecting to it is refused.
-    const closedServer = await startHttpServer(() => undefined);
+    const closedServer = await startReceiver(() => undefined);
     const url = closedServer.url('/refused');
     await closedServer.close();
     try {

@@ -1,12 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeanFetch } from '../../src/delivery/leanFetch.js';
 import { readBodyBounded } from '../../src/delivery/leanResponse.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
 
-let server: TestHttpServer;
+let server: Receiver;
 /** Bytes of the /big body: far more than the 64 KiB a response buffers before its socket pauses. */
 const BIG = 2 * 1024 * 1024;
 /** A body whose every byte says where it is (its offset modulo 251), so that order shows. */
@@ -15,7 +13,7 @@ const closed: string[] = [];
 const leanFetch = createLeanFetch();
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response, raw) => {
+  server = await startReceiver((request, response, raw) => {
     if (request.path === '/moved') return answerJson(response, 308, { moved: true }, { location: '/echo' });
     if (request.path.startsWith('/hang')) return void response.on('close', () => closed.push(request.path));
     if (request.path === '/stall-body') {
@@ -53,17 +51,8 @@ afterAll(async () => {
 describe('createLeanFetch', () => {
 
   it('reuses its connection to a server that keeps idle connections 2 s (gunicorn\'s default)', async () => {
-    let connections = 0;
-    const twoSeconds = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{"ok":true}');
-    });
-    twoSeconds.keepAliveTimeout = 2_000;
-    twoSeconds.on('connection', () => {
-      connections += 1;
-    });
-    await new Promise<void>((resolve) => twoSeconds.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(twoSeconds.address() as AddressInfo).port}/documents`;
+    const twoSeconds = await startReceiver({ handler: (_request, response) => answerJson(response, 200, { ok: true }), keepAliveTimeoutMs: 2_000 });
+    const url = twoSeconds.url();
     const own = createLeanFetch();
     try {
       for (let n = 0; n < 3; n += 1) {
@@ -71,11 +60,10 @@ describe('createLeanFetch', () => {
         expect(await response.json()).toEqual({ ok: true });
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      expect(connections).toBe(1);
+      expect(twoSeconds.connections()).toBe(1);
     } finally {
       await own.close();
-      twoSeconds.closeAllConnections();
-      await new Promise<void>((resolve) => twoSeconds.close(() => resolve()));
+      await twoSeconds.close();
     }
   });
   it('answers with a real Response: status, headers, url and a body read once', async () => {

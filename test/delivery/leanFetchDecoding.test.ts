@@ -8,8 +8,8 @@ import { DispatchedBody } from '../../src/delivery/dispatchedBody.js';
 import { createLeanFetch } from '../../src/delivery/leanFetch.js';
 import { readBodyBounded } from '../../src/delivery/leanResponse.js';
 import { NetworkError, createKyEffect } from '../../src/index.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const MIB = 1024 * 1024;
 const document = { id: 'remote-1', status: 'indexed', note: 'é ✓ '.repeat(50) };
@@ -29,7 +29,7 @@ const encoders: Record<string, (bytes: Buffer) => Buffer> = {
 
 /** What the server saw: `closed <path>` when the client dropped a response before its end. */
 const serverLog: string[] = [];
-let server: TestHttpServer;
+let server: Receiver;
 const leanFetch = createLeanFetch();
 
 function answer(response: ServerResponse, contentEncoding: string, body: Buffer, contentType = 'application/json'): void {
@@ -38,7 +38,7 @@ function answer(response: ServerResponse, contentEncoding: string, body: Buffer,
 }
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response, raw) => {
+  server = await startReceiver((request, response, raw) => {
     const [path, query = ''] = request.path.split('?');
     const coding = new URLSearchParams(query).get('coding') ?? 'gzip';
     switch (path) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_OPTIONS, HttpStatusError, NetworkError, RedirectError, TimeoutError, type ProvisionerResponse } from '../../src/index.js';
 import { backoffDelay, classifyError, classifyResponse, isRetryableStatus, resolveRetryOptions, retryDelay } from '../../src/delivery/retryPolicy.js';
 import { parseRetryAfter } from '../../src/delivery/retryAfter.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const request = deliveryRequest('https://search.example.org/api/documents?token=abc');
 const respond = (status: number, headers: Record<string, string> = {}): ProvisionerResponse => ({ status, headers, body: null, url: request.url });

@@ -3,6 +3,7 @@
  * against a receiving API that runs in a separate process.
  */
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { lastValueFrom } from 'rxjs';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,23 +21,25 @@ import {
   type SendOptions,
   type SendResult,
 } from '../../src/index.js';
-import { startReceiverProcess, type ReceivedRequest, type ReceiverEvent, type ReceiverProcess } from '../helpers/receiverProcess.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { forkReceiver, type ReceiverProcess } from '../helpers/receiverProcess.js';
+import type { ReceivedRequest, ReceiverEvent } from './helpers/routesReceiverChild.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const MIB = 1024 * 1024;
 const secrets = [`whsec_${randomBytes(24).toString('base64')}`, `whsec_${randomBytes(24).toString('base64')}`] as const;
-let receiver: ReceiverProcess;
+let receiver: ReceiverProcess<ReceiverEvent>;
 const effect = createKyEffect({ timeoutMs: 2_000 });
 /** No jitter wait, so that retried tests stay fast. */
 const fast: SendOptions = { random: () => 0 };
 
 const send = (request: RequestDescriptor, options: SendOptions = fast): Promise<SendResult> =>
   lastValueFrom(sendWithRetry(effect, request, options));
-const received = (path: string): ReceivedRequest[] => receiver.requests().filter((request) => request.path === path);
+const requests = (): ReceivedRequest[] => receiver.events().filter((event): event is ReceivedRequest => event.type === 'request');
+const received = (path: string): ReceivedRequest[] => requests().filter((request) => request.path === path);
 const unique = (path: string): string => `${path}${path.includes('?') ? '&' : '?'}n=${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
-  receiver = await startReceiverProcess({ secrets });
+  receiver = await forkReceiver<ReceiverEvent>(fileURLToPath(new URL('./helpers/routesReceiverChild.ts', import.meta.url)), { RECEIVER_SECRETS: JSON.stringify(secrets) });
 });
 
 afterAll(async () => {
@@ -69,7 +72,7 @@ describe('delivery to a receiver in another process', () => {
     expect(result).toMatchObject({ kind: 'failed', reason: 'redirect', attempts: 1, response: { status: 301 } });
     expect(result.kind === 'failed' && result.error).toBeInstanceOf(RedirectError);
     expect(received(path)).toHaveLength(1);
-    expect(receiver.requests().filter((request) => request.path === '/json' && request.headers['idempotency-key'] === path)).toEqual([]);
+    expect(requests().filter((request) => request.path === '/json' && request.headers['idempotency-key'] === path)).toEqual([]);
   });
 
   it('fails a 404 at once with the response', async () => {

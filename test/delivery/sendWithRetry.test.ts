@@ -13,7 +13,7 @@ import {
   type RequestDescriptor,
   type SendResult,
 } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const URL_ = 'https://search.example.org/api/documents';
 const respond = (status: number, headers: Record<string, string> = {}): ProvisionerResponse => ({

@@ -3,7 +3,7 @@ import { of, lastValueFrom } from 'rxjs';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, signRequest, withSigning, type HttpEffect, type RequestDescriptor } from '../../src/index.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -10,7 +10,7 @@ import { createProvisionerMetrics, METRICS } from '../../src/delivery/metrics.js
 import { endAttemptSpan, endDeliverySpan, startAttemptSpan, startDeliverySpan } from '../../src/delivery/tracing.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../src/util/packageInfo.js';
 import { captureTraceContext } from '../../src/util/traceContext.js';
-import { deliveryRequest } from '../helpers/requestDescriptor.js';
+import { deliveryRequest } from '../helpers/factories.js';
 
 /** A reader the test collects from when it wants. */
 class TestReader extends MetricReader {

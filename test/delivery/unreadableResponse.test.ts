@@ -1,40 +1,38 @@
 // A response that can never be read (headers past undici's maxHeaderSize, a status line that
 // is not HTTP) fails at once with reason `network` and says why, instead of being retried: the
 // receiver would send the same response to every attempt. Real servers on 127.0.0.1.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore, createProvisioner, type DeliveryOutcome, type DeliveryStore, type ProvisionerConfig } from '../../src/index.js';
+import { listenOnLoopback, startReceiver, type Receiver } from '../helpers/receiver.js';
 
 /** undici's default maxHeaderSize is 16 KiB; this header alone is larger. */
 const OVERSIZED_HEADER = 'x'.repeat(20 * 1024);
 
-const servers: (HttpServer | NetServer)[] = [];
+const servers: (Receiver | NetServer)[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  await Promise.all(
+    servers.splice(0).map((server) => ('origin' in server ? server.close() : new Promise<void>((resolve) => server.close(() => resolve())))),
+  );
 });
 
-async function listen(server: HttpServer | NetServer): Promise<string> {
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/documents`;
+/** A receiver kept until the test ends. */
+async function receiver(answer: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+  const started = await startReceiver(answer);
+  servers.push(started);
+  return started;
 }
 
-/** An HTTP server whose every response carries headers over undici's limit; counts requests. */
-async function oversizedHeaders(): Promise<{ readonly url: string; readonly requests: () => number }> {
-  let requests = 0;
-  const server = createHttpServer((request, response) => {
-    requests += 1;
-    request.resume();
+/** An HTTP server whose every response carries headers over undici's limit. */
+function oversizedHeaders(): Promise<Receiver> {
+  return receiver((_request, response) => {
     response.writeHead(200, { 'Content-Type': 'application/json', 'X-Padding': OVERSIZED_HEADER });
     response.end('{}');
   });
-  return { url: await listen(server), requests: () => requests };
 }
 
 /** A TCP server that answers every request with a status line that is not HTTP. */
-async function invalidStatusLine(): Promise<{ readonly url: string; readonly requests: () => number }> {
+async function invalidStatusLine(): Promise<{ readonly url: () => string; readonly requests: () => number }> {
   let requests = 0;
   const server = createNetServer((socket) => {
     socket.once('data', () => {
@@ -43,7 +41,9 @@ async function invalidStatusLine(): Promise<{ readonly url: string; readonly req
     });
     socket.on('error', () => undefined);
   });
-  return { url: await listen(server), requests: () => requests };
+  servers.push(server);
+  const url = `http://127.0.0.1:${await listenOnLoopback(server)}/documents`;
+  return { url: () => url, requests: () => requests };
 }
 
 async function deliverOnce(url: string, store?: DeliveryStore): Promise<DeliveryOutcome> {
@@ -68,10 +68,10 @@ describe.each([
   { pipeline: 'with the memory store', store: (): DeliveryStore | undefined => createMemoryStore() },
 ])('a response that can never be read, $pipeline', ({ store }) => {
   it('with headers over undici\'s limit fails after one attempt with reason network, saying why', async () => {
-    const receiver = await oversizedHeaders();
-    const outcome = await deliverOnce(receiver.url, store());
+    const server = await oversizedHeaders();
+    const outcome = await deliverOnce(server.url(), store());
     expect(outcome).toMatchObject({ kind: 'failed', reason: 'network', attempts: 1 });
-    expect(receiver.requests()).toBe(1);
+    expect(server.requests).toHaveLength(1);
     if (outcome.kind !== 'failed') return;
     expect(outcome.error.message).toContain('UND_ERR_HEADERS_OVERFLOW');
     expect(outcome.error.message).toContain('its headers are larger than the client accepts');
@@ -79,10 +79,10 @@ describe.each([
   });
 
   it('with a status line that is not HTTP fails after one attempt with reason network, saying why', async () => {
-    const receiver = await invalidStatusLine();
-    const outcome = await deliverOnce(receiver.url, store());
+    const server = await invalidStatusLine();
+    const outcome = await deliverOnce(server.url(), store());
     expect(outcome).toMatchObject({ kind: 'failed', reason: 'network', attempts: 1 });
-    expect(receiver.requests()).toBe(1);
+    expect(server.requests()).toBe(1);
     if (outcome.kind !== 'failed') return;
     expect(outcome.error.message).toContain('it is not valid HTTP/1.1');
     expect(outcome.error.message).toContain('Invalid status code');
@@ -90,17 +90,14 @@ describe.each([
   });
 
   it('while a connection reset is still retried (the next attempt may succeed)', async () => {
-    let requests = 0;
-    const server = createHttpServer((request, response) => {
-      requests += 1;
-      request.resume();
-      if (requests === 1) {
-        request.socket.destroy();
+    const server = await receiver((_request, response, raw) => {
+      if (server.requests.length === 1) {
+        raw.socket.destroy();
         return;
       }
       response.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
     });
-    const outcome = await deliverOnce(await listen(server), store());
+    const outcome = await deliverOnce(server.url(), store());
     expect(outcome).toMatchObject({ kind: 'delivered', attempts: 2 });
   });
 });

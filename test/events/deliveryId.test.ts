@@ -2,7 +2,7 @@ import { lastValueFrom, of, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { defineConfig, toRequests } from '../../src/index.js';
 import { deliveryIdOf, endpointIdOf } from '../../src/events/deliveryId.js';
-import { publishEvent } from '../store/helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';
 const AUDIT = 'https://audit.example.org/hooks';

@@ -3,15 +3,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordsApp } from '../../examples/getting-started/app.js';
 import { CREATE_WORKS, publishWork, type Work } from '../../examples/getting-started/pgPublish.js';
 import { createProvisioner, defineConfig, type DeliveryOutcome } from '../../src/index.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
-const servers: TestHttpServer[] = [];
+const servers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function searchService(): Promise<TestHttpServer> {
-  const server = await startHttpServer((_request, response) => response.writeHead(201, { 'content-type': 'application/json' }).end('{"_id":"s-1"}'));
+async function searchService(): Promise<Receiver> {
+  const server = await startReceiver((_request, response) => response.writeHead(201, { 'content-type': 'application/json' }).end('{"_id":"s-1"}'));
   servers.push(server);
   return server;
 }

@@ -57,6 +57,24 @@ export function forkApp<M extends { readonly type: string }>(script: string, env
   return { child, messages, exited, waitFor };
 }
 
+/** A forked app that reports `progress` with its callbacks so far: the last figure is kept, not the reports. */
+export type CountingApp<M extends { readonly type: string }> = AppProcess<M> & {
+  /** The deliveries it made (its callbacks), as it last reported them. */
+  delivered(): number;
+};
+
+/** {@link forkApp} for an app that reports `{ type: 'progress', callbacks }` now and then. */
+export function forkCountingApp<M extends { readonly type: string }>(script: string, env: Record<string, string>): CountingApp<M> {
+  let delivered = 0;
+  const app = forkApp<M>(script, env, (message) => {
+    const progress = message as { readonly type: string; readonly callbacks?: number };
+    if (progress.type !== 'progress') return true;
+    delivered = progress.callbacks ?? delivered;
+    return false;
+  });
+  return { ...app, delivered: () => delivered };
+}
+
 /** In an app script: the environment variable `name`, which the test must have set. */
 export function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -67,4 +85,19 @@ export function requiredEnv(name: string): string {
 /** In an app script: reports `message` to the test over IPC. */
 export function sendToParent(message: object): void {
   process.send?.(message);
+}
+
+/**
+ * In an app script run with WAIT_FOR_GO=1: reports 'ready' and resolves when the test says
+ * 'go' (so that several instances listen before any of them works). At once otherwise.
+ */
+export async function waitForGo(): Promise<void> {
+  if (process.env['WAIT_FOR_GO'] !== '1') return;
+  const go = new Promise<void>((resolve) => {
+    process.on('message', (message: { readonly type?: string }) => {
+      if (message.type === 'go') resolve();
+    });
+  });
+  sendToParent({ type: 'ready' });
+  await go;
 }

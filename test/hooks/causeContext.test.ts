@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createHooks, createUnitOfWork } from '../../src/index.js';
 import { currentCause, runWithCause } from '../../src/hooks/causeContext.js';
 import type { EventCause, ServiceEvent } from '../../src/index.js';
-import { identity, rdmRecord } from './fixtures.js';
+import { identity, rdmRecord } from '../helpers/factories.js';
 
 const cause: EventCause = {
   deliveryId: 'evt-1:search',

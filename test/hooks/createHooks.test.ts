@@ -9,8 +9,8 @@ import {
   methodsOf,
 } from '../../src/index.js';
 import type { HookRejection, ServiceEvent, ServiceType, UnitOfWork } from '../../src/index.js';
-import { community, identity, rdmRecord } from './fixtures.js';
-import type { RdmRecord } from './fixtures.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
+import type { RdmRecord } from '../helpers/factories.js';
 
 /** Hooks of `service` whose events (and rejections) land in arrays. */
 function capture<S extends ServiceType>(service: S, options: Parameters<typeof createHooks<S>>[2] = {}) {

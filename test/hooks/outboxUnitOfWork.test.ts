@@ -18,7 +18,7 @@ import {
   type SqlExecutor,
 } from '../../src/index.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from '../store/helpers/postgres.js';
-import { startReceiver, type Receiver } from '../store/helpers/receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const schema = uniqueSchema();
 let pool: pg.Pool;
@@ -42,14 +42,14 @@ afterAll(async () => {
 async function provisionerFor(name: string) {
   const config = {
     rdm_record: {
-      [receiver.url]: { publish: { http_method: 'POST', payload: ({ record }: { record: AppRecord }) => ({ id: String(record.id), revision_id: Number(record['revision_id']) }) } },
+      [receiver.url()]: { publish: { http_method: 'POST', payload: ({ record }: { record: AppRecord }) => ({ id: String(record.id), revision_id: Number(record['revision_id']) }) } },
     },
   } as unknown as ProvisionerConfig;
   const store = await createPostgresStore({ pool, schema, name, drainPollMs: 20 });
   return createProvisioner({ events: config, store });
 }
 
-const arrivalsOf = (recordId: string): number[] => receiver.arrivals.filter((a) => a.recordId === recordId).map((a) => a.revision);
+const arrivalsOf = (recordId: string): number[] => receiver.requests.filter((a) => a.recordId === recordId).map((a) => a.revision);
 const recordsLike = async (prefix: string): Promise<string[]> =>
   (await pool.query<{ id: string }>(`SELECT id FROM ${schema}.records WHERE id LIKE $1 ORDER BY id`, [`${prefix}%`])).rows.map((row) => row.id);
 

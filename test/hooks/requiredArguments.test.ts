@@ -13,17 +13,17 @@ import {
   type HookRejection,
   type ServiceEvent,
 } from '../../src/index.js';
-import { startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
-import { community, identity, rdmRecord } from './fixtures.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
 
-const servers: TestHttpServer[] = [];
+const servers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
 /** A receiver that answers 204 to everything, as a lenient search service does. */
-async function receiver(): Promise<TestHttpServer> {
-  const server = await startHttpServer((_request, response) => response.writeHead(204).end());
+async function receiver(): Promise<Receiver> {
+  const server = await startReceiver((_request, response) => response.writeHead(204).end());
   servers.push(server);
   return server;
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createHooks, requiredArgumentsOf, type MethodArgs, type RequiredArgumentOf, type ServiceEvent } from '../../src/index.js';
-import { community, identity, rdmRecord } from './fixtures.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
 
 describe('hook argument types', () => {
   it('require what each method acts on, as the method tables say', () => {

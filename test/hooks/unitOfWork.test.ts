@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProvisionerError, createHooks, createUnitOfWork, isUnitOfWork } from '../../src/index.js';
 import type { ServiceEvent, UnitOfWork } from '../../src/index.js';
-import { community, identity, rdmRecord } from './fixtures.js';
+import { community, identity, rdmRecord } from '../helpers/factories.js';
 
 /** Hooks of both services emitting into one list, as one provisioner's hooks do. */
 function appHooks() {

@@ -11,18 +11,12 @@ import {
   type RequestDescriptor,
   type RequestPlan,
 } from '../../src/index.js';
-import { serviceEvent } from './serviceEvents.js';
+import { okResponse as ok, serviceEvent } from '../helpers/factories.js';
 
 const ENDPOINT = 'https://search.example.org/api/v1/documents';
 
 const testScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
-const ok = (request: RequestDescriptor, status = 201): ProvisionerResponse => ({
-  status,
-  headers: { 'content-type': 'application/json' },
-  body: { _id: `remote-${request.deliveryId}` },
-  url: request.url,
-});
 
 /** A planned request named `name` for record `recordId` (its delivery id is the name). */
 const EVENT = serviceEvent({ method: 'publish' });

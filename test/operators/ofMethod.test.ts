@@ -3,8 +3,8 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ProvisionerError, ofMethod, ofService } from '../../src/index.js';
 import type { OfMethodEvent, ServiceEvent } from '../../src/index.js';
-import type { RdmRecord } from '../hooks/fixtures.js';
-import { sampleEvents } from './events.js';
+import type { RdmRecord } from '../helpers/factories.js';
+import { sampleEvents } from '../helpers/factories.js';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runCallbacks } from '../../src/operators/runCallbacks.js';
 import { CallbackError, type CallbackMeta, type CallbackOutcome, type DeliveredOutcome, type DeliveryOutcome, type ProvisionerConfig, type ProvisionerResponse, type RequestDescriptor } from '../../src/index.js';
 import { currentCause } from '../../src/hooks/causeContext.js';
-import { rdmRecord, serviceEvent } from './serviceEvents.js';
+import { rdmRecord, serviceEvent } from '../helpers/factories.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';
 const AUDIT = 'https://audit.example.org/hooks';

@@ -13,7 +13,7 @@ import {
   type RequestPlan,
   type ServiceEvent,
 } from '../../src/index.js';
-import { USER, community, rdmRecord, serviceEvent } from './serviceEvents.js';
+import { community, identity, rdmRecord, serviceEvent } from '../helpers/factories.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';
 const AUDIT = 'https://audit.example.org/hooks';
@@ -208,7 +208,7 @@ describe('toRequests', () => {
         expect(asked).toEqual([]);
       });
       expect(asked).toHaveLength(1);
-      expect(asked[0]).toMatchObject({ identity: USER, record });
+      expect(asked[0]).toMatchObject({ identity, record });
     });
 
     it('gives the system identity the system owner without asking resolveOwner', async () => {

@@ -2,7 +2,7 @@ import { firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { toRequests } from '../../src/operators/toRequests.js';
 import type { JsonObject, ProvisionerConfig, RequestDescriptor } from '../../src/index.js';
-import { serviceEvent } from './serviceEvents.js';
+import { serviceEvent } from '../helpers/factories.js';
 
 const SEARCH = 'https://search.example.org/api/v1/documents';
 

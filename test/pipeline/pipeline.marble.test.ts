@@ -21,7 +21,7 @@ import {
   type ProvisionerResponse,
   type RequestDescriptor,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
+import { rdmRecord } from '../helpers/factories.js';
 
 const ENDPOINT = 'https://search.example.org/api/v1/documents';
 const identity = { id: 7 };

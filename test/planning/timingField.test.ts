@@ -6,7 +6,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { toRequests } from '../../src/operators/toRequests.js';
 import { decodeConfig, parseConfig, type ProvisionerConfig, type RequestPlan } from '../../src/index.js';
-import { rdmRecord, serviceEvent } from '../operators/serviceEvents.js';
+import { rdmRecord, serviceEvent } from '../helpers/factories.js';
 
 const DOCUMENTS = 'https://search.example.org/api/v1/documents';
 const FIELD = 'kcr:commons_search_updated';

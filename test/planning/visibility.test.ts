@@ -4,7 +4,7 @@ import { lastValueFrom, from, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { toRequests } from '../../src/operators/toRequests.js';
 import type { AppRecord, IsPublic, ProvisionerConfig, RequestPlan, ServiceEvent, ToRequestsOptions } from '../../src/index.js';
-import { community, rdmRecord, serviceEvent } from '../operators/serviceEvents.js';
+import { community, rdmRecord, serviceEvent } from '../helpers/factories.js';
 
 const DOCUMENTS = 'https://search.example.org/api/v1/documents';
 const GROUPS = 'https://search.example.org/api/v1/groups';

@@ -12,8 +12,9 @@ import {
   type JsonObject,
   type Owner,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
-import { collect, kindOf, reply, startLoopback, type Loopback } from './loopback.js';
+import { rdmRecord } from '../helpers/factories.js';
+import { collect, kindOf } from '../helpers/outcomes.js';
+import { answerJson, type Receiver, startReceiver } from '../helpers/receiver.js';
 
 type Work = AppRecord & {
   readonly id: string;
@@ -25,32 +26,32 @@ type Work = AppRecord & {
 const REMOTE_ID = 'kcr:commons_search_recid';
 const remoteIdOf = (record: Work | null | undefined): string | undefined => record?.custom_fields[REMOTE_ID];
 
-const servers: Loopback[] = [];
+const servers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
 /** The search service: POST creates a document with a new `_id`, PUT replaces one. */
-async function startSearchService(): Promise<{ server: Loopback; documents: Map<string, JsonObject> }> {
+async function startSearchService(): Promise<{ server: Receiver; documents: Map<string, JsonObject> }> {
   const documents = new Map<string, JsonObject>();
   let next = 0;
-  const server = await startLoopback((request, response) => {
+  const server = await startReceiver((request, response) => {
     const body = JSON.parse(request.body || '{}') as JsonObject;
     if (request.method === 'POST' && request.path === '/api/v1/documents') {
       next += 1;
       const id = `doc-${next}`;
       documents.set(id, body);
-      reply(response, 201, { _id: id, ...body });
+      answerJson(response, 201, { _id: id, ...body });
       return;
     }
     const match = /^\/api\/v1\/documents\/([^/]+)$/.exec(request.path);
     if (request.method === 'PUT' && match !== null && documents.has(decodeURIComponent(match[1]!))) {
       const id = decodeURIComponent(match[1]!);
       documents.set(id, body);
-      reply(response, 200, { _id: id, ...body });
+      answerJson(response, 200, { _id: id, ...body });
       return;
     }
-    reply(response, 404, { error: `no route for ${request.method} ${request.path}` });
+    answerJson(response, 404, { error: `no route for ${request.method} ${request.path}` });
   });
   servers.push(server);
   return { server, documents };
@@ -59,10 +60,10 @@ async function startSearchService(): Promise<{ server: Loopback; documents: Map<
 describe('publish → callback stores the remote id → later publish PUTs to it', () => {
   it('follows the seed flow without a feedback loop', async () => {
     const { server: search, documents } = await startSearchService();
-    const audit = await startLoopback((_request, response) => reply(response, 204));
+    const audit = await startReceiver((_request, response) => answerJson(response, 204));
     servers.push(audit);
-    const SEARCH = `${search.url}/api/v1/documents`;
-    const AUDIT = `${audit.url}/hooks`;
+    const SEARCH = search.url('/api/v1/documents');
+    const AUDIT = audit.url('/hooks');
 
     // The app: a record store and a service whose writes run the provisioner's hooks, as an
     // Invenio service runs its components.
@@ -125,16 +126,15 @@ describe('publish → callback stores the remote id → later publish PUTs to it
     const hooks = provisioner.hooks('rdm_record');
     const { outcomes, callbacks } = collect(provisioner);
 
-    const fixture = rdmRecord() as Work;
-    const record: Work = { ...fixture, custom_fields: {} };
+    const record = rdmRecord({ custom_fields: {} }) as AppRecord as Work;
     const user: Identity = { id: 1 };
 
     // 1. The first publish is POSTed; the callback stores the remote id.
     app.publish(user, record);
     await provisioner.drain();
 
-    expect(search.received.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /api/v1/documents']);
-    expect(JSON.parse(search.received[0]!.body)).toEqual({ _internal_id: 'q1k7x-8mz42', title: 'A Romans Story', owner: 'troy' });
+    expect(search.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /api/v1/documents']);
+    expect(JSON.parse(search.requests[0]!.body)).toEqual({ _internal_id: 'q1k7x-8mz42', title: 'A Romans Story', owner: 'troy' });
     expect(callbacks.map((outcome) => (outcome.kind === 'ok' ? outcome.value : outcome.error.message))).toEqual(['doc-1']);
     expect(remoteIdOf(store.get(record.id))).toBe('doc-1');
     // The write-back's update_draft is not sent back to the search service, but the audit
@@ -157,11 +157,11 @@ describe('publish → callback stores the remote id → later publish PUTs to it
     app.publish(user, { ...store.get(record.id)!, metadata: { ...record.metadata, title: 'A Romans Story, revised' } });
     await provisioner.drain();
 
-    expect(search.received.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /api/v1/documents', 'PUT /api/v1/documents/doc-1']);
+    expect(search.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['POST /api/v1/documents', 'PUT /api/v1/documents/doc-1']);
     expect(documents.get('doc-1')).toEqual({ _internal_id: 'q1k7x-8mz42', title: 'A Romans Story, revised', owner: 'troy' });
     expect(outcomes.slice(3).map((outcome) => `${outcome.event.method} ${kindOf(outcome)}`)).toEqual(['publish delivered']);
     expect(callbacks.map((outcome) => (outcome.kind === 'ok' ? outcome.value : outcome.error.message))).toEqual(['doc-1', 'already stored']);
-    expect(audit.received).toHaveLength(1);
+    expect(audit.requests).toHaveLength(1);
 
     await provisioner.close();
   });

@@ -2,8 +2,6 @@
 // an endpoint down for longer than the retry schedule loses nothing (circuit breaker), a
 // Retry-After pauses the whole endpoint, a rate limit spaces request starts, coalescing sends
 // the newest state of a record, and a paused endpoint does not hold up the others.
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +23,7 @@ import {
 } from '../../src/index.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from '../store/helpers/postgres.js';
 import { assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
+import { startReceiver, type RecordedRequest } from '../helpers/receiver.js';
 
 const sqlite = sqliteStoreAvailability();
 const dir = mkdtempSync(path.join(tmpdir(), 'rap-endpoints-'));
@@ -40,53 +39,8 @@ afterAll(async () => {
   for (const schema of schemas) await dropSchema(schema);
 });
 
-type Arrival = { readonly at: number; readonly recordId: string; readonly revision: number };
-type Answer = (arrival: Arrival, response: ServerResponse) => void;
-
-/** A receiver that can go away and come back on the same port. */
-type Receiver = {
-  readonly url: string;
-  readonly arrivals: Arrival[];
-  answer: Answer;
-  stop(): Promise<void>;
-  restart(): Promise<void>;
-};
-
-async function startReceiver(answer: Answer = (_arrival, response) => response.writeHead(200).end('{}')): Promise<Receiver> {
-  let server: Server;
-  let port = 0;
-  const arrivals: Arrival[] = [];
-  const receiver: Receiver = {
-    url: '',
-    arrivals,
-    answer,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-    restart: () => listen(),
-  };
-  const listen = async (): Promise<void> => {
-    server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { id?: string; revision?: number };
-        const arrival = { at: Date.now(), recordId: String(body.id), revision: Number(body.revision) };
-        arrivals.push(arrival);
-        receiver.answer(arrival, response);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-  };
-  await listen();
-  return Object.assign(receiver, { url: `http://127.0.0.1:${port}/documents` });
-}
-
 const record = (id: string, revision: number): AppRecord => ({ id, revision, access: { record: 'public' } });
-const payload = ({ record: subject }: { readonly record?: AppRecord | null }) => ({ id: String(subject?.id), revision: Number(subject?.['revision']) });
+const payload = ({ record: subject }: { readonly record?: AppRecord | null }) => ({ id: String(subject?.id), revision_id: Number(subject?.['revision']) });
 
 function configFor(url: string, extra: Record<string, unknown> = {}): ProvisionerConfig {
   return { rdm_record: { [url]: { publish: { http_method: 'POST', payload, ...extra } } } } as unknown as ProvisionerConfig;
@@ -107,7 +61,7 @@ const stores: { readonly name: string; readonly skip: boolean; readonly make: (l
   },
 ];
 
-function inOrderPerRecord(arrivals: readonly Arrival[]): boolean {
+function inOrderPerRecord(arrivals: readonly RecordedRequest[]): boolean {
   const last = new Map<string, number>();
   for (const { recordId, revision } of arrivals) {
     if ((last.get(recordId) ?? 0) > revision) return false;
@@ -117,7 +71,7 @@ function inOrderPerRecord(arrivals: readonly Arrival[]): boolean {
 }
 
 /** The most requests that arrived within any one second. */
-function busiestSecond(arrivals: readonly Arrival[]): number {
+function busiestSecond(arrivals: readonly RecordedRequest[]): number {
   const times = arrivals.map((arrival) => arrival.at).sort((a, b) => a - b);
   let most = 0;
   for (let first = 0, last = 0; last < times.length; last += 1) {
@@ -141,8 +95,8 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
     'an endpoint that refuses connections for 10 s, longer than the retry schedule, loses nothing: 300 deliveries over 30 records, in order, 0 failed',
     async () => {
       const receiver = await startReceiver();
-      await receiver.stop();
-      const { provisioner, outcomes, statuses, hooks } = await run(await make(`${name}-down`), configFor(receiver.url), { retry: { limit: 2, baseDelayMs: 100 } });
+      await receiver.close();
+      const { provisioner, outcomes, statuses, hooks } = await run(await make(`${name}-down`), configFor(receiver.url()), { retry: { limit: 2, baseDelayMs: 100 } });
       try {
         for (let revision = 1; revision <= 10; revision += 1) {
           for (let n = 0; n < 30; n += 1) hooks.publish({ identity: { id: 1 }, record: record(`rec-${n}`, revision) });
@@ -153,15 +107,15 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
         await provisioner.drain();
         expect(outcomes.filter((outcome) => outcome.kind === 'delivered')).toHaveLength(300);
         expect(outcomes.filter((outcome) => outcome.kind !== 'delivered')).toEqual([]);
-        expect(new Set(receiver.arrivals.map((arrival) => `${arrival.recordId}/${arrival.revision}`)).size).toBe(300);
-        expect(inOrderPerRecord(receiver.arrivals)).toBe(true);
+        expect(new Set(receiver.requests.map((arrival) => `${arrival.recordId}/${arrival.revision}`)).size).toBe(300);
+        expect(inOrderPerRecord(receiver.requests)).toBe(true);
         // Probes while it was down: one per cool-down (1 s, 2 s, 4 s, ...): at most 4 in 10 s.
         expect(attemptsWhileDown).toBeGreaterThanOrEqual(2);
         expect(attemptsWhileDown).toBeLessThanOrEqual(4);
         expect(statuses.at(-1)).toMatchObject({ state: 'closed', reason: 'recovered' });
       } finally {
         await provisioner.close({ timeoutMs: 2_000 });
-        await receiver.stop();
+        await receiver.close();
       }
     },
     60_000,
@@ -172,12 +126,12 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
     async () => {
       let refused: number | null = null;
       const receiver = await startReceiver((arrival, response) => {
-        if (refused === null && receiver.arrivals.length >= 20) {
+        if (refused === null && receiver.requests.length >= 20) {
           refused = arrival.at;
           response.writeHead(429, { 'retry-after': '2' }).end();
         } else response.writeHead(200).end('{}');
       });
-      const { provisioner, outcomes, hooks } = await run(await make(`${name}-429`), configFor(receiver.url), {});
+      const { provisioner, outcomes, hooks } = await run(await make(`${name}-429`), configFor(receiver.url()), {});
       try {
         for (let n = 0; n < 100; n += 1) hooks.publish({ identity: { id: 1 }, record: record(`rec-${n}`, 1) });
         await provisioner.drain();
@@ -185,12 +139,12 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
         const pausedAt = refused as unknown as number;
         // Requests already in flight when the 429 came (at most 15 besides it) may arrive after it;
         // none starts in the pause. Without the pause, the other 80 would arrive in it.
-        const duringPause = receiver.arrivals.filter((arrival) => arrival.at > pausedAt && arrival.at < pausedAt + 1_900);
+        const duringPause = receiver.requests.filter((arrival) => arrival.at > pausedAt && arrival.at < pausedAt + 1_900);
         expect(duringPause.length).toBeLessThanOrEqual(15);
-        expect(receiver.arrivals.filter((arrival) => arrival.at >= pausedAt + 1_900).length).toBeGreaterThan(50);
+        expect(receiver.requests.filter((arrival) => arrival.at >= pausedAt + 1_900).length).toBeGreaterThan(50);
       } finally {
         await provisioner.close({ timeoutMs: 2_000 });
-        await receiver.stop();
+        await receiver.close();
       }
     },
     30_000,
@@ -200,16 +154,16 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
     'ratePerSecond: 50: no one-second window at the receiver holds more than 55 requests',
     async () => {
       const receiver = await startReceiver();
-      const { provisioner, outcomes, hooks } = await run(await make(`${name}-rate`), configFor(receiver.url), { endpoints: { [receiver.url]: { ratePerSecond: 50 } } });
+      const { provisioner, outcomes, hooks } = await run(await make(`${name}-rate`), configFor(receiver.url()), { endpoints: { [receiver.url()]: { ratePerSecond: 50 } } });
       try {
         for (let n = 0; n < 150; n += 1) hooks.publish({ identity: { id: 1 }, record: record(`rec-${n}`, 1) });
         await provisioner.drain();
         expect(outcomes.filter((outcome) => outcome.kind === 'delivered')).toHaveLength(150);
-        expect(busiestSecond(receiver.arrivals)).toBeLessThanOrEqual(55);
-        expect(busiestSecond(receiver.arrivals)).toBeGreaterThanOrEqual(40);
+        expect(busiestSecond(receiver.requests)).toBeLessThanOrEqual(55);
+        expect(busiestSecond(receiver.requests)).toBeGreaterThanOrEqual(40);
       } finally {
         await provisioner.close({ timeoutMs: 2_000 });
-        await receiver.stop();
+        await receiver.close();
       }
     },
     30_000,
@@ -224,20 +178,20 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
         if (arrival.revision === 1) void blocked.then(() => response.writeHead(200).end('{}'));
         else response.writeHead(200).end('{}');
       });
-      const { provisioner, outcomes, hooks } = await run(await make(`${name}-coalesce`), configFor(receiver.url, { coalesce: true }), {});
+      const { provisioner, outcomes, hooks } = await run(await make(`${name}-coalesce`), configFor(receiver.url(), { coalesce: true }), {});
       try {
         hooks.publish({ identity: { id: 1 }, record: record('busy', 1) });
-        while (receiver.arrivals.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        while (receiver.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
         for (let revision = 2; revision <= 20; revision += 1) hooks.publish({ identity: { id: 1 }, record: record('busy', revision) });
         release();
         await provisioner.drain();
-        expect(receiver.arrivals.map((arrival) => arrival.revision)).toEqual([1, 20]);
+        expect(receiver.requests.map((arrival) => arrival.revision)).toEqual([1, 20]);
         expect(outcomes).toHaveLength(20);
         expect(outcomes.filter((outcome) => outcome.kind === 'skipped' && outcome.reason === 'superseded')).toHaveLength(18);
-        expect(outcomes.filter((outcome) => outcome.kind === 'delivered').map((outcome) => outcome.kind === 'delivered' && JSON.parse(String(outcome.request.body)).revision)).toEqual([1, 20]);
+        expect(outcomes.filter((outcome) => outcome.kind === 'delivered').map((outcome) => outcome.kind === 'delivered' && JSON.parse(String(outcome.request.body)).revision_id)).toEqual([1, 20]);
       } finally {
         await provisioner.close({ timeoutMs: 2_000 });
-        await receiver.stop();
+        await receiver.close();
       }
     },
     30_000,
@@ -247,18 +201,18 @@ describe.each(stores)('endpoints with the $name store', ({ name, skip, make }) =
 describe('a rate limit shared through Redis', () => {
   it('two instances on one Redis store hold an endpoint to ratePerSecond together: no one-second window holds more than 55', async () => {
     const receiver = await startReceiver();
-    const http = { endpoints: { [receiver.url]: { ratePerSecond: 50 } } };
-    const one = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url), http);
-    const two = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url), http);
+    const http = { endpoints: { [receiver.url()]: { ratePerSecond: 50 } } };
+    const one = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url()), http);
+    const two = await run(await createRedisStore({ prefix, name: 'shared-rate', partitions: 4, drainPollMs: 20 }), configFor(receiver.url()), http);
     try {
       for (let n = 0; n < 100; n += 1) one.hooks.publish({ identity: { id: 1 }, record: record(`one-${n}`, 1) });
       for (let n = 0; n < 100; n += 1) two.hooks.publish({ identity: { id: 1 }, record: record(`two-${n}`, 1) });
       await Promise.all([one.provisioner.drain(), two.provisioner.drain()]);
-      expect(receiver.arrivals).toHaveLength(200);
-      expect(busiestSecond(receiver.arrivals)).toBeLessThanOrEqual(55);
+      expect(receiver.requests).toHaveLength(200);
+      expect(busiestSecond(receiver.requests)).toBeLessThanOrEqual(55);
     } finally {
       await Promise.all([one.provisioner.close({ timeoutMs: 2_000 }), two.provisioner.close({ timeoutMs: 2_000 })]);
-      await receiver.stop();
+      await receiver.close();
     }
   }, 30_000);
 });
@@ -266,27 +220,27 @@ describe('a rate limit shared through Redis', () => {
 describe('endpoints are independent', () => {
   it('an endpoint whose circuit is open holds its own deliveries, not those of another endpoint', async () => {
     const down = await startReceiver();
-    await down.stop();
+    await down.close();
     const up = await startReceiver();
-    const config = { rdm_record: { ...configFor(down.url).rdm_record, ...configFor(up.url.replace('/documents', '/registry')).rdm_record } } as ProvisionerConfig;
+    const config = { rdm_record: { ...configFor(down.url()).rdm_record, ...configFor(up.url().replace('/documents', '/registry')).rdm_record } } as ProvisionerConfig;
     const { provisioner, outcomes, statuses, hooks } = await run(createMemoryStore(), config, { retry: { limit: 1, baseDelayMs: 50 }, concurrency: 4 });
     try {
       for (let n = 0; n < 40; n += 1) hooks.publish({ identity: { id: 1 }, record: record(`rec-${n}`, 1) });
       const deadline = Date.now() + 5_000;
       while (outcomes.length < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(outcomes.filter((outcome) => outcome.kind === 'delivered' && outcome.endpoint.endsWith('/registry'))).toHaveLength(40);
-      expect(statuses.some((status) => status.state === 'open' && status.endpoint === down.url)).toBe(true);
-      expect(outcomes.filter((outcome) => outcome.endpoint === down.url)).toEqual([]);
+      expect(statuses.some((status) => status.state === 'open' && status.endpoint === down.url())).toBe(true);
+      expect(outcomes.filter((outcome) => outcome.endpoint === down.url())).toEqual([]);
     } finally {
       await provisioner.close({ timeoutMs: 500 });
-      await up.stop();
+      await up.close();
     }
   }, 20_000);
 
   it('a delivery that waits for its endpoint longer than http.maxDeliveryAgeMs fails with reason expired, to replay later', async () => {
     const down = await startReceiver();
-    await down.stop();
-    const { provisioner, outcomes, hooks } = await run(createMemoryStore(), configFor(down.url), {
+    await down.close();
+    const { provisioner, outcomes, hooks } = await run(createMemoryStore(), configFor(down.url()), {
       retry: { limit: 1, baseDelayMs: 20 },
       maxDeliveryAgeMs: 1_500,
       circuitBreaker: { minCooldownMs: 5_000 },

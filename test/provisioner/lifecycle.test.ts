@@ -11,8 +11,9 @@ import {
   type HttpEffect,
   type ProvisionerResponse,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
-import { collect, kindOf, reply, startLoopback, type Loopback } from './loopback.js';
+import { rdmRecord } from '../helpers/factories.js';
+import { collect, kindOf } from '../helpers/outcomes.js';
+import { answerJson, type Receiver, startReceiver } from '../helpers/receiver.js';
 
 const identity = { id: 7 };
 const ENDPOINT = 'https://search.example.org/api/v1/documents';
@@ -33,7 +34,7 @@ const effectAfter =
       return () => clearTimeout(timer);
     });
 
-const servers: Loopback[] = [];
+const servers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
@@ -237,9 +238,9 @@ describe('close()', () => {
   });
 
   it('closes the connections of its default effect so the process can exit', async () => {
-    const remote = await startLoopback((_request, response) => reply(response, 201, {}));
+    const remote = await startReceiver((_request, response) => answerJson(response, 201, {}));
     servers.push(remote);
-    const provisioner = createProvisioner({ events: defineConfig({ rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload } } } }) });
+    const provisioner = createProvisioner({ events: defineConfig({ rdm_record: { [remote.url('/documents')]: { publish: { http_method: 'POST', payload } } } }) });
     const { outcomes } = collect(provisioner);
     provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() });
     await provisioner.close();

@@ -1,22 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, defineConfig, type DeliveryAttempt, type DeliveryOutcome } from '../../src/index.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { identity, rdmRecord, type RdmRecord } from '../helpers/factories.js';
 
-type Fixture = { readonly id: string; readonly access: { readonly record: string }; readonly metadata: { readonly title: string } };
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/rdm-record.json', import.meta.url), 'utf8')) as Fixture;
-const identity = { id: 7 };
+type Fixture = RdmRecord;
+const fixture = rdmRecord();
 const recordNo = (n: number): Fixture => ({ ...fixture, id: `rec-${n}` });
 
-let server: TestHttpServer;
+let server: Receiver;
 /** Answers per path: `/flaky` 503 twice per record then 201; `/gone` always 410; `/hold` waits until released. */
 const calls = new Map<string, number>();
 let releaseHeld: (() => void)[] = [];
 
 beforeAll(async () => {
-  server = await startHttpServer((request, response) => {
+  server = await startReceiver((request, response) => {
     const record = (JSON.parse(request.body || '{}') as { id?: string }).id ?? '';
     const count = (calls.get(`${request.path} ${record}`) ?? 0) + 1;
     calls.set(`${request.path} ${record}`, count);

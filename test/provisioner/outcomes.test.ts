@@ -6,11 +6,12 @@ import {
   type AppRecord,
   type DeliveryOutcome,
 } from '../../src/index.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
-import { collect, deadUrl, kindOf, reply, startLoopback, tally, type Loopback } from './loopback.js';
+import { rdmRecord } from '../helpers/factories.js';
+import { collect, kindOf, tally } from '../helpers/outcomes.js';
+import { answerJson, type Receiver, refusingOrigin, startReceiver } from '../helpers/receiver.js';
 
 const identity = { id: 7 };
-const servers: Loopback[] = [];
+const servers: Receiver[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -18,8 +19,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function server(handler: Parameters<typeof startLoopback>[0]): Promise<Loopback> {
-  const started = await startLoopback(handler);
+async function server(handler: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+  const started = await startReceiver(handler);
   servers.push(started);
   return started;
 }
@@ -31,19 +32,19 @@ const FAST_RETRY = { limit: 1, baseDelayMs: 1, maxDelayMs: 5 };
 describe('createProvisioner outcomes', () => {
   it('ends every (event, matching endpoint) pair in exactly one outcome, for mixed success and failure', async () => {
     const remote = await server((request, response) => {
-      if (request.path === '/gone') reply(response, 404, { error: 'no such index' });
-      else if (request.path === '/empty') reply(response, 204);
-      else reply(response, 201, { _id: `remote-${request.path}` });
+      if (request.path === '/gone') answerJson(response, 404, { error: 'no such index' });
+      else if (request.path === '/empty') answerJson(response, 204);
+      else answerJson(response, 201, { _id: `remote-${request.path}` });
     });
     const provisioner = createProvisioner({
       events: defineConfig({
         rdm_record: {
-          [`${remote.url}/documents`]: {
+          [remote.url('/documents')]: {
             publish: { http_method: 'POST', payload },
             delete_record: { http_method: 'DELETE', payload: null },
           },
-          [`${remote.url}/gone`]: { publish: { http_method: 'POST', payload } },
-          [`${remote.url}/empty`]: { publish: { http_method: 'PUT', payload } },
+          [remote.url('/gone')]: { publish: { http_method: 'POST', payload } },
+          [remote.url('/empty')]: { publish: { http_method: 'PUT', payload } },
         },
       }),
       http: { retry: FAST_RETRY },
@@ -62,17 +63,17 @@ describe('createProvisioner outcomes', () => {
     expect(tally(outcomes)).toEqual({ delivered: N * 2 + 5, 'failed http-status': N });
     const pairs = new Set(outcomes.map((outcome) => `${outcome.event.eventId} ${outcome.endpoint}`));
     expect(pairs.size).toBe(outcomes.length);
-    expect(remote.received).toHaveLength(N * 3 + 5); // a 404 is not retried
+    expect(remote.requests).toHaveLength(N * 3 + 5); // a 404 is not retried
     expect(outcomes.filter((outcome) => outcome.kind === 'delivered').map((outcome) => outcome.response.status).sort()).toEqual(
       [...Array<number>(N + 5).fill(201), ...Array<number>(N).fill(204)].sort(),
     );
   });
 
   it('sends each request once to the server with its Idempotency-Key, Bearer token and JSON body', async () => {
-    const remote = await server((_request, response) => reply(response, 201, { _id: 'x' }));
+    const remote = await server((_request, response) => answerJson(response, 201, { _id: 'x' }));
     const provisioner = createProvisioner({
       events: defineConfig({
-        rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload, auth_token: 's3cret', headers: { 'X-Source': 'works' } } } },
+        rdm_record: { [remote.url('/documents')]: { publish: { http_method: 'POST', payload, auth_token: 's3cret', headers: { 'X-Source': 'works' } } } },
       }),
     });
     cleanups.push(() => provisioner.close());
@@ -82,7 +83,7 @@ describe('createProvisioner outcomes', () => {
 
     const [outcome] = outcomes;
     expect(outcome?.kind).toBe('delivered');
-    const [received] = remote.received;
+    const [received] = remote.requests;
     expect(received).toMatchObject({ method: 'POST', path: '/documents', body: '{"id":"q1k7x-8mz42"}' });
     expect(received?.headers).toMatchObject({
       authorization: 'Bearer s3cret',
@@ -125,11 +126,11 @@ describe('createProvisioner outcomes', () => {
         name: '500 after its retries',
         expected: 'failed http-status',
         run: async () => {
-          const remote = await server((_request, response) => reply(response, 500, { error: 'down' }));
-          const outcome = await publishOnce(`${remote.url}/documents`, {}, { http: { retry: FAST_RETRY } });
+          const remote = await server((_request, response) => answerJson(response, 500, { error: 'down' }));
+          const outcome = await publishOnce(remote.url('/documents'), {}, { http: { retry: FAST_RETRY } });
           expect(outcome).toMatchObject({ attempts: 2, response: { status: 500, body: { error: 'down' } } });
-          expect(remote.received).toHaveLength(2);
-          expect(new Set(remote.received.map((request) => request.headers['idempotency-key'])).size).toBe(1);
+          expect(remote.requests).toHaveLength(2);
+          expect(new Set(remote.requests.map((request) => request.headers['idempotency-key'])).size).toBe(1);
           return outcome;
         },
       },
@@ -138,20 +139,20 @@ describe('createProvisioner outcomes', () => {
         expected: 'failed redirect',
         run: async () => {
           const remote = await server((request, response) =>
-            request.path === '/documents' ? reply(response, 301, undefined, { location: '/moved' }) : reply(response, 201, {}),
+            request.path === '/documents' ? answerJson(response, 301, undefined, { location: '/moved' }) : answerJson(response, 201, {}),
           );
-          const outcome = await publishOnce(`${remote.url}/documents`, {});
-          expect(remote.received.map((request) => request.path)).toEqual(['/documents']);
+          const outcome = await publishOnce(remote.url('/documents'), {});
+          expect(remote.requests.map((request) => request.path)).toEqual(['/documents']);
           return outcome;
         },
       },
-      { name: 'a refused connection', expected: 'failed network', run: async () => publishOnce(`${await deadUrl()}/documents`, {}) },
+      { name: 'a refused connection', expected: 'failed network', run: async () => publishOnce(`${await refusingOrigin()}/documents`, {}) },
       {
         name: 'a server that does not answer in time',
         expected: 'failed timeout',
         run: async () => {
           const remote = await server(() => undefined);
-          return publishOnce(`${remote.url}/documents`, {}, { http: { retry: { limit: 0 }, timeoutMs: 100 } });
+          return publishOnce(remote.url('/documents'), {}, { http: { retry: { limit: 0 }, timeoutMs: 100 } });
         },
       },
       {
@@ -191,10 +192,10 @@ describe('createProvisioner outcomes', () => {
       const released = new Promise<void>((resolve) => (release = resolve));
       const remote = await server(async (_request, response) => {
         await released;
-        reply(response, 201, {});
+        answerJson(response, 201, {});
       });
       const provisioner = createProvisioner({
-        events: defineConfig({ rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload } } } }),
+        events: defineConfig({ rdm_record: { [remote.url('/documents')]: { publish: { http_method: 'POST', payload } } } }),
         http: { concurrency: 1, maxQueue: 2 },
       });
       cleanups.push(() => provisioner.close());
@@ -210,7 +211,7 @@ describe('createProvisioner outcomes', () => {
     it('failed closed: a hook called while close() runs, without an exception in the app', async () => {
       const remote = await server(() => undefined);
       const provisioner = createProvisioner({
-        events: defineConfig({ rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload } } } }),
+        events: defineConfig({ rdm_record: { [remote.url('/documents')]: { publish: { http_method: 'POST', payload } } } }),
         http: { retry: { limit: 0 } },
       });
       const { outcomes } = collect(provisioner);
@@ -223,7 +224,7 @@ describe('createProvisioner outcomes', () => {
       expect(outcomes.map((outcome) => `${kindOf(outcome)} ${String(outcome.event.recordId)}`)).toEqual(['failed closed during', 'failed closed before']);
       const last = outcomes[1];
       expect(last?.kind === 'failed' && last.error).toBeInstanceOf(ClosedError);
-      expect(last?.kind === 'failed' && last.request?.url).toBe(`${remote.url}/documents`);
+      expect(last?.kind === 'failed' && last.request?.url).toBe(remote.url('/documents'));
     });
   });
 });

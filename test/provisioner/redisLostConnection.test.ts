@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { lastValueFrom, switchMap, timer } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKyEffect, createProvisioner, createRedisStore, deliveryIdOf, type AppRecord, type DeliveryOutcome, type HttpEffect, type ProvisionerConfig } from '../../src/index.js';
-import { startReceiver } from '../store/helpers/receiver.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const prefix = uniquePrefix();
@@ -68,8 +68,8 @@ describe('createProvisioner with the redis store, an outcome connection lost', (
     // a sends each request 40 ms late, so that b, the other instance, takes a good share of the work.
     const kyEffect = createKyEffect();
     const late: HttpEffect = (request) => timer(40).pipe(switchMap(() => kyEffect(request)));
-    const a = createProvisioner({ events: configFor(receiver.url, reachedByA), store: storeA, http: { effect: late } });
-    const b = createProvisioner({ events: configFor(receiver.url, reachedByB), store: storeB });
+    const a = createProvisioner({ events: configFor(receiver.url(), reachedByA), store: storeA, http: { effect: late } });
+    const b = createProvisioner({ events: configFor(receiver.url(), reachedByB), store: storeB });
     // Both start their workers (one per partition) before the work comes.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const admin = new Redis(REDIS_URL);
@@ -98,11 +98,11 @@ describe('createProvisioner with the redis store, an outcome connection lost', (
       expect(killed).toHaveLength(3);
       expect(killed.every((count) => count > 0)).toBe(true);
       expect(last).toEqual({ done: 48, delivered: 48, failed: 0, skipped: 0, inFlight: 0, total: 48 });
-      expect(new Set(receiver.arrivals.map((arrival) => arrival.recordId)).size).toBe(48);
+      expect(new Set(receiver.requests.map((arrival) => arrival.recordId)).size).toBe(48);
       // Both instances delivered; a saw the outcomes of both, each once.
       expect(reachedByB.length).toBeGreaterThan(0);
       expect(reachedByA.length + reachedByB.length).toBe(48);
-      const ids = seen.map((outcome) => deliveryIdOf(outcome.event.eventId, receiver.url));
+      const ids = seen.map((outcome) => deliveryIdOf(outcome.event.eventId, receiver.url()));
       expect(seen.every((outcome) => outcome.kind === 'delivered')).toBe(true);
       expect(ids).toHaveLength(48);
       expect(new Set(ids).size).toBe(48);

@@ -19,7 +19,7 @@ import {
   type DeliveryStore,
   type ProvisionerConfig,
 } from '../../src/index.js';
-import { startReceiver, type Receiver } from '../store/helpers/receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const TOKEN = 'tok_store_test_secret';
@@ -67,7 +67,7 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
   it.skipIf(skip)('delivers hook events with their tokens, runs callbacks where the delivery settled, drains and closes', async () => {
     const receiver = await startReceiver();
     const { store } = await make(`${name}-basic`);
-    const provisioner = createProvisioner({ events: configFor(receiver.url, (response) => response.body), store });
+    const provisioner = createProvisioner({ events: configFor(receiver.url(), (response) => response.body), store });
     const outcomes: DeliveryOutcome[] = [];
     const callbacks: CallbackOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
@@ -78,11 +78,11 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
       await provisioner.drain();
       expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(20).fill('delivered'));
       expect(callbacks.map((outcome) => outcome.kind)).toEqual(Array(20).fill('ok'));
-      expect(new Set(receiver.arrivals.map((arrival) => arrival.deliveryId)).size).toBe(20);
-      expect(receiver.arrivals.every((arrival) => arrival.authorization === `Bearer ${TOKEN}`)).toBe(true);
+      expect(new Set(receiver.requests.map((arrival) => arrival.deliveryId)).size).toBe(20);
+      expect(receiver.requests.every((arrival) => arrival.authorization === `Bearer ${TOKEN}`)).toBe(true);
       // Per record, revisions arrive in order.
       for (let n = 0; n < 4; n += 1) {
-        const revisions = receiver.arrivals.filter((arrival) => arrival.recordId === `rec-${n}`).map((arrival) => arrival.revision);
+        const revisions = receiver.requests.filter((arrival) => arrival.recordId === `rec-${n}`).map((arrival) => arrival.revision);
         expect(revisions).toEqual([1, 2, 3, 4, 5]);
       }
     } finally {
@@ -93,9 +93,9 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
 
   it.skipIf(skip)('keeps failed deliveries as dead letters and replays them with the same delivery ids', async () => {
     let failing = true;
-    const receiver = await startReceiver({ answer: () => (failing ? 422 : 200) });
+    const receiver = await startReceiver({ status: () => (failing ? 422 : 200) });
     const { store } = await make(`${name}-dead`);
-    const provisioner = createProvisioner({ events: configFor(receiver.url), store });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()), store });
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
@@ -106,16 +106,16 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
       const letters = await provisioner.deadLetters({ reason: 'http-status' });
       expect(letters).toHaveLength(3);
       expect(letters.every((letter) => letter.response?.status === 422)).toBe(true);
-      const firstIds = receiver.arrivals.map((arrival) => arrival.deliveryId);
+      const firstIds = receiver.requests.map((arrival) => arrival.deliveryId);
 
       failing = false;
       const replayed = await provisioner.replay({ recordId: 'dead-1' });
       expect(replayed).toEqual([letters.find((letter) => letter.event.recordId === 'dead-1')?.deliveryId]);
       await provisioner.drain();
       expect(outcomes.at(-1)).toMatchObject({ kind: 'delivered', attempts: 1 });
-      expect(receiver.arrivals.at(-1)?.deliveryId).toBe(replayed[0]);
+      expect(receiver.requests.at(-1)?.deliveryId).toBe(replayed[0]);
       expect(firstIds).toContain(replayed[0]);
-      expect(receiver.arrivals.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(receiver.requests.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
       expect((await provisioner.deadLetters()).map((letter) => letter.event.recordId).sort()).toEqual(['dead-0', 'dead-2']);
     } finally {
       await provisioner.close({ timeoutMs: 2_000 });
@@ -124,15 +124,15 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
   }, 20_000);
 
   it.skipIf(skip)('backfills records with bounded concurrency and reports progress until all are settled', async () => {
-    const receiver = await startReceiver({ delayMs: 5, answer: (arrival) => (arrival.recordId === 'bf-7' ? 400 : 200) });
+    const receiver = await startReceiver({ delayMs: 5, status: (arrival) => (arrival.recordId === 'bf-7' ? 400 : 200) });
     const { store } = await make(`${name}-backfill`);
-    const provisioner = createProvisioner({ events: configFor(receiver.url), store });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()), store });
     let read = 0;
     let maxAhead = 0;
     async function* records(): AsyncGenerator<AppRecord> {
       for (let n = 0; n < 30; n += 1) {
         read += 1;
-        maxAhead = Math.max(maxAhead, read - receiver.arrivals.length);
+        maxAhead = Math.max(maxAhead, read - receiver.requests.length);
         yield record(`bf-${n}`);
       }
     }
@@ -143,7 +143,7 @@ describe.each(stores)('createProvisioner with the $name store', ({ name, skip, m
       expect([...new Set(progress.map((step) => step.done))]).toEqual([...Array(30).keys()].map((n) => n + 1));
       expect(progress.every((step) => step.inFlight <= 4)).toBe(true);
       expect(maxAhead).toBeLessThanOrEqual(5);
-      expect(new Set(receiver.arrivals.map((arrival) => arrival.recordId)).size).toBe(30);
+      expect(new Set(receiver.requests.map((arrival) => arrival.recordId)).size).toBe(30);
     } finally {
       await provisioner.close({ timeoutMs: 2_000 });
       await receiver.close();
@@ -156,29 +156,29 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
     const slow = await startReceiver({ delayMs: 200 });
     const other = await startReceiver();
     const file = path.join(dir, 'resume.db');
-    const both = { rdm_record: { ...configFor(slow.url).rdm_record, ...configFor(other.url).rdm_record } } as ProvisionerConfig;
+    const both = { rdm_record: { ...configFor(slow.url()).rdm_record, ...configFor(other.url()).rdm_record } } as ProvisionerConfig;
     const first = createProvisioner({ events: both, store: createSqliteStore({ path: file }), http: { concurrency: 1 } });
     const hooks = first.hooks('rdm_record');
     for (let n = 0; n < 6; n += 1) hooks.publish({ identity: { id: 1 }, record: record(`res-${n}`) });
     // Closed long before the slow receiver has answered everything: the rest stays in the file.
     await first.close({ timeoutMs: 50 });
-    const sentBefore = slow.arrivals.length + other.arrivals.length;
+    const sentBefore = slow.requests.length + other.requests.length;
     expect(sentBefore).toBeLessThan(12);
     // Lanes of each endpoint run side by side: a delivery to the fast endpoint may have been in
     // flight at close, its request already stored; the new process sends it again (at least once).
-    const inFlightToOther = new Set(other.arrivals.map((arrival) => arrival.recordId));
+    const inFlightToOther = new Set(other.requests.map((arrival) => arrival.recordId));
 
-    const second = createProvisioner({ events: configFor(slow.url), store: createSqliteStore({ path: file }) });
+    const second = createProvisioner({ events: configFor(slow.url()), store: createSqliteStore({ path: file }) });
     const outcomes: DeliveryOutcome[] = [];
     second.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
       await second.drain();
       const unconfigured = outcomes.filter((outcome) => outcome.kind === 'skipped' && outcome.reason === 'unconfigured');
-      expect(unconfigured.every((outcome) => outcome.endpoint === other.url)).toBe(true);
+      expect(unconfigured.every((outcome) => outcome.endpoint === other.url())).toBe(true);
       expect(
-        outcomes.filter((outcome) => outcome.kind === 'delivered').every((outcome) => outcome.endpoint === slow.url || inFlightToOther.has(outcome.event.recordId ?? '')),
+        outcomes.filter((outcome) => outcome.kind === 'delivered').every((outcome) => outcome.endpoint === slow.url() || inFlightToOther.has(outcome.event.recordId ?? '')),
       ).toBe(true);
-      expect(new Set(slow.arrivals.map((arrival) => arrival.recordId))).toEqual(new Set([0, 1, 2, 3, 4, 5].map((n) => `res-${n}`)));
+      expect(new Set(slow.requests.map((arrival) => arrival.recordId))).toEqual(new Set([0, 1, 2, 3, 4, 5].map((n) => `res-${n}`)));
       expect(outcomes.length + sentBefore).toBeGreaterThanOrEqual(12);
     } finally {
       await second.close({ timeoutMs: 2_000 });
@@ -189,7 +189,7 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
 
   it('fails hook events with reason overflow when the store is full', async () => {
     const receiver = await startReceiver({ delayMs: 100 });
-    const provisioner = createProvisioner({ events: configFor(receiver.url), store: createSqliteStore({ path: path.join(dir, 'full.db'), maxQueue: 2 }) });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()), store: createSqliteStore({ path: path.join(dir, 'full.db'), maxQueue: 2 }) });
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
@@ -209,8 +209,8 @@ describe.skipIf(!sqlite.available)('createProvisioner with the sqlite store, acr
 describe('createProvisioner without a store', () => {
   it('keeps dead letters in the default memory store, and replays them with the same delivery ids', async () => {
     let status = 422;
-    const receiver = await startReceiver({ answer: () => status });
-    const provisioner = createProvisioner({ events: configFor(receiver.url) });
+    const receiver = await startReceiver({ status: () => status });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()) });
     try {
       provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: record('none') });
       await provisioner.drain();
@@ -220,7 +220,7 @@ describe('createProvisioner without a store', () => {
       expect(await provisioner.replay({})).toEqual(letters.map((letter) => letter.deliveryId));
       await provisioner.drain();
       expect(await provisioner.deadLetters()).toEqual([]);
-      expect(receiver.arrivals).toHaveLength(2);
+      expect(receiver.requests).toHaveLength(2);
     } finally {
       await provisioner.close();
       await receiver.close();
@@ -229,7 +229,7 @@ describe('createProvisioner without a store', () => {
 
   it('backfills through the default memory store, and refuses a method without endpoints', async () => {
     const receiver = await startReceiver();
-    const provisioner = createProvisioner({ events: configFor(receiver.url) });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()) });
     try {
       const last = await lastValueFrom(provisioner.backfill([record('a'), record('b'), record('c')], { service: 'rdm_record', method: 'publish' }));
       expect(last).toEqual({ done: 3, delivered: 3, failed: 0, skipped: 0, inFlight: 0, total: 3 });

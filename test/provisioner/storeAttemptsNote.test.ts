@@ -16,7 +16,7 @@ import {
   type DeliveryStore,
   type ProvisionerConfig,
 } from '../../src/index.js';
-import { startReceiver } from '../store/helpers/receiver.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const sqlite = sqliteStoreAvailability();
@@ -59,20 +59,20 @@ describe.each(stores)('the attempts note on failures, with $name', ({ name, skip
   const label = name.split(' ')[0] ?? name;
 
   it.skipIf(skip)('ends the message of a delivery failed after its retries with "(after 3 attempts)", in outcomes and dead letters', async () => {
-    const receiver = await startReceiver({ answer: () => 503 });
+    const receiver = await startReceiver({ status: () => 503 });
     const store = await make(`${label}-retried`);
-    const provisioner = createProvisioner({ events: configFor(receiver.url), ...(store !== undefined ? { store } : {}) });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()), ...(store !== undefined ? { store } : {}) });
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
       provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-1', access: { record: 'public' } } });
       await provisioner.drain();
-      const expected = `Expected a 2xx response from POST ${receiver.url}, got 503 (after 3 attempts)`;
+      const expected = `Expected a 2xx response from POST ${receiver.url()}, got 503 (after 3 attempts)`;
       expect(outcomes).toHaveLength(1);
       const [outcome] = outcomes;
       expect(outcome).toMatchObject({ kind: 'failed', reason: 'http-status', attempts: 3 });
       expect(outcome?.kind === 'failed' && outcome.error.message).toBe(expected);
-      expect(receiver.arrivals).toHaveLength(3);
+      expect(receiver.requests).toHaveLength(3);
       // Without a store, the default memory store keeps the dead letter.
       const letters = await provisioner.deadLetters();
       expect(letters.map((letter) => ({ reason: letter.reason, attempts: letter.attempts, status: letter.response?.status, message: letter.error.message }))).toEqual([
@@ -85,16 +85,16 @@ describe.each(stores)('the attempts note on failures, with $name', ({ name, skip
   }, 20_000);
 
   it.skipIf(skip)('says "(after 1 attempt)" when the status is not retried', async () => {
-    const receiver = await startReceiver({ answer: () => 404 });
+    const receiver = await startReceiver({ status: () => 404 });
     const store = await make(`${label}-once`);
-    const provisioner = createProvisioner({ events: configFor(receiver.url), ...(store !== undefined ? { store } : {}) });
+    const provisioner = createProvisioner({ events: configFor(receiver.url()), ...(store !== undefined ? { store } : {}) });
     const outcomes: DeliveryOutcome[] = [];
     provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     try {
       provisioner.hooks('rdm_record').publish({ identity: { id: 1 }, record: { id: 'note-2', access: { record: 'public' } } });
       await provisioner.drain();
       expect(outcomes.map((outcome) => outcome.kind === 'failed' && { reason: outcome.reason, attempts: outcome.attempts, message: outcome.error.message })).toEqual([
-        { reason: 'http-status', attempts: 1, message: `Expected a 2xx response from POST ${receiver.url}, got 404 (after 1 attempt)` },
+        { reason: 'http-status', attempts: 1, message: `Expected a 2xx response from POST ${receiver.url()}, got 404 (after 1 attempt)` },
       ]);
     } finally {
       await provisioner.close({ timeoutMs: 2_000 });

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
-import { deliveryIdOf, sqliteStoreAvailability } from '../../src/index.js';
-import { checkArrivals, startReceiver } from '../store/helpers/receiver.js';
+import { sqliteStoreAvailability } from '../../src/index.js';
+import { expectEveryDeliveryOnceInOrder, journaledDeliveries } from '../helpers/arrivals.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from '../store/helpers/redis.js';
 
 const APP = fileURLToPath(new URL('./helpers/storeApp.ts', import.meta.url));
@@ -42,33 +43,26 @@ async function crashAndResume(storeEnv: Record<string, string>, maxDuplicates: n
   let second: ReturnType<typeof startApp> | null = null;
   const receiver = await startReceiver({
     delayMs: 20,
-    onArrival: (_arrival, count) => {
+    onRequest: (_arrival, count) => {
       if (count === KILL_AT) first?.child.kill('SIGKILL');
     },
   });
-  const env = { ...storeEnv, RECEIVER_URL: receiver.url, RECORDS: String(RECORDS) };
+  const env = { ...storeEnv, RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS) };
   try {
     const started = Date.now();
     first = startApp({ ...env, JOURNAL_COUNT: String(EVENTS) });
     expect(await first.exited).toBe('SIGKILL');
     const journaled = first.messages.find((m) => m.type === 'journaled');
     expect(journaled?.type === 'journaled' && journaled.eventIds.length).toBe(EVENTS);
-    const arrivedBeforeKill = receiver.arrivals.length;
+    const arrivedBeforeKill = receiver.requests.length;
 
     second = startApp({ ...env, JOURNAL_COUNT: '0' });
     expect(await second.exited).toBe(0);
 
-    const expected = new Map<string, { recordId: string; revision: number }>();
-    const eventIds = journaled?.type === 'journaled' ? journaled.eventIds : [];
-    eventIds.forEach((eventId, n) => expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 }));
-    const check = checkArrivals(receiver.arrivals, expected);
-    expect(check.missing).toEqual([]);
-    expect(check.unknown).toEqual([]);
-    expect(check.contentUnderOtherIds).toEqual([]);
-    expect(check.orderViolations).toEqual([]);
-    expect(check.unique).toBe(EVENTS);
-    expect(check.duplicates).toBeLessThanOrEqual(maxDuplicates);
-    expect(receiver.arrivals.every((arrival) => arrival.authorization === 'Bearer tok_crash_test')).toBe(true);
+    const expected = journaledDeliveries(receiver.url(), RECORDS, journaled?.type === 'journaled' ? journaled.eventIds : []);
+    expect(expected.size).toBe(EVENTS);
+    const check = expectEveryDeliveryOnceInOrder(receiver.requests, expected, maxDuplicates);
+    expect(receiver.requests.every((arrival) => arrival.authorization === 'Bearer tok_crash_test')).toBe(true);
     if (process.env['PRINT_FIGURES'] !== undefined) {
       console.info(
         JSON.stringify({

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -7,11 +7,11 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, createSqliteStore, createUnitOfWork, defineConfig } from '../../src/index.js';
-import { answerJson, startHttpServer, type TestHttpServer } from '../helpers/httpServer.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { identity, rdmRecord, type RdmRecord } from '../helpers/factories.js';
 
-type Fixture = { readonly id: string; readonly access: { readonly record: string }; readonly metadata: { readonly title: string } };
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/rdm-record.json', import.meta.url), 'utf8')) as Fixture;
-const identity = { id: 7 };
+type Fixture = RdmRecord;
+const fixture = rdmRecord();
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -22,7 +22,7 @@ const finishedSpans = async () => {
 const appTracer = () => trace.getTracer('records-app');
 const SECRET = 'tok-s3cr3t-value';
 
-let server: TestHttpServer;
+let server: Receiver;
 /** While true, the receiver answers 503. */
 let receiverDown = false;
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  server = await startHttpServer((_request, response) => answerJson(response, receiverDown ? 503 : 201, { ok: !receiverDown }));
+  server = await startReceiver((_request, response) => answerJson(response, receiverDown ? 503 : 201, { ok: !receiverDown }));
 });
 
 afterAll(async () => {

@@ -6,11 +6,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createProvisioner, defineConfig, type AppRecord, type DeliveryOutcome, type SkippedOutcome } from '../../src/index.js';
 import { encodeEvent } from '../../src/store/codec.js';
 import { outcomeOfWire, wireOutcome } from '../../src/store/redisWire.js';
-import { rdmRecord } from '../operators/serviceEvents.js';
-import { collect, reply, startLoopback, type Loopback } from './loopback.js';
+import { rdmRecord } from '../helpers/factories.js';
+import { collect } from '../helpers/outcomes.js';
+import { answerJson, type Receiver, startReceiver } from '../helpers/receiver.js';
 
 const identity = { id: 7 };
-const servers: Loopback[] = [];
+const servers: Receiver[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -25,10 +26,10 @@ function recordWithoutAccess(id: string, extra: Record<string, unknown> = {}): A
 }
 
 async function setUp(options: { readonly isPublic?: (input: { readonly record: AppRecord | null }) => boolean } = {}) {
-  const remote = await startLoopback((_request, response) => reply(response, 201, { _id: 'remote' }));
+  const remote = await startReceiver((_request, response) => answerJson(response, 201, { _id: 'remote' }));
   servers.push(remote);
   const provisioner = createProvisioner({
-    events: defineConfig({ rdm_record: { [`${remote.url}/documents`]: { publish: { http_method: 'POST', payload: ({ record }) => ({ id: String(record?.id) }) } } } }),
+    events: defineConfig({ rdm_record: { [remote.url('/documents')]: { publish: { http_method: 'POST', payload: ({ record }) => ({ id: String(record?.id) }) } } } }),
     ...(options.isPublic !== undefined ? { isPublic: options.isPublic } : {}),
   });
   cleanups.push(() => provisioner.close());
@@ -40,7 +41,7 @@ describe('visibility through createProvisioner', () => {
     const { remote, provisioner, outcomes } = await setUp();
     provisioner.hooks('rdm_record').publish({ identity, record: recordWithoutAccess('hidden-1') });
     await provisioner.drain();
-    expect(remote.received).toHaveLength(0);
+    expect(remote.requests).toHaveLength(0);
     expect(outcomes).toHaveLength(1);
     const [outcome] = outcomes as [DeliveryOutcome];
     expect(outcome).toMatchObject({ kind: 'skipped', reason: 'restricted' });
@@ -55,7 +56,7 @@ describe('visibility through createProvisioner', () => {
     provisioner.hooks('rdm_record').publish({ identity, record: recordWithoutAccess('listed-1', { listed: true }) });
     provisioner.hooks('rdm_record').publish({ identity, record: recordWithoutAccess('unlisted-1', { listed: false }) });
     await provisioner.drain();
-    expect(remote.received.map((request) => JSON.parse(request.body) as unknown)).toEqual([{ id: 'listed-1' }]);
+    expect(remote.requests.map((request) => JSON.parse(request.body) as unknown)).toEqual([{ id: 'listed-1' }]);
     expect(outcomes.map((outcome) => `${outcome.kind} ${String(outcome.event.recordId)}`).sort()).toEqual(['delivered listed-1', 'skipped unlisted-1']);
   });
 
@@ -63,7 +64,7 @@ describe('visibility through createProvisioner', () => {
     const { remote, provisioner } = await setUp();
     provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord({ id: 'open-1', access: { record: 'public' } }) });
     await provisioner.drain();
-    expect(remote.received).toHaveLength(1);
+    expect(remote.requests).toHaveLength(1);
   });
 
   it('rejects an isPublic that is not a function', () => {

@@ -6,10 +6,10 @@
 // record nor a delivery exists; rolled back: nothing is sent.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryIdOf } from '../../src/index.js';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, query, uniqueSchema } from './helpers/postgres.js';
-import { checkArrivals, startReceiver } from './helpers/receiver.js';
+import { expectEveryDeliveryOnceInOrder, journaledDeliveries } from '../helpers/arrivals.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 const APP = fileURLToPath(new URL('./helpers/postgresApp.ts', import.meta.url));
 
@@ -35,7 +35,7 @@ describe('postgres store, the transactional outbox with real processes', () => {
     const RECORDS = 50;
     // Slower than the commits (4 lanes at a time, 300 ms each), so that deliveries are left when the app dies.
     const receiver = await startReceiver({ delayMs: 300 });
-    const env = { NAME: 'committed', RECEIVER_URL: receiver.url, RECORDS: String(RECORDS) };
+    const env = { NAME: 'committed', RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS) };
     let first: AppProcess<AppMessage> | null = null;
     let second: AppProcess<AppMessage> | null = null;
     try {
@@ -45,7 +45,7 @@ describe('postgres store, the transactional outbox with real processes', () => {
       const committedMs = Date.now() - started;
       first.child.kill('SIGKILL');
       expect(await first.exited).toBe('SIGKILL');
-      const arrivedBeforeKill = new Set(receiver.arrivals.map((a) => a.deliveryId)).size;
+      const arrivedBeforeKill = new Set(receiver.requests.map((a) => a.deliveryId)).size;
       // The kill came before the deliveries finished.
       expect(arrivedBeforeKill).toBeLessThan(EVENTS);
       const rows = await query<{ count: string }>(`SELECT count(*)::text AS count FROM ${schema}.records`);
@@ -54,20 +54,10 @@ describe('postgres store, the transactional outbox with real processes', () => {
       second = startApp({ ...env, MODE: 'resume' });
       await second.waitFor('drained', 60_000);
       const drainedMs = Date.now() - started;
-      const expected = new Map<string, { recordId: string; revision: number }>();
-      committed.eventIds.forEach((eventId, i) => {
-        const n = committed.indices[i] ?? -1;
-        expected.set(deliveryIdOf(eventId, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
-      });
+      const expected = journaledDeliveries(receiver.url(), RECORDS, committed.eventIds, committed.indices);
       expect(expected.size).toBe(EVENTS);
-      const check = checkArrivals(receiver.arrivals, expected);
-      expect(check.missing).toEqual([]);
-      expect(check.unknown).toEqual([]);
-      expect(check.contentUnderOtherIds).toEqual([]);
-      expect(check.orderViolations).toEqual([]);
-      expect(check.unique).toBe(EVENTS);
       // At most the requests in flight when the app died went twice (4 lanes at once).
-      expect(check.duplicates).toBeLessThanOrEqual(4);
+      const check = expectEveryDeliveryOnceInOrder(receiver.requests, expected, 4);
       if (process.env['PRINT_FIGURES'] !== undefined) {
         console.info(JSON.stringify({ test: 'postgres outbox crash after COMMIT', events: EVENTS, perTransactionUs: Math.round(committed.perTransactionUs), arrivedBeforeKill, duplicates: check.duplicates, committedMs, drainedMs }));
       }
@@ -80,7 +70,7 @@ describe('postgres store, the transactional outbox with real processes', () => {
 
   it('keeps neither the record nor a delivery when the app is SIGKILLed between the hook call and its COMMIT', async () => {
     const receiver = await startReceiver();
-    const env = { NAME: 'uncommitted', RECEIVER_URL: receiver.url, RECORDS: '1', RECORD_PREFIX: 'uncommitted-' };
+    const env = { NAME: 'uncommitted', RECEIVER_URL: receiver.url(), RECORDS: '1', RECORD_PREFIX: 'uncommitted-' };
     let app: AppProcess<AppMessage> | null = null;
     let after: AppProcess<AppMessage> | null = null;
     try {
@@ -92,7 +82,7 @@ describe('postgres store, the transactional outbox with real processes', () => {
       await after.waitFor('drained', 30_000);
       expect(await query(`SELECT id FROM ${schema}.records WHERE id LIKE 'uncommitted-%'`)).toEqual([]);
       expect(await query(`SELECT id FROM ${schema}.job WHERE name = 'uncommitted'`)).toEqual([]);
-      expect(receiver.arrivals).toEqual([]);
+      expect(receiver.requests).toEqual([]);
     } finally {
       app?.child.kill('SIGKILL');
       after?.child.kill('SIGKILL');
@@ -104,12 +94,12 @@ describe('postgres store, the transactional outbox with real processes', () => {
     const receiver = await startReceiver();
     let app: AppProcess<AppMessage> | null = null;
     try {
-      app = startApp({ NAME: 'rolledback', RECEIVER_URL: receiver.url, RECORDS: '1', RECORD_PREFIX: 'rolledback-', MODE: 'rollback' });
+      app = startApp({ NAME: 'rolledback', RECEIVER_URL: receiver.url(), RECORDS: '1', RECORD_PREFIX: 'rolledback-', MODE: 'rollback' });
       const drained = await app.waitFor('drained', 30_000);
       expect(drained.delivered).toBe(0);
       expect(await query(`SELECT id FROM ${schema}.records WHERE id LIKE 'rolledback-%'`)).toEqual([]);
       expect(await query(`SELECT id FROM ${schema}.job WHERE name = 'rolledback'`)).toEqual([]);
-      expect(receiver.arrivals).toEqual([]);
+      expect(receiver.requests).toEqual([]);
     } finally {
       app?.child.kill('SIGKILL');
       await receiver.close();

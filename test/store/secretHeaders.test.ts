@@ -4,8 +4,6 @@
 // SQLite database and its WAL, and from every Redis key of the store, after the deliveries are
 // dead-lettered; and comes back from the config when a dead letter is replayed.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
@@ -22,6 +20,7 @@ import {
   type ProvisionerConfig,
 } from '../../src/index.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
+import { answerJson, startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const SECRETS: Readonly<Record<string, string>> = {
   'X-Auth': 'xauth-secret-1f9c',
@@ -91,20 +90,11 @@ const DURABLE_STORES: readonly Durable[] = [
   },
 ];
 
-/** A receiver that answers with `status()` and a secret response header, keeping the request headers it saw. */
-async function startReceiver(status: () => number): Promise<{ readonly url: string; readonly seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((request, response) => {
-    seen.push(request.headers);
-    request.resume();
-    request.on('end', () => {
-      response.writeHead(status(), { 'Content-Type': 'application/json', 'X-Session': RESPONSE_SECRET, 'X-Access-Key': RESPONSE_SECRET });
-      response.end('{"error":"rejected"}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/documents`, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
+/** A receiver that answers with `status()` and secret response headers. */
+function startSecretReceiver(status: () => number): Promise<Receiver> {
+  return startReceiver((_request, response) =>
+    answerJson(response, status(), { error: 'rejected' }, { 'X-Session': RESPONSE_SECRET, 'X-Access-Key': RESPONSE_SECRET }),
+  );
 }
 
 /** Everything the library's debug loggers print while `run` runs. */
@@ -126,10 +116,10 @@ async function captureDebug(run: () => Promise<void>): Promise<string> {
 describe.each(DURABLE_STORES)('the $name store and secret headers', ({ skip, open, contents }) => {
   it.skipIf(skip)('writes no secret header value, logs none, and restores them from the config on replay', async () => {
     let failing = true;
-    const receiver = await startReceiver(() => (failing ? 400 : 200));
+    const receiver = await startSecretReceiver(() => (failing ? 400 : 200));
     const events = {
       rdm_record: {
-        [receiver.url]: {
+        [receiver.url()]: {
           publish: { http_method: 'POST', payload: { kind: 'doc' }, headers: { ...SECRETS, 'X-Source': 'records-app' }, auth_token: BEARER },
         },
       },
@@ -147,8 +137,8 @@ describe.each(DURABLE_STORES)('the $name store and secret headers', ({ skip, ope
       expect(outcomes.map((outcome) => (outcome.kind === 'failed' ? outcome.reason : outcome.kind))).toEqual(['http-status', 'http-status', 'http-status']);
       expect(await provisioner.deadLetters()).toHaveLength(3);
       // The secrets were sent: the stores strip them, not the requests.
-      expect(receiver.seen[0]?.['x-access-key']).toBe(SECRETS['X-Access-Key']);
-      expect(receiver.seen[0]?.['authorization']).toBe(`Bearer ${BEARER}`);
+      expect(receiver.requests[0]?.headers['x-access-key']).toBe(SECRETS['X-Access-Key']);
+      expect(receiver.requests[0]?.headers['authorization']).toBe(`Bearer ${BEARER}`);
       for (const secret of EVERY_SECRET) expect(log, `debug log holds ${secret}`).not.toContain(secret);
       for (const outcome of outcomes) {
         const message = outcome.kind === 'failed' ? outcome.error.message : '';
@@ -160,14 +150,14 @@ describe.each(DURABLE_STORES)('the $name store and secret headers', ({ skip, ope
       for (const secret of EVERY_SECRET) expect(bytes.includes(secret), `${secret} in the store`).toBe(false);
 
       failing = false;
-      const arrivedBefore = receiver.seen.length;
+      const arrivedBefore = receiver.requests.length;
       expect(await provisioner.replay({ recordId: 'secret-1' })).toHaveLength(1);
       await provisioner.drain();
       expect(outcomes.at(-1)?.kind).toBe('delivered');
-      const replayed = receiver.seen[arrivedBefore];
+      const replayed = receiver.requests[arrivedBefore]?.headers;
       for (const [name, value] of Object.entries(SECRETS)) expect(replayed?.[name.toLowerCase()], name).toBe(value);
       expect(replayed?.['authorization']).toBe(`Bearer ${BEARER}`);
-      expect(replayed?.['idempotency-key']).toBe(receiver.seen[1]?.['idempotency-key']);
+      expect(replayed?.['idempotency-key']).toBe(receiver.requests[1]?.headers['idempotency-key']);
 
       await provisioner.close({ timeoutMs: 2_000 });
       closed = true;

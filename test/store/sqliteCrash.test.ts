@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forkApp, type AppProcess } from '../helpers/appProcess.js';
-import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import { sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
-import { checkArrivals, startReceiver } from './helpers/receiver.js';
+import { expectEveryDeliveryOnceInOrder, journaledDeliveries } from '../helpers/arrivals.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 // better-sqlite3 is a native addon for the Node.js that installed it. `.ci/run` installs with
 // each Node line it tests, so it loads on every one; where it cannot load (installed by
@@ -36,37 +36,29 @@ describe.skipIf(!sqlite.available)(`sqlite store, crash test${suffix}`, () => {
     let first: ReturnType<typeof startApp> | null = null;
     const receiver = await startReceiver({
       delayMs: 20,
-      onArrival: (_arrival, count) => {
+      onRequest: (_arrival, count) => {
         if (count === KILL_AT) first?.child.kill('SIGKILL');
       },
     });
     const runId = `crash${Date.now().toString(36)}`;
-    const env = { STORE_PATH: path.join(dir, 'app.db'), RECEIVER_URL: receiver.url, RECORDS: String(RECORDS), RUN_ID: runId };
+    const env = { STORE_PATH: path.join(dir, 'app.db'), RECEIVER_URL: receiver.url(), RECORDS: String(RECORDS), RUN_ID: runId };
     try {
       const started = Date.now();
       first = startApp({ ...env, JOURNAL_COUNT: String(EVENTS) });
       expect(await first.exited).toBe('SIGKILL');
       const journaled = first.messages.find((m) => m.type === 'journaled');
       expect(journaled).toMatchObject({ count: EVENTS });
-      const arrivedBeforeKill = receiver.arrivals.length;
+      const arrivedBeforeKill = receiver.requests.length;
 
       const second = startApp({ ...env, JOURNAL_COUNT: '0' });
       expect(await second.exited).toBe(0);
       const opened = second.messages.find((m) => m.type === 'opened');
       const drained = second.messages.find((m) => m.type === 'drained');
 
-      const expected = new Map<string, { recordId: string; revision: number }>();
-      for (let n = 0; n < EVENTS; n += 1) {
-        expected.set(deliveryIdOf(`${runId}-${n}`, receiver.url), { recordId: `rec-${n % RECORDS}`, revision: Math.floor(n / RECORDS) + 1 });
-      }
-      const check = checkArrivals(receiver.arrivals, expected);
-      expect(check.missing).toEqual([]);
-      expect(check.unknown).toEqual([]);
-      expect(check.contentUnderOtherIds).toEqual([]);
-      expect(check.orderViolations).toEqual([]);
-      expect(check.unique).toBe(EVENTS);
+      const expected = journaledDeliveries(receiver.url(), RECORDS, Array.from({ length: EVENTS }, (_, n) => `${runId}-${n}`));
+      expect(expected.size).toBe(EVENTS);
       // At most the 16 requests in flight when the process died are sent again.
-      expect(check.duplicates).toBeLessThanOrEqual(16);
+      const check = expectEveryDeliveryOnceInOrder(receiver.requests, expected, 16);
       expect(opened?.type === 'opened' && opened.pending).toBeGreaterThanOrEqual(EVENTS - arrivedBeforeKill);
       expect(drained?.type === 'drained' && drained.delivered).toBe(opened?.type === 'opened' ? opened.pending : -1);
       if (process.env['PRINT_FIGURES'] !== undefined) {

@@ -7,9 +7,9 @@ import { deliveryIdOf } from '../../src/events/deliveryId.js';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createSqliteStore, sqliteStoreAvailability } from '../../src/store/sqliteStore.js';
 import { collect, describeStoreContract } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { TEST_TOKEN, testHandlers } from './helpers/handlers.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 // better-sqlite3 is a native addon for the Node.js that installed it. `.ci/run` installs with
 // each Node line it tests, so it loads on every one; where it cannot load (installed by
@@ -47,7 +47,7 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
     it('resumes unsettled deliveries after a reopen, in order, with the same ids, the stored plan and the attempts counted', async () => {
       const first = createSqliteStore({ path: file });
       const events = [publishEvent('rec-a', 1), publishEvent('rec-a', 2), publishEvent('rec-b', 1)];
-      first.journal(events.map((event) => ({ event, endpoints: [receiver.url] })));
+      first.journal(events.map((event) => ({ event, endpoints: [receiver.url()] })));
       // The first process plans and tries rec-a@1 and rec-b@1 once, is told to retry later, and stops.
       let answered = 0;
       first.start({
@@ -68,15 +68,15 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
       store.start(handlers);
       await store.drain();
 
-      const ids = events.map((event) => deliveryIdOf(event.eventId, receiver.url));
-      expect(receiver.arrivals.filter((a) => a.recordId === 'rec-a').map((a) => a.revision)).toEqual([1, 2]);
+      const ids = events.map((event) => deliveryIdOf(event.eventId, receiver.url()));
+      expect(receiver.requests.filter((a) => a.recordId === 'rec-a').map((a) => a.revision)).toEqual([1, 2]);
       expect(new Set(outcomes.map((o) => o.deliveryId))).toEqual(new Set(ids));
       // Planned before the reopen: not planned again, attempt numbers go on.
       const planned = [...handlers.plans.keys()];
       expect(planned).not.toContain(ids[0]);
       expect(handlers.attempts.get(ids[0] ?? '')).toEqual([2]);
       // The resumed request had its Authorization header restored from the handlers, not from disk.
-      expect(receiver.arrivals.every((a) => a.authorization === TEST_TOKEN)).toBe(true);
+      expect(receiver.requests.every((a) => a.authorization === TEST_TOKEN)).toBe(true);
       // The event came back with its types (a Date in the record).
       const delivered = outcomes.find((o) => o.deliveryId === ids[0])?.outcome;
       expect((delivered?.event.args as { record: AppRecord }).record['indexed_at']).toBeInstanceOf(Date);
@@ -84,7 +84,7 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
 
     it('never writes secret headers to the file', async () => {
       store = createSqliteStore({ path: file });
-      store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url] }]);
+      store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url()] }]);
       store.start({
         ...testHandlers(),
         attempt: async ({ request }) => {
@@ -112,7 +112,7 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
     it('keeps dead letters across a reopen and requeues them there', async () => {
       const first = createSqliteStore({ path: file });
       const event = publishEvent('rec-a', 1);
-      first.journal([{ event, endpoints: [receiver.url] }]);
+      first.journal([{ event, endpoints: [receiver.url()] }]);
       first.start({
         ...testHandlers(),
         attempt: async ({ request }) => ({ kind: 'failed', reason: 'timeout', error: new TimeoutError(`Expected ${request.url} to answer`), response: null }),
@@ -122,26 +122,26 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
 
       store = createSqliteStore({ path: file });
       const letters = await store.deadLetters({ reason: 'timeout' });
-      expect(letters.map((l) => [l.deliveryId, l.attempts, l.error.name])).toEqual([[deliveryIdOf(event.eventId, receiver.url), 1, 'TimeoutError']]);
+      expect(letters.map((l) => [l.deliveryId, l.attempts, l.error.name])).toEqual([[deliveryIdOf(event.eventId, receiver.url()), 1, 'TimeoutError']]);
       store.start(testHandlers());
       await store.requeue(letters.map((l) => l.deliveryId));
       await store.drain();
-      expect(receiver.arrivals.map((a) => [a.deliveryId, a.authorization])).toEqual([[deliveryIdOf(event.eventId, receiver.url), TEST_TOKEN]]);
+      expect(receiver.requests.map((a) => [a.deliveryId, a.authorization])).toEqual([[deliveryIdOf(event.eventId, receiver.url()), TEST_TOKEN]]);
     });
 
     it('holds at most maxInMemory deliveries and loads the rest from disk in order', async () => {
       store = createSqliteStore({ path: file, maxInMemory: 4 });
       const entries = [];
       for (let revision = 1; revision <= 10; revision += 1) {
-        for (const recordId of ['rec-a', 'rec-b', 'rec-c']) entries.push({ event: publishEvent(recordId, revision), endpoints: [receiver.url] });
+        for (const recordId of ['rec-a', 'rec-b', 'rec-c']) entries.push({ event: publishEvent(recordId, revision), endpoints: [receiver.url()] });
       }
       store.journal(entries.slice(0, 15));
       store.start(testHandlers({ concurrency: 3 }));
       store.journal(entries.slice(15));
       await store.drain();
-      expect(receiver.arrivals).toHaveLength(30);
+      expect(receiver.requests).toHaveLength(30);
       for (const recordId of ['rec-a', 'rec-b', 'rec-c']) {
-        expect(receiver.arrivals.filter((a) => a.recordId === recordId).map((a) => a.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(receiver.requests.filter((a) => a.recordId === recordId).map((a) => a.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       }
     });
 

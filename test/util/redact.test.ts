@@ -5,7 +5,7 @@ import { logger } from '../../src/util/log.js';
 import { REDACTED, redact, redactHeaders, redactText, redactUrl } from '../../src/util/redact.js';
 import { isSecretName } from '../../src/util/secretNames.js';
 import { createEventBus, createHooks, createUnitOfWork } from '../../src/index.js';
-import { identity, rdmRecord } from '../hooks/fixtures.js';
+import { identity, rdmRecord } from '../helpers/factories.js';
 
 const SECRETS = ['s3cret-token', 'Bearer abc.def.ghi', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'hunter2', 'k-123', 'sid=42'];
 

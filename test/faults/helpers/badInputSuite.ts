@@ -20,7 +20,9 @@ import {
 } from 'remote-api-provisioner';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
+import { printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
+import { collectAppRecords } from '../../helpers/outcomes.js';
 
 type Args = { readonly record?: TestRecord | null; readonly owner?: unknown };
 type LooseEventConfig = Readonly<Record<string, unknown>>;
@@ -81,12 +83,12 @@ export function badInputSuite(store: FaultStore): void {
     /** Sends a bad record then a good one; returns the outcomes keyed `endpoint record`. */
     async function run(
       provisioner: Provisioner,
-      badRecord: unknown = recordFor('bad-1', 1),
+      badRecord: unknown = recordAt('bad-1', 1),
     ): Promise<{ readonly byKey: Map<string, DeliveryOutcome>; readonly outcomes: readonly DeliveryOutcome[]; readonly callbacks: readonly CallbackOutcome[] }> {
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
       expect(() => hooks.publish({ identity, record: badRecord })).not.toThrow();
-      expect(() => hooks.publish({ identity, record: recordFor('good-1', 1) })).not.toThrow();
+      expect(() => hooks.publish({ identity, record: recordAt('good-1', 1) })).not.toThrow();
       await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
       await withDeadline(provisioner.close(), 10_000, 'close() to resolve');
       collected.stop();
@@ -103,7 +105,7 @@ export function badInputSuite(store: FaultStore): void {
 
     /** The bad event failed at the bad endpoint with `reason`, with a message naming path and record; everything else was delivered. */
     async function expectFailureThenRecovery(name: string, provisioner: Provisioner, reason: FailureReason, badId = 'bad-1'): Promise<void> {
-      const { byKey, outcomes } = await run(provisioner, recordFor(badId, 1));
+      const { byKey, outcomes } = await run(provisioner, recordAt(badId, 1));
       const failed = byKey.get(`bad ${badId}`);
       expect(failed, `${name}: outcome of the bad event`).toMatchObject({ kind: 'failed', reason, request: null, attempts: 0 });
       if (failed?.kind === 'failed') {
@@ -234,7 +236,7 @@ export function badInputSuite(store: FaultStore): void {
 
     describe('odd records', () => {
       it('a record without an id is still delivered to a plain endpoint (record id null)', async () => {
-        const { byKey } = await run(await provisionerWith({}), recordFor('x', 1, { id: undefined }));
+        const { byKey } = await run(await provisionerWith({}), recordAt('x', 1, { id: undefined }));
         const outcome = byKey.get('bad (none)');
         expect(outcome).toMatchObject({ kind: 'delivered' });
         if (outcome?.kind === 'delivered') expect(outcome.request.recordId).toBeNull();
@@ -246,9 +248,9 @@ export function badInputSuite(store: FaultStore): void {
       // one that picks fields sends them; one that sends the record itself fails with reason payload.
       const wholeRecord = (args: Args): unknown => (isBad(args) ? args.record : goodPayload(args));
       for (const [name, oddRecord] of [
-        ['a record holding a BigInt', (): unknown => recordFor('bad-bigint', 1, { size: 12n })],
+        ['a record holding a BigInt', (): unknown => recordAt('bad-bigint', 1, { size: 12n })],
         ['a circular record', (): unknown => {
-          const record = recordFor('bad-circular', 1) as Record<string, unknown>;
+          const record = recordAt('bad-circular', 1) as Record<string, unknown>;
           record['self'] = record;
           return record;
         }],
@@ -271,7 +273,7 @@ export function badInputSuite(store: FaultStore): void {
       }
 
       it('a record that cannot be copied (a cycle through an object holding a function) fails with reason payload, and the pipeline goes on', async () => {
-        const record = recordFor('bad-uncopyable', 1) as Record<string, unknown>;
+        const record = recordAt('bad-uncopyable', 1) as Record<string, unknown>;
         record['helpers'] = { format: () => 'x', owner: record };
         const { byKey } = await run(await provisionerWith({}), record);
         const failed = byKey.get('bad bad-uncopyable');
@@ -289,10 +291,10 @@ export function badInputSuite(store: FaultStore): void {
       it('ids with / ? # .. and unicode stay one path segment with recordUrl; a bare ".." id is refused with reason url', async () => {
         const url_factory = (record: TestRecord | null | undefined): string => recordUrl(bad, String(record?.id));
         const provisioner = await provisionerWith({ url_factory });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        for (const id of [...oddIds, '..']) expect(() => hooks.publish({ identity, record: recordFor(id, 1) })).not.toThrow();
-        hooks.publish({ identity, record: recordFor('good-1', 1) });
+        for (const id of [...oddIds, '..']) expect(() => hooks.publish({ identity, record: recordAt(id, 1) })).not.toThrow();
+        hooks.publish({ identity, record: recordAt('good-1', 1) });
         await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
         await provisioner.close();
         collected.stop();
@@ -328,9 +330,9 @@ export function badInputSuite(store: FaultStore): void {
         const url_factory = (record: TestRecord | null | undefined): string =>
           record?.revision_id === 4 ? 'http://127.0.0.1:1/elsewhere' : `${bad}/${String(record?.id)}?rev=${String(record?.revision_id)}`;
         const provisioner = await provisionerWith({ payload, url_factory });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordFor('same', revision) });
+        for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordAt('same', revision) });
         await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
         await provisioner.close();
         collected.stop();
@@ -354,11 +356,11 @@ export function badInputSuite(store: FaultStore): void {
     describe('odd hook calls', () => {
       it('hook calls with missing or wrong arguments do not throw, and each call is accounted for', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        const calls: readonly unknown[][] = [[], [undefined], [null], [{}], [{ record: recordFor('no-identity', 1) }], ['a string'], [{ identity, record: null }]];
+        const calls: readonly unknown[][] = [[], [undefined], [null], [{}], [{ record: recordAt('no-identity', 1) }], ['a string'], [{ identity, record: null }]];
         for (const args of calls) expect(() => (hooks.publish as (...a: unknown[]) => void)(...args)).not.toThrow();
-        hooks.publish({ identity, record: recordFor('good-1', 1) });
+        hooks.publish({ identity, record: recordAt('good-1', 1) });
         await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
         await provisioner.close();
         collected.stop();
@@ -372,11 +374,11 @@ export function badInputSuite(store: FaultStore): void {
 
       it('hooks called after close() do not throw and send nothing', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        hooks.publish({ identity, record: recordFor('good-1', 1) });
+        hooks.publish({ identity, record: recordAt('good-1', 1) });
         await provisioner.close();
-        expect(() => hooks.publish({ identity, record: recordFor('late-1', 1) })).not.toThrow();
+        expect(() => hooks.publish({ identity, record: recordAt('late-1', 1) })).not.toThrow();
         expect(() => provisioner.hooks('rdm_record')).not.toThrow();
         await withDeadline(provisioner.drain(), 5_000, 'drain() after close() to resolve');
         await withDeadline(provisioner.close(), 5_000, 'a second close() to resolve');
@@ -390,11 +392,11 @@ export function badInputSuite(store: FaultStore): void {
 
       it('a hook called while close() runs is delivered or fails with reason closed, never lost', async () => {
         const provisioner = await provisionerWith({});
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        hooks.publish({ identity, record: recordFor('good-1', 1) });
+        hooks.publish({ identity, record: recordAt('good-1', 1) });
         const closing = provisioner.close();
-        expect(() => hooks.publish({ identity, record: recordFor('during-close', 1) })).not.toThrow();
+        expect(() => hooks.publish({ identity, record: recordAt('during-close', 1) })).not.toThrow();
         await withDeadline(closing, 10_000, 'close() to resolve');
         collected.stop();
         const during = collected.outcomes.filter((o) => (o.event.args as Args).record?.id === 'during-close');

@@ -19,7 +19,9 @@ import { createKyEffect, createProvisioner, defineConfig, type DeliveryOutcome, 
 import { classifyFault, classifyStatus, mayHaveActed, type Fault, type FaultRule, type RecordedRequest, type WeightedFault } from './faultPlan.js';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, countBy, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
+import { countBy, printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
+import { collectAppRecords } from '../../helpers/outcomes.js';
 
 const FAULT_SHARE = Number(process.env['FAULTS_SHARE'] ?? 0.3);
 const SEED = Number(process.env['FAULTS_SEED'] ?? 20260302);
@@ -245,7 +247,7 @@ export function chaosSuite(store: FaultStore): void {
           effect: watched,
         },
       });
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       // Retry-After answers pause their endpoint; runs of failures may open its circuit.
       const endpointStates: Record<string, number> = {};
       provisioner.endpoints$.subscribe(({ state }) => (endpointStates[state] = (endpointStates[state] ?? 0) + 1));
@@ -258,7 +260,7 @@ export function chaosSuite(store: FaultStore): void {
       for (let revision = 1; revision <= EVENTS_PER_RECORD; revision++) {
         const method = LIFE[revision - 1] as LifeMethod;
         for (let index = 0; index < RECORDS; index++) {
-          const record = recordFor(recordId(index), revision);
+          const record = recordAt(recordId(index), revision);
           expect(() => hooks[method]({ identity, record })).not.toThrow();
           emitted += 1;
           expectedPairs.add(`search ${record.id} ${revision}`);

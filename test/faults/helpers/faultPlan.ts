@@ -119,20 +119,6 @@ export type ReceiverStats = {
   readonly open: number;
 };
 
-/** Messages from the test to the receiver process. */
-export type ControlMessage =
-  | { readonly type: 'plan'; readonly id: number; readonly plan: ReceiverPlan }
-  | { readonly type: 'requests'; readonly id: number }
-  | { readonly type: 'stats'; readonly id: number }
-  | { readonly type: 'reset'; readonly id: number }
-  | { readonly type: 'close'; readonly id: number };
-
-/** Messages from the receiver process to the test. */
-export type ReceiverMessage =
-  | { readonly type: 'ready'; readonly port: number }
-  | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
-  | { readonly type: 'error'; readonly id: number; readonly message: string };
-
 /** A short stable name of a fault, for tallies: `status-503`, `retry-after-http-date`, `redirect-307`… */
 export function faultName(fault: Fault): string {
   switch (fault.kind) {

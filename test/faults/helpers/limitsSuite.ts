@@ -16,7 +16,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProvisioner, defineConfig, type DeliveryOutcome } from 'remote-api-provisioner';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { collect, printFigures, recordFor, tallyOutcomes, withDeadline, type TestRecord } from './suite.js';
+import { printFigures, tallyOutcomes, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
+import { collectAppRecords } from '../../helpers/outcomes.js';
 
 type Args = { readonly record?: TestRecord | null };
 type PublishHooks = { readonly publish: (args: unknown) => void };
@@ -63,11 +65,11 @@ export function limitsSuite(store: FaultStore): void {
       const endpoint = `${receiver.url}/docs`;
       const opened = await store.open('overflow', { maxQueue: 10, partitions: 2 });
       const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { ...opened.http, concurrency: 2, timeoutMs: 5_000 } });
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
       const EVENTS = 60;
       // All in one tick: no delivery settles and no journal reaches Redis in between.
-      for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 5}`, Math.floor(i / 5) + 1) });
+      for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 5}`, Math.floor(i / 5) + 1) });
       await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -112,9 +114,9 @@ export function limitsSuite(store: FaultStore): void {
       // The store's own bound (if any) left at its default: http.maxQueue is the one reached.
       const opened = await store.open('http-bound', { partitions: 2 });
       const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { concurrency: 2, timeoutMs: 5_000, maxQueue: 10 } });
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-      for (let i = 0; i < 40; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 4}`, Math.floor(i / 4) + 1) });
+      for (let i = 0; i < 40; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 4}`, Math.floor(i / 4) + 1) });
       await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -135,13 +137,13 @@ export function limitsSuite(store: FaultStore): void {
         const endpoint = `${receiver.url}/docs`;
         const opened = await store.open('bound', { maxQueue: 10, partitions: 1 });
         const provisioner = createProvisioner({ events: configFor(endpoint), ...opened, http: { ...opened.http, concurrency: 1, timeoutMs: 5_000 } });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-        for (let revision = 1; revision <= 10; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
+        for (let revision = 1; revision <= 10; revision++) hooks.publish({ identity, record: recordAt('rec-bound', revision) });
         // Redis acknowledges the first ten: acknowledged, they still count until they settle.
         await opened.store?.flush();
         const settledBefore = collected.outcomes.length;
-        for (let revision = 11; revision <= 20; revision++) hooks.publish({ identity, record: recordFor('rec-bound', revision) });
+        for (let revision = 11; revision <= 20; revision++) hooks.publish({ identity, record: recordAt('rec-bound', revision) });
         const overflowedAtOnce = collected.outcomes.filter((o) => o.kind === 'failed' && o.reason === 'overflow').length;
         await withDeadline(provisioner.drain(), 20_000, 'drain() to resolve');
         await provisioner.close();
@@ -168,9 +170,9 @@ export function limitsSuite(store: FaultStore): void {
       });
       const endpoint = `${receiver.url}/docs`;
       const provisioner = createProvisioner({ events: configFor(endpoint), ...(await store.open('odd-answers', { partitions: 1 })), http: { maxResponseBytes: 1_024, concurrency: 1 } });
-      const collected = collect(provisioner);
+      const collected = collectAppRecords(provisioner);
       const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
-      for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordFor('rec-odd', revision) });
+      for (let revision = 1; revision <= 6; revision++) hooks.publish({ identity, record: recordAt('rec-odd', revision) });
       await withDeadline(provisioner.drain(), 10_000, 'drain() to resolve');
       await provisioner.close();
       collected.stop();
@@ -197,12 +199,12 @@ export function limitsSuite(store: FaultStore): void {
         // Redis runs one delivery at a time per partition: with one partition, one is in flight.
         const inFlight = store.name === 'redis' ? 1 : 4;
         const provisioner = createProvisioner({ events: configFor(endpoint), ...(await store.open('close', { partitions: 1 })), http: { concurrency: 4, timeoutMs: 10_000 } });
-        const collected = collect(provisioner);
+        const collected = collectAppRecords(provisioner);
         const accepted: string[] = [];
         provisioner.events$.subscribe((event) => accepted.push(event.eventId));
         const hooks = provisioner.hooks('rdm_record') as unknown as PublishHooks;
         const EVENTS = 20;
-        for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordFor(`rec-${i % 10}`, Math.floor(i / 10) + 1) });
+        for (let i = 0; i < EVENTS; i++) hooks.publish({ identity, record: recordAt(`rec-${i % 10}`, Math.floor(i / 10) + 1) });
         await expect.poll(async () => (await receiver.stats()).requests).toBe(inFlight);
         const started = performance.now();
         await withDeadline(provisioner.close({ timeoutMs: 200 }), 5_000, 'close({ timeoutMs: 200 }) to resolve');
@@ -230,7 +232,7 @@ export function limitsSuite(store: FaultStore): void {
         expect(collected.outcomes).toEqual([]);
         await receiver.setPlan({});
         const restarted = createProvisioner({ events: configFor(endpoint), ...(await store.reopen('close', { partitions: 1 })), http: { concurrency: 4 } });
-        const resumed = collect(restarted);
+        const resumed = collectAppRecords(restarted);
         const resumeStarted = performance.now();
         await withDeadline(restarted.drain(), 20_000, 'drain() of the restarted provisioner to resolve');
         const resumeMs = Math.round(performance.now() - resumeStarted);

@@ -23,7 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvisioner, defineConfig, type DeliveryOutcome } from 'remote-api-provisioner';
 import type { FaultReceiver } from './faultReceiver.js';
 import { endSuite, startSuite, type FaultStore } from './stores.js';
-import { heapUsedMiB, printFigures, recordFor, withDeadline, type TestRecord } from './suite.js';
+import { heapUsedMiB, printFigures, withDeadline } from './suite.js';
+import { recordAt, type TestRecord } from '../../helpers/factories.js';
 
 /**
  * Events per store. SQLite runs the full 50,000 (29 s alone on the project's 2 cores, 82 s
@@ -94,7 +95,7 @@ export function loadSuite(store: FaultStore): void {
       const hooks = provisioner.hooks('rdm_record') as unknown as { publish: (args: unknown) => void };
       // Measured once the pipeline runs: starting a store (the Redis store's connections and
       // workers for every partition) is paid once when the app starts, not per hook call.
-      hooks.publish({ identity: { id: 1 }, record: recordFor('warm-up', 1) });
+      hooks.publish({ identity: { id: 1 }, record: recordAt('warm-up', 1) });
       await withDeadline(provisioner.drain(), 10_000, 'drain() of the warm-up event');
       await receiver.reset();
 
@@ -129,7 +130,7 @@ export function loadSuite(store: FaultStore): void {
       for (let sent = 0; sent < EVENTS; sent += BATCH) {
         for (let i = sent; i < Math.min(EVENTS, sent + BATCH); i++) {
           const revision = Math.floor(i / RECORDS) + 1;
-          hooks.publish({ identity, record: recordFor(`load-${i % RECORDS}`, revision) });
+          hooks.publish({ identity, record: recordAt(`load-${i % RECORDS}`, revision) });
           if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
         }
         await withDeadline(provisioner.drain(), 30_000, `drain() after ${sent + BATCH} events`);

@@ -1,51 +1,14 @@
 /**
- * Small helpers shared by the fault suite: realistic records from the shared fixtures,
- * outcome collection and tallies, deadlines, and the figures the suite prints.
+ * Small helpers shared by the fault suite: outcome tallies, deadlines, and the figures the suite prints.
  *
  * @internal test helper
  */
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Observable, Subscription } from 'rxjs';
-import type { AppRecord, CallbackOutcome, DeliveryOutcome } from '../../../src/index.js';
-
-/** The shared published-record fixture (InvenioRDM 12 shape). */
-const RECORD_FIXTURE = JSON.parse(
-  readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8'),
-) as AppRecord & { readonly revision_id: number };
-
-/** A record of the fixture's shape with its own id and revision. */
-export type TestRecord = AppRecord & { readonly id: string; readonly revision_id: number };
-
-/** The fixture record with another id and revision (a fresh object each time). */
-export function recordFor(id: string, revision: number, overrides: Readonly<Record<string, unknown>> = {}): TestRecord {
-  return { ...(structuredClone(RECORD_FIXTURE) as AppRecord), id, revision_id: revision, ...overrides } as TestRecord;
-}
-
-/** Everything the provisioner reported, collected as it comes. */
-export type Collected = {
-  readonly outcomes: DeliveryOutcome[];
-  readonly callbacks: CallbackOutcome[];
-  stop(): void;
-};
-
-/** Subscribes to `outcomes$` and `callbacks$` and keeps what they emit. */
-export function collect<R>(provisioner: {
-  readonly outcomes$: Observable<DeliveryOutcome<R>>;
-  readonly callbacks$: Observable<CallbackOutcome<R>>;
-}): Collected {
-  const outcomes: DeliveryOutcome[] = [];
-  const callbacks: CallbackOutcome[] = [];
-  const subscriptions: Subscription[] = [
-    provisioner.outcomes$.subscribe((outcome) => outcomes.push(outcome as DeliveryOutcome)),
-    provisioner.callbacks$.subscribe((outcome) => callbacks.push(outcome as CallbackOutcome)),
-  ];
-  return { outcomes, callbacks, stop: () => subscriptions.forEach((s) => s.unsubscribe()) };
-}
+import type { DeliveryOutcome } from '../../../src/index.js';
 
 /** Outcomes counted by kind, and by kind:reason. */
-export function tallyOutcomes(outcomes: readonly DeliveryOutcome[]): Record<string, number> {
+export function tallyOutcomes(outcomes: readonly DeliveryOutcome<unknown>[]): Record<string, number> {
   const tally: Record<string, number> = {};
   for (const outcome of outcomes) {
     const key = outcome.kind === 'delivered' ? 'delivered' : `${outcome.kind}:${outcome.reason}`;

@@ -12,38 +12,22 @@
 // Reports over IPC: 'ready', 'progress' (every 100 callbacks), 'journaled' (the event ids and
 // their n), 'drained' (the delivered outcomes its outcomes$ saw, distinct, and the callbacks it
 // ran: one per delivery it made).
-import { readFileSync } from 'node:fs';
 import {
   createProvisioner,
   createRedisStore,
   createSqliteStore,
   createUnitOfWork,
-  type AppRecord,
   type DeliveryStore,
-  type ProvisionerConfig,
 } from '../../../src/index.js';
-import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
+import { requiredEnv as env, sendToParent as send, waitForGo } from '../../helpers/appProcess.js';
+import { recordAt, revisionConfig } from '../../helpers/factories.js';
 
-
-const FIXTURE = JSON.parse(readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8')) as AppRecord;
 const url = env('RECEIVER_URL');
-const events = {
-  rdm_record: {
-    [url]: {
-      publish: {
-        http_method: 'POST',
-        payload: ({ record }: { readonly record?: AppRecord | null }) => ({ id: String(record?.id), revision_id: Number(record?.['revision_id']) }),
-        // Runs where the delivery was made, once per delivery.
-        callback: () => {
-          callbacks += 1;
-          if (callbacks % 100 === 0) send({ type: 'progress', callbacks });
-        },
-        auth_token: 'tok_crash_test',
-        retry: { limit: 1_000, baseDelayMs: 20, maxDelayMs: 50 },
-      },
-    },
-  },
-} as unknown as ProvisionerConfig;
+// The callback runs where the delivery was made, once per delivery.
+const events = revisionConfig(url, () => {
+  callbacks += 1;
+  if (callbacks % 100 === 0) send({ type: 'progress', callbacks });
+});
 
 const store: DeliveryStore =
   env('STORE') === 'sqlite'
@@ -66,15 +50,7 @@ provisioner.outcomes$.subscribe((outcome) => {
   if (outcome.kind === 'delivered') delivered.add(outcome.request.deliveryId);
 });
 
-if (process.env['WAIT_FOR_GO'] === '1') {
-  const go = new Promise<void>((resolve) => {
-    process.on('message', (message: { readonly type?: string }) => {
-      if (message.type === 'go') resolve();
-    });
-  });
-  send({ type: 'ready' });
-  await go;
-}
+await waitForGo();
 
 const count = Number(env('JOURNAL_COUNT'));
 const records = Number(env('RECORDS'));
@@ -93,7 +69,7 @@ for (let n = 0; n < count; n += 1) {
   if (indices.length > 0 && indices.length % batch === 0) await new Promise((resolve) => setImmediate(resolve));
   const started = process.hrtime.bigint();
   const uow = createUnitOfWork();
-  hooks.publish({ identity: { id: 7 }, record: { ...FIXTURE, id: `rec-${n % records}`, revision_id: Math.floor(n / records) + 1 }, uow });
+  hooks.publish({ identity: { id: 7 }, record: recordAt(`rec-${n % records}`, Math.floor(n / records) + 1), uow });
   uow.commit();
   hookNs += process.hrtime.bigint() - started;
   indices.push(n);

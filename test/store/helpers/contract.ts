@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHttpStatusError, isPayloadError, PayloadError, type RequestPlan } from '../../../src/index.js';
 import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import type { DeliveryStore, StoreOutcome } from '../../../src/store/deliveryStore.js';
-import { publishEvent } from './events.js';
+import { publishEvent } from '../../helpers/factories.js';
 import { testHandlers } from './handlers.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 
 export type OpenStore = (options?: { readonly maxQueue?: number }) => DeliveryStore | Promise<DeliveryStore>;
 
@@ -29,7 +29,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
 
     beforeEach(async () => {
       status = () => 200;
-      receiver = await startReceiver({ delayMs: 2, answer: (arrival, count) => status(arrival.revision, count) });
+      receiver = await startReceiver({ delayMs: 2, status: (arrival, count) => status(arrival.revision, count) });
     });
     afterEach(async () => {
       await store.close();
@@ -39,12 +39,12 @@ export function describeStoreContract(name: string, open: OpenStore): void {
     it('delivers every (event, endpoint) pair once, with the delivery id the pipeline gives it', async () => {
       store = await open();
       const outcomes = collect(store);
-      const other = `${receiver.url}?copy=1`;
+      const other = `${receiver.url()}?copy=1`;
       const events = [publishEvent('rec-a', 1), publishEvent('rec-b', 1)];
-      const result = store.journal(events.map((event) => ({ event, endpoints: [receiver.url, other] })));
+      const result = store.journal(events.map((event) => ({ event, endpoints: [receiver.url(), other] })));
       expect(result).toEqual({
         kind: 'journaled',
-        deliveryIds: events.flatMap((event) => [deliveryIdOf(event.eventId, receiver.url), deliveryIdOf(event.eventId, other)]),
+        deliveryIds: events.flatMap((event) => [deliveryIdOf(event.eventId, receiver.url()), deliveryIdOf(event.eventId, other)]),
       });
       expect(store.pending()).toBe(4);
       store.start(testHandlers());
@@ -58,8 +58,8 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(outcome.kind === 'delivered' && outcome.request.deliveryId).toBe(deliveryId);
         expect(outcome.kind === 'delivered' && outcome.attempts).toBe(1);
       }
-      expect(receiver.arrivals.map((a) => a.deliveryId).sort()).toEqual(outcomes.map((o) => o.deliveryId).sort());
-      expect(receiver.arrivals.every((a) => a.authorization === 'Bearer store-test-token')).toBe(true);
+      expect(receiver.requests.map((a) => a.deliveryId).sort()).toEqual(outcomes.map((o) => o.deliveryId).sort());
+      expect(receiver.requests.every((a) => a.authorization === 'Bearer store-test-token')).toBe(true);
     });
 
     it('sends one request at a time per (endpoint, record), in journal order, and records concurrently', async () => {
@@ -68,7 +68,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       const records = ['rec-a', 'rec-b', 'rec-c', 'rec-d', 'rec-e', 'rec-f', 'rec-g', 'rec-h'];
       const entries = [];
       for (let revision = 1; revision <= 5; revision += 1) {
-        for (const recordId of records) entries.push({ event: publishEvent(recordId, revision), endpoints: [receiver.url] });
+        for (const recordId of records) entries.push({ event: publishEvent(recordId, revision), endpoints: [receiver.url()] });
       }
       store.journal(entries);
       store.start(testHandlers({ concurrency: 4 }));
@@ -76,7 +76,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
 
       expect(outcomes).toHaveLength(40);
       for (const recordId of records) {
-        expect(receiver.arrivals.filter((a) => a.recordId === recordId).map((a) => a.revision)).toEqual([1, 2, 3, 4, 5]);
+        expect(receiver.requests.filter((a) => a.recordId === recordId).map((a) => a.revision)).toEqual([1, 2, 3, 4, 5]);
       }
       expect(receiver.maxInFlight()).toBeGreaterThan(1);
     });
@@ -86,14 +86,14 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       const outcomes = collect(store);
       status = (revision, count) => (revision === 1 && count <= 2 ? 503 : 200);
       store.journal([
-        { event: publishEvent('rec-a', 1), endpoints: [receiver.url] },
-        { event: publishEvent('rec-a', 2), endpoints: [receiver.url] },
+        { event: publishEvent('rec-a', 1), endpoints: [receiver.url()] },
+        { event: publishEvent('rec-a', 2), endpoints: [receiver.url()] },
       ]);
       const handlers = testHandlers({ retryDelayMs: 30 });
       store.start(handlers);
       await store.drain();
 
-      expect(receiver.arrivals.map((a) => a.revision)).toEqual([1, 1, 1, 2]);
+      expect(receiver.requests.map((a) => a.revision)).toEqual([1, 1, 1, 2]);
       const first = outcomes.find((o) => o.outcome.kind === 'delivered' && o.outcome.attempts === 3);
       expect(first).toBeDefined();
       expect([...handlers.attempts.values()]).toEqual([[1, 2, 3], [1]]);
@@ -107,14 +107,14 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       const gone = publishEvent('rec-a', 404);
       const down = publishEvent('rec-b', 503);
       const fine = publishEvent('rec-c', 1);
-      store.journal([gone, down, fine].map((event) => ({ event, endpoints: [receiver.url] })));
+      store.journal([gone, down, fine].map((event) => ({ event, endpoints: [receiver.url()] })));
       store.start(testHandlers({ limit: 2, retryDelayMs: 5 }));
       await store.drain();
 
       const letters = await store.deadLetters();
       expect(letters.map((l) => [l.deliveryId, l.reason, l.attempts, l.response?.status])).toEqual([
-        [deliveryIdOf(gone.eventId, receiver.url), 'http-status', 1, 404],
-        [deliveryIdOf(down.eventId, receiver.url), 'http-status', 3, 503],
+        [deliveryIdOf(gone.eventId, receiver.url()), 'http-status', 1, 404],
+        [deliveryIdOf(down.eventId, receiver.url()), 'http-status', 3, 503],
       ]);
       const [first] = letters;
       expect(isHttpStatusError(first?.error)).toBe(true);
@@ -122,18 +122,18 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       expect(first?.event.eventId).toBe(gone.eventId);
       expect(first?.request?.deliveryId).toBe(first?.deliveryId);
       expect(first?.settledAt).toBeGreaterThanOrEqual(first?.acceptedAt ?? Infinity);
-      expect(await store.deadLetters({ deliveryIds: [deliveryIdOf(down.eventId, receiver.url)] })).toHaveLength(1);
+      expect(await store.deadLetters({ deliveryIds: [deliveryIdOf(down.eventId, receiver.url())] })).toHaveLength(1);
       expect(await store.deadLetters({ endpoint: 'https://elsewhere.example.org/' })).toEqual([]);
       expect(await store.deadLetters({ reason: 'http-status', limit: 1 })).toHaveLength(1);
       expect(await store.deadLetters({ failedBefore: 0 })).toEqual([]);
 
       status = () => 200;
-      const before = receiver.arrivals.length;
+      const before = receiver.requests.length;
       const requeued = await store.requeue([...letters.map((l) => l.deliveryId), 'no-such-delivery']);
       expect(requeued).toEqual(letters.map((l) => l.deliveryId));
       await store.drain();
 
-      const replayed = receiver.arrivals.slice(before);
+      const replayed = receiver.requests.slice(before);
       expect(replayed.map((a) => a.deliveryId).sort()).toEqual(letters.map((l) => l.deliveryId).sort());
       expect(byId(outcomes.slice(-2)).map((o) => [o.deliveryId, o.outcome.kind, o.outcome.kind === 'delivered' ? o.outcome.attempts : null])).toEqual(
         byId(letters).map((l) => [l.deliveryId, 'delivered', 1]),
@@ -147,7 +147,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       const skipped = publishEvent('rec-s', 1);
       const broken = publishEvent('rec-p', 1);
       let fixed = false;
-      store.journal([skipped, broken].map((event) => ({ event, endpoints: [receiver.url] })));
+      store.journal([skipped, broken].map((event) => ({ event, endpoints: [receiver.url()] })));
       const handlers = testHandlers({
         plan: async (delivery): Promise<RequestPlan> => {
           const base = { event: delivery.event, endpoint: delivery.endpoint, acceptedAt: delivery.acceptedAt, settledAt: Date.now() };
@@ -176,7 +176,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       await store.requeue([letter?.deliveryId ?? '']);
       await store.drain();
       expect(outcomes.at(-1)?.outcome.kind).toBe('delivered');
-      expect(receiver.arrivals.map((a) => a.deliveryId)).toEqual([deliveryIdOf(broken.eventId, receiver.url)]);
+      expect(receiver.requests.map((a) => a.deliveryId)).toEqual([deliveryIdOf(broken.eventId, receiver.url())]);
       expect(handlers.plans.get(letter?.deliveryId ?? '')).toBe(2);
     });
 
@@ -184,7 +184,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       store = await open();
       const outcomes = collect(store);
       const event = publishEvent('rec-x', 1);
-      store.journal([{ event, endpoints: [receiver.url] }]);
+      store.journal([{ event, endpoints: [receiver.url()] }]);
       const { plannedRequest } = await import('./handlers.js');
       store.start(
         testHandlers({
@@ -195,7 +195,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       const [only] = outcomes;
       expect(only?.outcome.kind === 'failed' && only.outcome.error).toBeInstanceOf(PayloadError);
       expect(only?.outcome.kind === 'failed' && only.outcome.error.message).toBe(
-        `Expected the planned request of ${receiver.url} to have delivery id ${deliveryIdOf(event.eventId, receiver.url)}, got other`,
+        `Expected the planned request of ${receiver.url()} to have delivery id ${deliveryIdOf(event.eventId, receiver.url())}, got other`,
       );
     });
 
@@ -203,9 +203,9 @@ export function describeStoreContract(name: string, open: OpenStore): void {
     // deliveries, the Redis store those this instance journaled and has not seen settled.
     it('refuses journals past maxQueue, all or none, and takes them again once there is room', async () => {
       store = await open({ maxQueue: 3 });
-      const two = [publishEvent('rec-a', 1), publishEvent('rec-b', 1)].map((event) => ({ event, endpoints: [receiver.url] }));
+      const two = [publishEvent('rec-a', 1), publishEvent('rec-b', 1)].map((event) => ({ event, endpoints: [receiver.url()] }));
       expect(store.journal(two).kind).toBe('journaled');
-      const result = store.journal([{ event: publishEvent('rec-c', 1), endpoints: [receiver.url, `${receiver.url}?2`] }]);
+      const result = store.journal([{ event: publishEvent('rec-c', 1), endpoints: [receiver.url(), `${receiver.url()}?2`] }]);
       expect(result.kind).toBe('overflow');
       expect(result.kind === 'overflow' && result.error.message).toBe(
         `Expected fewer than 3 deliveries pending in the ${store.kind} store (maxQueue), found 2; 2 deliveries of 1 event(s) were not accepted`,
@@ -213,30 +213,30 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       expect(store.pending()).toBe(2);
       store.start(testHandlers());
       await store.drain();
-      expect(store.journal([{ event: publishEvent('rec-c', 1), endpoints: [receiver.url, `${receiver.url}?2`] }]).kind).toBe('journaled');
+      expect(store.journal([{ event: publishEvent('rec-c', 1), endpoints: [receiver.url(), `${receiver.url()}?2`] }]).kind).toBe('journaled');
       await store.drain();
-      expect(receiver.arrivals).toHaveLength(4);
+      expect(receiver.requests).toHaveLength(4);
     });
 
     it('journals the same delivery once', async () => {
       store = await open();
       const event = publishEvent('rec-a', 1);
-      store.journal([{ event, endpoints: [receiver.url] }]);
+      store.journal([{ event, endpoints: [receiver.url()] }]);
       await store.flush();
-      store.journal([{ event, endpoints: [receiver.url] }]);
+      store.journal([{ event, endpoints: [receiver.url()] }]);
       store.start(testHandlers());
       await store.drain();
-      expect(receiver.arrivals).toHaveLength(1);
+      expect(receiver.requests).toHaveLength(1);
     });
 
     it('discards dead letters', async () => {
       store = await open();
       status = () => 410;
       const event = publishEvent('rec-a', 1);
-      store.journal([{ event, endpoints: [receiver.url] }]);
+      store.journal([{ event, endpoints: [receiver.url()] }]);
       store.start(testHandlers());
       await store.drain();
-      const id = deliveryIdOf(event.eventId, receiver.url);
+      const id = deliveryIdOf(event.eventId, receiver.url());
       expect(await store.discard([id, 'unknown'])).toBe(1);
       expect(await store.deadLetters()).toEqual([]);
       expect(await store.requeue([id])).toEqual([]);
@@ -248,7 +248,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       store.outcomes$.subscribe({ complete: () => (completed = true) });
       await store.close();
       expect(completed).toBe(true);
-      const result = store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url] }]);
+      const result = store.journal([{ event: publishEvent('rec-a', 1), endpoints: [receiver.url()] }]);
       expect(result.kind).toBe('error');
       expect(result.kind === 'error' && result.error.name).toBe('ClosedError');
       await expect(store.drain()).resolves.toBeUndefined();

@@ -12,7 +12,7 @@ import {
 } from '../../../src/index.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../../../src/store/deliveryStore.js';
 import { deliveryIdOf } from '../../../src/events/deliveryId.js';
-import { revisionOf } from './events.js';
+import { revisionOf } from '../../helpers/factories.js';
 
 export const TEST_TOKEN = 'Bearer store-test-token';
 

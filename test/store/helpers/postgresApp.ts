@@ -10,31 +10,18 @@
 // Reports over IPC: 'ready', 'progress' (every 100 callbacks), 'committed' (after the last
 // COMMIT: the event ids and their n), 'pending', 'drained' (the delivered outcomes its
 // outcomes$ saw, distinct, and the callbacks it ran: one per delivery it made).
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { createPgUnitOfWork, createPostgresStore, createProvisioner, type AppRecord, type ProvisionerConfig } from '../../../src/index.js';
-import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
+import { createPgUnitOfWork, createPostgresStore, createProvisioner, type AppRecord } from '../../../src/index.js';
+import { requiredEnv as env, sendToParent as send, waitForGo } from '../../helpers/appProcess.js';
+import { recordAt as fixtureAt, revisionConfig } from '../../helpers/factories.js';
 
-const FIXTURE = JSON.parse(readFileSync(new URL('../../fixtures/rdm-record.json', import.meta.url), 'utf8')) as AppRecord;
 const url = env('RECEIVER_URL');
 const schema = env('SCHEMA');
 let callbacks = 0;
-const events = {
-  rdm_record: {
-    [url]: {
-      publish: {
-        http_method: 'POST',
-        payload: ({ record }: { readonly record?: AppRecord | null }) => ({ id: String(record?.id), revision_id: Number(record?.['revision_id']) }),
-        callback: () => {
-          callbacks += 1;
-          if (callbacks % 100 === 0) send({ type: 'progress', callbacks });
-        },
-        auth_token: 'tok_crash_test',
-        retry: { limit: 1_000, baseDelayMs: 20, maxDelayMs: 50 },
-      },
-    },
-  },
-} as unknown as ProvisionerConfig;
+const events = revisionConfig(url, () => {
+  callbacks += 1;
+  if (callbacks % 100 === 0) send({ type: 'progress', callbacks });
+});
 
 const pool = new pg.Pool({ connectionString: env('DATABASE_URL'), max: 30 });
 await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(() => undefined);
@@ -49,19 +36,11 @@ const eventIds: string[] = [];
 provisioner.events$.subscribe((event) => eventIds.push(event.eventId));
 const hooks = provisioner.hooks('rdm_record');
 
-if (process.env['WAIT_FOR_GO'] === '1') {
-  const go = new Promise<void>((resolve) => {
-    process.on('message', (message: { readonly type?: string }) => {
-      if (message.type === 'go') resolve();
-    });
-  });
-  send({ type: 'ready' });
-  await go;
-}
+await waitForGo();
 
 const records = Number(env('RECORDS'));
 const prefix = process.env['RECORD_PREFIX'] ?? 'rec-';
-const recordAt = (n: number): AppRecord => ({ ...FIXTURE, id: `${prefix}${n % records}`, revision_id: Math.floor(n / records) + 1 });
+const recordAt = (n: number): AppRecord => fixtureAt(`${prefix}${n % records}`, Math.floor(n / records) + 1);
 
 /** Writes the records and calls their hooks in one transaction of the app's. */
 async function writeInTransaction(client: pg.PoolClient, ns: readonly number[]): Promise<ReturnType<typeof createPgUnitOfWork>> {

@@ -4,7 +4,7 @@
 // store and the test handlers; phase 2 puts the real pipeline here) until the parent says
 // 'close'. Reports over IPC: 'journaled', 'started', 'closed' (with how many it delivered).
 import { createRedisStore } from '../../../src/store/redisStore.js';
-import { publishEvent } from './events.js';
+import { publishEvent } from '../../helpers/factories.js';
 import { testHandlers } from './handlers.js';
 import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
 

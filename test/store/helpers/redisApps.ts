@@ -1,9 +1,8 @@
-// Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and the receiver
-// checks they share.
+// Forked Redis app instances (helpers/redisApp.ts) for the crash tests, and waiting for
+// their deliveries at the receiver.
 import { fileURLToPath } from 'node:url';
-import { deliveryIdOf } from '../../../src/events/deliveryId.js';
 import { forkApp, type AppProcess } from '../../helpers/appProcess.js';
-import type { Receiver } from './receiver.js';
+import type { Receiver } from '../../helpers/receiver.js';
 import { REDIS_URL } from './redis.js';
 
 const APP = fileURLToPath(new URL('./redisApp.ts', import.meta.url));
@@ -31,16 +30,10 @@ export async function closeApp(app: App): Promise<number> {
 
 export async function waitForUnique(receiver: Receiver, count: number, timeoutMs: number): Promise<void> {
   const start = Date.now();
-  while (new Set(receiver.arrivals.map((a) => a.deliveryId)).size < count) {
+  while (new Set(receiver.requests.map((a) => a.deliveryId)).size < count) {
     if (Date.now() - start > timeoutMs) {
-      throw new Error(`Expected ${count} distinct deliveries at the receiver within ${timeoutMs} ms, got ${new Set(receiver.arrivals.map((a) => a.deliveryId)).size}`);
+      throw new Error(`Expected ${count} distinct deliveries at the receiver within ${timeoutMs} ms, got ${new Set(receiver.requests.map((a) => a.deliveryId)).size}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-export function expectedArrivals(runId: string, url: string, events: number, records: number): Map<string, { recordId: string; revision: number }> {
-  const expected = new Map<string, { recordId: string; revision: number }>();
-  for (let n = 0; n < events; n += 1) expected.set(deliveryIdOf(`${runId}-${n}`, url), { recordId: `rec-${n % records}`, revision: Math.floor(n / records) + 1 });
-  return expected;
 }

@@ -4,7 +4,7 @@
 // pipeline here). Run again with JOURNAL_COUNT=0 it resumes what the store holds. Reports
 // over IPC: 'opened' (with what it found), 'journaled', 'drained'.
 import { createSqliteStore } from '../../../src/store/sqliteStore.js';
-import { publishEvent } from './events.js';
+import { publishEvent } from '../../helpers/factories.js';
 import { testHandlers } from './handlers.js';
 import { requiredEnv as env, sendToParent as send } from '../../helpers/appProcess.js';
 

@@ -1,23 +1,17 @@
 /**
  * The fault-injecting receiver: a node:http server on 127.0.0.1 that runs in its own process
  * (forked by `startFaultReceiver`), so that its work never shows up in the app process's
- * event-loop figures and its resets are real socket resets. Controlled over IPC.
+ * event-loop figures and its resets are real socket resets. Controlled over IPC. It records a
+ * request when its headers arrive (a `reset-before-body` never reads the body), with the
+ * shared receiver's helpers.
  *
  * @internal test helper
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  chooseByChance,
-  faultName,
-  ruleMatches,
-  type ControlMessage,
-  type Fault,
-  type ReceiverMessage,
-  type ReceiverPlan,
-  type ReceiverStats,
-  type RecordedRequest,
-} from './faultPlan.js';
+import { answerJson as sendJson, headerValue as header, listenOnLoopback, readBody } from '../../helpers/receiver.js';
+import { serveOverIpc } from '../../helpers/receiverProcess.js';
+import { chooseByChance, faultName, ruleMatches, type Fault, type ReceiverPlan, type ReceiverStats, type RecordedRequest } from './faultPlan.js';
 
 let plan: ReceiverPlan = {};
 let scriptIndex = 0;
@@ -45,12 +39,6 @@ function resetRecords(): void {
   ruleUses = (plan.rules ?? []).map(() => 0);
 }
 
-function header(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  if (Array.isArray(value)) return value.join(', ');
-  return value ?? null;
-}
-
 function chooseFault(method: string, path: string, deliveryKey: string, attempt: number): Fault {
   const script = plan.script ?? [];
   if (scriptIndex < script.length) {
@@ -75,25 +63,6 @@ function chooseFault(method: string, path: string, deliveryKey: string, attempt:
   if (chance === null) return fallback;
   faultsById.set(deliveryKey, faultsSoFar + 1);
   return chance;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, extraHeaders: Record<string, string> = {}): void {
-  const text = JSON.stringify(value);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
-    ...extraHeaders,
-  });
-  res.end(text);
 }
 
 function resetSocket(socket: Socket): void {
@@ -230,49 +199,20 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 5_000;
 
-function reply(message: ReceiverMessage): void {
-  process.send?.(message);
-}
-
-process.on('message', (raw: unknown) => {
-  const message = raw as ControlMessage;
-  try {
-    switch (message.type) {
-      case 'plan':
-        setPlan(message.plan);
-        reply({ type: 'reply', id: message.id, value: null });
-        return;
-      case 'requests':
-        reply({ type: 'reply', id: message.id, value: recorded });
-        return;
-      case 'stats': {
-        const stats: ReceiverStats = { requests: seq, byFault: { ...byFault }, distinctDeliveryIds: attemptsById.size, open };
-        reply({ type: 'reply', id: message.id, value: stats });
-        return;
-      }
-      case 'reset':
-        resetRecords();
-        reply({ type: 'reply', id: message.id, value: null });
-        return;
-      case 'close':
+const origin = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+serveOverIpc(
+  {
+    origin,
+    close: () =>
+      new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => {
-          reply({ type: 'reply', id: message.id, value: null });
-          process.disconnect?.();
-          process.exit(0);
-        });
-        return;
-    }
-  } catch (error) {
-    reply({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
-  }
-});
-
-// The test process went away: do not outlive it.
-process.on('disconnect', () => process.exit(0));
-
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error(`Expected a TCP address, got ${String(address)}`);
-  reply({ type: 'ready', port: address.port });
-});
+        server.close(() => resolve());
+      }),
+  },
+  {
+    plan: (next: ReceiverPlan) => setPlan(next),
+    requests: () => recorded,
+    stats: (): ReceiverStats => ({ requests: seq, byFault: { ...byFault }, distinctDeliveryIds: attemptsById.size, open }),
+    reset: () => resetRecords(),
+  },
+);
