@@ -6,6 +6,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { ProvisionerError } from '../../errors.js';
+import { endpointIdOf } from '../../events/deliveryId.js';
 import type { FailedOutcome, FailureReason } from '../../events/outcomes.js';
 import type { RequestDescriptor } from '../../events/request.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from '../codec.js';
@@ -126,7 +127,16 @@ export class PostgresDeadLetters<R> {
       return {
         id: jobIdOf(event.eventId, row.endpoint),
         singletonKey: row.lane,
-        data: { v: 1, deliveryId: row.delivery_id, endpoint: row.endpoint, key: row.lane, acceptedAt: Number(row.accepted_at), event: row.event },
+        group: { id: endpointIdOf(row.endpoint) },
+        data: {
+          v: 1,
+          deliveryId: row.delivery_id,
+          endpoint: row.endpoint,
+          key: row.lane,
+          acceptedAt: Number(row.accepted_at),
+          event: row.event,
+          ...(row.request === null ? {} : { planned: true as const }),
+        },
       };
     });
   }

@@ -4,6 +4,7 @@
  * @internal
  * @packageDocumentation
  */
+import { endpointIdOf } from '../../events/deliveryId.js';
 import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { decodeEvent } from '../codec.js';
 import type { JournaledDelivery } from '../journaledDeliveries.js';
@@ -18,10 +19,16 @@ export type JobData = {
   readonly acceptedAt: number;
   /** The event, V8-serialized, base64. */
   readonly event: string;
+  /** Set on a requeued dead letter whose request is in the plan table (a retry's is found by its attempt count). */
+  readonly planned?: true;
 };
 
-/** A job as the store inserts it: its id keeps a lane's journal order, its singleton key is the lane. @internal */
-export type NewJob = { readonly id: string; readonly data: JobData; readonly singletonKey: string };
+/**
+ * A job as the store inserts it: its id keeps a lane's journal order, its singleton key is the
+ * lane, its group is the endpoint (a fetch leaves out the endpoints whose slots are full).
+ * @internal
+ */
+export type NewJob = { readonly id: string; readonly data: JobData; readonly singletonKey: string; readonly group: { readonly id: string } };
 
 /** A job fetched to run: its claim (id and attempt) fences what settles it. @internal */
 export type Claim = { readonly id: string; readonly retryCount: number };
@@ -34,7 +41,7 @@ export const RETRY_LIMIT = 1_000_000;
 /** The job of a journaled delivery. @internal */
 export function newJob(delivery: JournaledDelivery<unknown>): NewJob {
   const { event, encoded, endpoint, key, deliveryId, acceptedAt } = delivery;
-  return { id: jobIdOf(event.eventId, endpoint), singletonKey: key, data: { v: 1, deliveryId, endpoint, key, acceptedAt, event: encoded } };
+  return { id: jobIdOf(event.eventId, endpoint), singletonKey: key, group: { id: endpointIdOf(endpoint) }, data: { v: 1, deliveryId, endpoint, key, acceptedAt, event: encoded } };
 }
 
 /** Jobs and event bytes written in one insert at most (see nextBatch). @internal */

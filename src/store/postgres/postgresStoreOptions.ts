@@ -27,7 +27,7 @@ export type PostgresStoreOptions = {
   readonly lockDurationMs?: number;
   /** Deliveries this instance journaled (outside an app transaction) and has not seen settled, at most; past it `journal` answers `overflow`. @default 10000 */
   readonly maxQueue?: number;
-  /** Deliveries of different (endpoint, record) lanes in flight at once in this instance. @default handlers' concurrency, else 16 */
+  /** Deliveries of different (endpoint, record) lanes in flight at once in this instance, per endpoint: a slow or paused endpoint holds only its own. @default handlers' concurrency, else 16 */
   readonly concurrency?: number;
   /** How long a failing journal write is tried again before its deliveries end as `failed` (reason `network`). @default 30000 */
   readonly journalRetryMs?: number;

@@ -10,6 +10,7 @@ import { ClosedError, NetworkError, PayloadError, type ProvisionerError } from '
 import type { DeliveryOutcome } from '../../events/outcomes.js';
 import type { RequestDescriptor } from '../../events/request.js';
 import type { ServiceEvent } from '../../events/serviceEvent.js';
+import { endpointIdOf } from '../../events/deliveryId.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { decodeEvent, decodeRequest, encodeError, encodeRequest, restoreRequest } from '../codec.js';
@@ -22,9 +23,7 @@ import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
 
 const log = logger('delivery');
 
-/** Fetches running at once, at most. */
-const MAX_FETCHES = 1;
-/** Deliveries in flight, attempts and settling ones together, at most this many times `concurrency`. */
+/** Deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, fetching waits. */
 const SETTLING_FACTOR = 4;
 
 /** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
@@ -43,11 +42,14 @@ export type WorkerParts<R> = {
 };
 
 /**
- * Fetches for the free slots, one fetch at a time: pg-boss's fetch of a key_strict_fifo queue
+ * Fetches due deliveries, one fetch at a time: pg-boss's fetch of a key_strict_fifo queue
  * reads every queued job (about 20 ms with 2,000 queued), so one fetch per slot would load the
- * database for nothing. A slot is an attempt: a delivery whose attempt is over frees it while
- * it waits for its settling transaction (which ends many at once), so the next fetch fills it.
- * Woken by notifications and by every delivery that ends, and by a poll otherwise.
+ * database for nothing. `concurrency` counts per endpoint: each endpoint has at most that many
+ * attempts running here, and a fetch leaves out the endpoints that are full (their jobs carry
+ * the endpoint as their pg-boss group), so a slow or paused endpoint cannot hold the slots of
+ * the others. A delivery whose attempt is over frees its slot while it waits for its settling
+ * transaction (which ends many at once). Woken by notifications and by every delivery that
+ * ends, and by a poll otherwise.
  * @internal
  */
 export class PostgresWorker<R> {
@@ -55,13 +57,11 @@ export class PostgresWorker<R> {
   readonly #context: PostgresContext;
   /** The deliveries running here (attempting or settling), by delivery id. */
   readonly inFlight = new Map<string, AbortController>();
-  /** Those of them whose attempt is not over: what `concurrency` bounds. */
-  #attempting = 0;
-  /** Those whose attempt is over, waiting to settle. */
+  /** Attempts running here, by endpoint: what `concurrency` bounds. */
+  readonly #attempts = new Map<string, number>();
+  /** Deliveries whose attempt is over, waiting to settle. */
   readonly #settling = new Set<string>();
-  readonly #fetches = new Set<Promise<void>>();
-  /** Slots a running fetch is filling. */
-  #reserved = 0;
+  #fetching: Promise<void> | null = null;
   #fetchAgain = false;
   #pollTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -73,31 +73,26 @@ export class PostgresWorker<R> {
   /** Looks for due deliveries now. */
   wake(): void {
     if (this.#parts.closing.aborted) return;
-    const { concurrency } = this.#parts;
-    const free = Math.min(concurrency - this.#attempting, SETTLING_FACTOR * concurrency - this.inFlight.size) - this.#reserved;
-    if (free <= 0 || this.#fetches.size >= MAX_FETCHES) {
+    if (this.#fetching !== null || this.#settling.size >= SETTLING_FACTOR * this.#parts.concurrency) {
       this.#fetchAgain = true;
       return;
     }
     this.#fetchAgain = false;
     if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
-    this.#reserved += free;
-    const fetch: Promise<void> = this.#fetch(free).finally(() => {
-      this.#reserved -= free;
-      this.#fetches.delete(fetch);
+    this.#fetching = this.#fetch().finally(() => {
+      this.#fetching = null;
       if (this.#parts.closing.aborted) return;
       if (this.#fetchAgain) this.wake();
-      else if (this.#fetches.size === 0) this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
+      else this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
     });
-    this.#fetches.add(fetch);
   }
 
-  /** Stops fetching; resolves when the fetches running, if any, are over. */
+  /** Stops fetching; resolves when the fetch running, if any, is over. */
   async stop(): Promise<void> {
     if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
-    await Promise.all(this.#fetches);
+    await this.#fetching;
   }
 
   /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
@@ -110,13 +105,15 @@ export class PostgresWorker<R> {
     this.#pollTimer.unref();
   }
 
-  /** Fetches up to `slots` due deliveries and starts them. */
-  async #fetch(slots: number): Promise<void> {
+  /** Fetches due deliveries of the endpoints that have a free slot, and starts them. */
+  async #fetch(): Promise<void> {
     const { boss, queue } = this.#context;
+    const { concurrency } = this.#parts;
+    const full = [...this.#attempts].filter(([, running]) => running >= concurrency).map(([endpoint]) => endpointIdOf(endpoint));
     let jobs: Job<JobData>[];
     let plans: Map<string, StoredPlan>;
     try {
-      jobs = await boss.fetch<JobData>(queue, { batchSize: slots });
+      jobs = await boss.fetch<JobData>(queue, { batchSize: concurrency, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
       plans = await this.#storedPlans(jobs);
     } catch (error) {
       log('store (postgres): fetching deliveries failed: %s', messageOf(error));
@@ -128,21 +125,23 @@ export class PostgresWorker<R> {
       return;
     }
     for (const job of jobs) {
-      // In flight from now: the next fetch counts it.
+      // In flight from now: the next fetch counts it. (Jobs journaled before endpoints were
+      // groups are not left out by the fetch and may take an endpoint past its slots: they run.)
+      this.#attempts.set(job.data.endpoint, (this.#attempts.get(job.data.endpoint) ?? 0) + 1);
       this.inFlight.set(job.data.deliveryId, new AbortController());
-      this.#attempting += 1;
       void this.#run(job, plans.get(job.data.deliveryId) ?? null);
     }
     // A full batch: more may be due.
-    if (jobs.length === slots) this.#fetchAgain = true;
+    if (jobs.length === concurrency) this.#fetchAgain = true;
   }
 
-  /** The requests planned earlier of the deliveries fetched, in one query. */
+  /** The requests planned earlier of the deliveries fetched (retries, requeued dead letters), in one query. */
   async #storedPlans(jobs: readonly Job<JobData>[]): Promise<Map<string, StoredPlan>> {
-    if (jobs.length === 0) return new Map();
+    const planned = jobs.filter((job) => job.retryCount > 0 || job.data.planned === true);
+    if (planned.length === 0) return new Map();
     const { rows } = await this.#context.pool.query<{ delivery_id: string; request: string; stripped: string[] }>(
       `SELECT delivery_id, request, stripped FROM ${this.#context.schema}.rap_plan WHERE store = $1 AND delivery_id = ANY($2::text[])`,
-      [this.#context.queue, jobs.map((job) => job.data.deliveryId)],
+      [this.#context.queue, planned.map((job) => job.data.deliveryId)],
     );
     return new Map(rows.map((row) => [row.delivery_id, { request: row.request, stripped: row.stripped }]));
   }
@@ -156,7 +155,7 @@ export class PostgresWorker<R> {
       await this.#release(job, messageOf(error));
     } finally {
       // Only now: close() waits for what is in flight, its release included, before it stops.
-      if (!this.#settling.delete(job.data.deliveryId)) this.#attempting -= 1;
+      if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
       this.inFlight.delete(job.data.deliveryId);
       this.wake();
     }
@@ -241,15 +240,21 @@ export class PostgresWorker<R> {
   }
 
   /** The attempt of a delivery is over: its slot takes another one while it settles. */
-  #attemptOver(deliveryId: string): void {
-    if (this.#settling.has(deliveryId)) return;
-    this.#settling.add(deliveryId);
-    this.#attempting -= 1;
+  #attemptOver(data: JobData): void {
+    if (this.#settling.has(data.deliveryId)) return;
+    this.#settling.add(data.deliveryId);
+    this.#attemptEnded(data.endpoint);
     this.wake();
   }
 
+  #attemptEnded(endpoint: string): void {
+    const running = (this.#attempts.get(endpoint) ?? 1) - 1;
+    if (running > 0) this.#attempts.set(endpoint, running);
+    else this.#attempts.delete(endpoint);
+  }
+
   async #end(claim: Claim, data: JobData, end: DeliveryEnd<R>): Promise<void> {
-    this.#attemptOver(data.deliveryId);
+    this.#attemptOver(data);
     this.#parts.onEnded(data.deliveryId, await this.#parts.settler.settle(claim, data, end));
   }
 
@@ -259,7 +264,7 @@ export class PostgresWorker<R> {
    */
   async #retry(claim: Claim, data: JobData, planned: RequestDescriptor | null, delayMs: number, error: ProvisionerError): Promise<void> {
     const { boss, queue, schema, pool } = this.#context;
-    this.#attemptOver(data.deliveryId);
+    this.#attemptOver(data);
     await inTransaction(pool, async (client) => {
       const db = executorOf(client);
       const failed = await boss.fail(queue, claim, { message: encodeError(error).message }, { db });
