@@ -25,6 +25,18 @@ export type JournaledDelivery<R> = {
   readonly acceptedAt: number;
 };
 
+/** What a shared store's job holds of its delivery, in both stores alike. @internal */
+export type JournaledJobData = {
+  readonly v: 1;
+  readonly deliveryId: string;
+  readonly endpoint: string;
+  /** The lane: (endpoint, record). */
+  readonly key: string;
+  readonly acceptedAt: number;
+  /** The event, V8-serialized, base64. */
+  readonly event: string;
+};
+
 /** The error answer of a journal call. @internal */
 export type JournalError = Extract<JournalResult, { readonly kind: 'error' }>;
 

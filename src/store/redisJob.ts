@@ -8,6 +8,7 @@ import { NetworkError } from '../errors.js';
 import type { FailureReason } from '../events/outcomes.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, type StoredError } from './codec.js';
 import type { DeadLetter } from './deliveryStore.js';
+import type { JournaledJobData } from './journaledDeliveries.js';
 
 /** The BullMQ module, loaded when a Redis store is created (an optional dependency). @internal */
 export type BullModule = typeof import('bullmq');
@@ -35,14 +36,7 @@ export const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritize
  * of its own); `attempts` here is their number when the delivery failed.
  * @internal
  */
-export type JobData = {
-  readonly v: 1;
-  readonly deliveryId: string;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  /** The event, V8-serialized, base64. */
-  readonly event: string;
+export type JobData = JournaledJobData & {
   /** The planned request without its secret headers (JSON), `null` until planned. */
   readonly request: string | null;
   readonly stripped: readonly string[];

@@ -7,18 +7,11 @@
 import { endpointIdOf } from '../../events/deliveryId.js';
 import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { decodeEvent } from '../codec.js';
-import type { JournaledDelivery } from '../journaledDeliveries.js';
+import type { JournaledDelivery, JournaledJobData } from '../journaledDeliveries.js';
 import { jobIdOf } from './jobId.js';
 
 /** The data of a job. @internal */
-export type JobData = {
-  readonly v: 1;
-  readonly deliveryId: string;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  /** The event, V8-serialized, base64. */
-  readonly event: string;
+export type JobData = JournaledJobData & {
   /** Set on a requeued dead letter whose request is in the plan table (a retry's is found by its attempt count). */
   readonly planned?: true;
 };
