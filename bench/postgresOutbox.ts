@@ -42,8 +42,8 @@ export const postgresOutbox: Section = {
       return { rows: [TX_ALONE, TX_HOOK, MEMORY, POSTGRES].map((name) => missing('f', name, '', why)) };
     }
     const rounds = quick ? 2 : 5;
-    const transactions = quick ? 100 : 300;
-    const deliveries = quick ? 500 : 2_000;
+    const transactions = quick ? 50 : 300;
+    const deliveries = quick ? 200 : 2_000;
     const schema = `rap_bench_${Date.now().toString(36)}`;
     const url = `${receiver.origin}/api/v1/documents`;
     const events = publishConfig(url, searchDocument());
