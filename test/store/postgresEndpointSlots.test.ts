@@ -5,10 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createPostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { collect } from './helpers/contract.js';
-import { publishEvent } from './helpers/events.js';
+import { publishEvent } from '../helpers/factories.js';
 import { testHandlers } from './helpers/handlers.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from './helpers/postgres.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const schema = uniqueSchema();
 const open: DeliveryStore[] = [];
@@ -33,17 +33,17 @@ describe('postgres store, concurrency per endpoint', () => {
     open.push(store);
     const outcomes = collect(store);
     // The held endpoint's deliveries first: with one limit for all endpoints they would take every slot.
-    store.journal([1, 2, 3, 4].map((n) => ({ event: publishEvent(`held-${n}`, 1), endpoints: [held.url] })));
+    store.journal([1, 2, 3, 4].map((n) => ({ event: publishEvent(`held-${n}`, 1), endpoints: [held.url()] })));
     await store.flush();
-    store.journal([1, 2, 3, 4, 5, 6].map((n) => ({ event: publishEvent(`quick-${n}`, 1), endpoints: [quick.url] })));
+    store.journal([1, 2, 3, 4, 5, 6].map((n) => ({ event: publishEvent(`quick-${n}`, 1), endpoints: [quick.url()] })));
     store.start(testHandlers({ concurrency: 2, timeoutMs: 60_000 }));
 
     await quick.waitFor(6, 15_000);
     await expect.poll(() => outcomes.filter((o) => o.outcome.kind === 'delivered').length, { timeout: 10_000 }).toBe(6);
-    expect(quick.arrivals.map((arrival) => arrival.recordId).sort()).toEqual(['quick-1', 'quick-2', 'quick-3', 'quick-4', 'quick-5', 'quick-6']);
+    expect(quick.requests.map((request) => request.recordId).sort()).toEqual(['quick-1', 'quick-2', 'quick-3', 'quick-4', 'quick-5', 'quick-6']);
     // The held endpoint has its two slots, no more: its other deliveries wait in their lanes.
     await held.waitFor(2, 5_000);
-    expect(held.arrivals).toHaveLength(2);
+    expect(held.requests).toHaveLength(2);
     expect(held.inFlight()).toBe(2);
     expect(store.pending()).toBe(4);
   }, 40_000);
