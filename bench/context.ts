@@ -19,7 +19,7 @@ export type SectionResult = {
 };
 
 export type Section = {
-  readonly id: 'a' | 'b' | 'c' | 'd' | 'e';
+  readonly id: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
   readonly title: string;
   run(context: BenchContext): Promise<SectionResult>;
 };

@@ -73,6 +73,13 @@ export type CreateKyEffect = (options?: { readonly timeoutMs?: number; readonly 
   close(): Promise<void>;
 };
 
+/** `createPostgresStore(options)` with the app's pool. */
+export type CreatePostgresStore = (options: { readonly pool: unknown; readonly schema?: string; readonly name?: string }) => Promise<BenchStore>;
+/** `createPgUnitOfWork(client)`: a unit of work in the app's open transaction. */
+export type CreatePgUnitOfWork = (client: { query(text: string, values?: readonly unknown[]): Promise<{ readonly rows: readonly unknown[] }> }) => UnitOfWork & {
+  commit(): Promise<void>;
+};
+
 export type Library = {
   readonly createProvisioner: CreateProvisioner | undefined;
   readonly createKyEffect: CreateKyEffect | undefined;
@@ -81,6 +88,8 @@ export type Library = {
   readonly sqliteStoreAvailability: SqliteStoreAvailability | undefined;
   readonly createSqliteStore: CreateSqliteStore | undefined;
   readonly createRedisStore: CreateRedisStore | undefined;
+  readonly createPostgresStore: CreatePostgresStore | undefined;
+  readonly createPgUnitOfWork: CreatePgUnitOfWork | undefined;
 };
 
 /** Loads the built package and picks the entry points that exist so far. */
@@ -96,6 +105,8 @@ export async function loadLibrary(): Promise<Library> {
     sqliteStoreAvailability: pick<SqliteStoreAvailability>('sqliteStoreAvailability'),
     createSqliteStore: pick<CreateSqliteStore>('createSqliteStore'),
     createRedisStore: pick<CreateRedisStore>('createRedisStore'),
+    createPostgresStore: pick<CreatePostgresStore>('createPostgresStore'),
+    createPgUnitOfWork: pick<CreatePgUnitOfWork>('createPgUnitOfWork'),
   };
 }
 

@@ -1,113 +1,123 @@
 /**
- * The PostgreSQL outbox's figures, apart from the main runner: (1) what a hook call adds to
- * the app's own transaction (BEGIN, an upsert of the record, COMMIT) when it is written there
- * through createPgUnitOfWork, against the same transaction without it; (2) deliveries per
- * second through createProvisioner with the PostgreSQL store against the in-memory pipeline,
- * at concurrency 16, to a local receiver answering at once. Interleaved rounds (rounds.ts), so
- * machine drift favours neither side; ratios from the same run.
+ * f. The PostgreSQL outbox: (1) what one hook call adds to the app's own transaction (BEGIN,
+ * an upsert of the record, COMMIT) when createPgUnitOfWork writes its delivery there, against
+ * the same transaction without it, the provisioner delivering meanwhile as it would in an app;
+ * (2) deliveries per second through createProvisioner with the PostgreSQL store against the
+ * memory store, at concurrency 16, to the bench's receiver. Interleaved rounds (rounds.ts),
+ * so drift of the machine favours neither side; ratios from the same run.
  *
- * Run: `npm run build && node --import tsx bench/postgresOutbox.ts` (DATABASE_URL overrides
- * postgres://postgres@127.0.0.1:5432/test; ROUNDS, TRANSACTIONS, DELIVERIES change the sizes).
+ * Needs PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test): without it
+ * the section prints rows saying why. `npm run bench -- --only f` runs it alone.
  */
-import { createServer } from 'node:http';
 import pg from 'pg';
-import { createPgUnitOfWork, createPostgresStore, createProvisioner, type ProvisionerConfig } from 'remote-api-provisioner';
-import { interleave, type Contender } from './rounds.js';
+import type { BenchContext, Section, SectionResult } from './context.js';
+import { BENCH_IDENTITY, drivePublishes, publishConfig } from './drive.js';
+import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
+import type { BenchStore } from './library.js';
+import { interleave, perSecond, type Contender, type Round } from './rounds.js';
+import { missing, row, type Row } from './stats.js';
 
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROUNDS = Number(process.env['ROUNDS'] ?? 5);
-const TRANSACTIONS = Number(process.env['TRANSACTIONS'] ?? 300);
-const DELIVERIES = Number(process.env['DELIVERIES'] ?? 2_000);
-const schema = `rap_bench_${Date.now().toString(36)}`;
+const TX_ALONE = 'transaction alone';
+const TX_HOOK = 'transaction with one hook call';
+const MEMORY = 'deliveries, memory store (c=16)';
+const POSTGRES = 'deliveries, PostgreSQL store (c=16)';
 
-const server = createServer((request, response) => {
-  request.resume();
-  request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/docs`;
-const events = { rdm_record: { [url]: { publish: { http_method: 'POST', payload: ({ record }: { record: { id: string } }) => ({ id: record.id }) } } } } as unknown as ProvisionerConfig;
-
-const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 30 });
-await pool.query(`CREATE SCHEMA ${schema}`);
-await pool.query(`CREATE TABLE ${schema}.records (id text PRIMARY KEY, data jsonb NOT NULL)`);
-const log = (message: string): void => console.info(message);
-const cpu = (): number => process.cpuUsage().user + process.cpuUsage().system;
-
-try {
-  // (1) The hook's cost inside the app's transaction.
-  const outbox = createProvisioner({ events, store: await createPostgresStore({ pool, schema, name: 'tx' }) });
-  const hooks = outbox.hooks('rdm_record');
-  const client = await pool.connect();
-  const transactions = (withHook: boolean): Contender => ({
-    name: withHook ? 'transaction with one hook call' : 'transaction alone',
-    warmUp: async () => undefined,
-    measure: async (round) => {
-      const started = process.hrtime.bigint();
-      const cpuBefore = cpu();
-      for (let n = 0; n < TRANSACTIONS; n += 1) {
-        const record = { id: `r${n % 100}`, round, n };
-        await client.query('BEGIN');
-        const uow = createPgUnitOfWork(client);
-        await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, [record.id, JSON.stringify(record)]);
-        if (withHook) hooks.publish({ identity: { id: 1 }, record, uow } as never);
-        await uow.commit();
-      }
-      return { done: TRANSACTIONS, wallNs: Number(process.hrtime.bigint() - started), cpuUs: cpu() - cpuBefore };
-    },
-    close: async () => undefined,
-  });
-  const section1 = await interleave([transactions(false), transactions(true)], ROUNDS, log);
-  client.release();
-  await outbox.drain();
-  await outbox.close();
-
-  // (2) Deliveries per second, PostgreSQL store against the in-memory pipeline.
-  const deliveries = (store: 'memory' | 'postgres'): Contender => ({
-    name: `deliveries, ${store}`,
-    warmUp: async () => undefined,
-    measure: async (round) => {
-      const provisioner = createProvisioner({
-        events,
-        ...(store === 'postgres' ? { store: await createPostgresStore({ pool, schema, name: `d${round}` }) } : {}),
-        http: { concurrency: 16, maxQueue: DELIVERIES * 2 },
+export const postgresOutbox: Section = {
+  id: 'f',
+  title: 'f. PostgreSQL outbox: the hook in the app\'s transaction, deliveries/s against the memory store',
+  async run(context: BenchContext): Promise<SectionResult> {
+    const { quick, library, receiver, log } = context;
+    const { createProvisioner, createPostgresStore, createPgUnitOfWork } = library;
+    if (createProvisioner === undefined || createPostgresStore === undefined || createPgUnitOfWork === undefined) {
+      const why = 'not built yet: createPostgresStore / createPgUnitOfWork are not exported by dist/';
+      return { rows: [TX_ALONE, TX_HOOK, MEMORY, POSTGRES].map((name) => missing('f', name, '', why)) };
+    }
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 30 });
+    try {
+      await pool.query('SELECT 1');
+    } catch (error) {
+      await pool.end();
+      const why = `PostgreSQL did not answer at ${DATABASE_URL.replace(/\/\/[^@/]*@/, '//')}: ${error instanceof Error ? error.message : String(error)}`;
+      return { rows: [TX_ALONE, TX_HOOK, MEMORY, POSTGRES].map((name) => missing('f', name, '', why)) };
+    }
+    const rounds = quick ? 2 : 5;
+    const transactions = quick ? 50 : 300;
+    const deliveries = quick ? 200 : 2_000;
+    const schema = `rap_bench_${Date.now().toString(36)}`;
+    const url = `${receiver.origin}/api/v1/documents`;
+    const events = publishConfig(url, searchDocument());
+    const base = bigRecord();
+    await pool.query(`CREATE SCHEMA ${schema}`);
+    await pool.query(`CREATE TABLE ${schema}.records (id text PRIMARY KEY, data jsonb NOT NULL)`);
+    try {
+      // (1) The hook's cost inside the app's transaction.
+      const outbox = createProvisioner({ events, store: await createPostgresStore({ pool, schema, name: 'tx' }) });
+      const publish = outbox.hooks('rdm_record')['publish'];
+      const client = await pool.connect();
+      const transaction = (withHook: boolean): Contender => ({
+        name: withHook ? TX_HOOK : TX_ALONE,
+        warmUp: async () => undefined,
+        measure: async (round) => {
+          const cpu = process.cpuUsage();
+          const started = process.hrtime.bigint();
+          for (let n = 0; n < transactions; n += 1) {
+            const record = recordWithId(base, recordId((round * transactions + n) % 100));
+            await client.query('BEGIN');
+            const uow = createPgUnitOfWork(client);
+            await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, [record['id'], record]);
+            if (withHook) publish?.({ identity: BENCH_IDENTITY, record, uow });
+            await uow.commit();
+          }
+          const used = process.cpuUsage(cpu);
+          return { done: transactions, wallNs: Number(process.hrtime.bigint() - started), cpuUs: used.user + used.system };
+        },
+        close: async () => undefined,
       });
-      const publish = provisioner.hooks('rdm_record').publish as (args: object) => void;
-      const started = process.hrtime.bigint();
-      const cpuBefore = cpu();
-      for (let n = 0; n < DELIVERIES; n += 1) publish({ identity: { id: 1 }, record: { id: `r${n % 500}`, n } });
-      await provisioner.drain();
-      const result = { done: DELIVERIES, wallNs: Number(process.hrtime.bigint() - started), cpuUs: cpu() - cpuBefore };
-      await provisioner.close();
-      return result;
-    },
-    close: async () => undefined,
-  });
-  const section2 = await interleave([deliveries('memory'), deliveries('postgres')], ROUNDS, log);
+      const inTransaction = await interleave([transaction(false), transaction(true)], rounds, log);
+      client.release();
+      await outbox.drain();
+      await outbox.close();
 
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-  const perSecond = (name: string, results: Map<string, { done: number; wallNs: number }[]>): number => median((results.get(name) ?? []).map((r) => r.done / (r.wallNs / 1e9)));
-  const perTransactionMs = (name: string): number => median((section1.get(name) ?? []).map((r) => r.wallNs / 1e6 / r.done));
-  const alone = perTransactionMs('transaction alone');
-  const hooked = perTransactionMs('transaction with one hook call');
-  const memory = perSecond('deliveries, memory', section2);
-  const postgres = perSecond('deliveries, postgres', section2);
-  console.info(
-    JSON.stringify(
-      {
-        'transaction alone (ms)': Number(alone.toFixed(2)),
-        'transaction with one hook call (ms)': Number(hooked.toFixed(2)),
-        'hook in the transaction, ratio (target <= 1.5)': Number((hooked / alone).toFixed(2)),
-        'deliveries/s, memory (c=16)': Math.round(memory),
-        'deliveries/s, postgres (c=16)': Math.round(postgres),
-        'postgres / memory (target >= 0.4)': Number((postgres / memory).toFixed(2)),
-      },
-      null,
-      2,
-    ),
-  );
-} finally {
-  await pool.query(`DROP SCHEMA ${schema} CASCADE`);
-  await pool.end();
-  server.close();
-}
+      // (2) Deliveries per second, the PostgreSQL store against the memory store.
+      const delivering = (name: string, store: () => Promise<BenchStore | undefined>): Contender => ({
+        name,
+        warmUp: async () => undefined,
+        measure: async (round): Promise<Round> => {
+          const chosen = await store();
+          const provisioner = createProvisioner({ events, http: { concurrency: 16, maxQueue: deliveries * 2 }, ...(chosen === undefined ? {} : { store: chosen }) });
+          try {
+            const run = await drivePublishes(provisioner, deliveries, deliveries, (n) => recordWithId(base, recordId(round * deliveries + (n % 500))), 120_000);
+            if (run.tally.delivered !== deliveries) throw new Error(`Expected ${deliveries} deliveries delivered (${name}), got ${run.tally.delivered}`);
+            return { done: deliveries, wallNs: run.wallNs, cpuUs: run.cpuUs };
+          } finally {
+            await provisioner.close();
+          }
+        },
+        close: async () => undefined,
+      });
+      let stores = 0;
+      const delivered = await interleave(
+        [delivering(MEMORY, async () => undefined), delivering(POSTGRES, async () => createPostgresStore({ pool, schema, name: `deliveries-${(stores += 1)}` }))],
+        rounds,
+        log,
+      );
+
+      const perTransactionMs = (name: string): number[] => (inTransaction.get(name) ?? []).map((r) => r.wallNs / 1e6 / r.done);
+      const alone = row('f', TX_ALONE, 'ms/transaction', perTransactionMs(TX_ALONE));
+      const hooked = row('f', TX_HOOK, 'ms/transaction', perTransactionMs(TX_HOOK), { baseline: alone });
+      const memory = row('f', MEMORY, 'deliveries/s', (delivered.get(MEMORY) ?? []).map(perSecond));
+      const postgres = row('f', POSTGRES, 'deliveries/s', (delivered.get(POSTGRES) ?? []).map(perSecond), { baseline: memory });
+      const rows: Row[] = [
+        alone,
+        { ...hooked, verdicts: [{ target: '≤ 1.5× the transaction alone', pass: (hooked.ratio ?? Infinity) <= 1.5 }] },
+        memory,
+        { ...postgres, verdicts: [{ target: '≥ 0.4× the memory store', pass: (postgres.ratio ?? 0) >= 0.4 }] },
+      ];
+      return { rows, details: { rounds, transactions, deliveries } };
+    } finally {
+      await pool.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+      await pool.end();
+    }
+  },
+};

@@ -4,7 +4,7 @@
  * Options:
  *   --quick          far fewer events and rounds (finishes in well under a minute)
  *   --out <file>     where to write the JSON (default bench/results/latest.json)
- *   --only a,c       run only these sections
+ *   --only a,c       run only these sections (f, the PostgreSQL outbox, needs DATABASE_URL's server)
  *
  * Prints one table on stdout (progress goes to stderr) and writes the same rows as JSON.
  * Runs on Node.js 22.19 or newer (it refuses older ones); the documented figures are Node 24's.
@@ -21,13 +21,14 @@ import { endToEnd } from './endToEnd.js';
 import { hookCost } from './hookCost.js';
 import { loadLibrary } from './library.js';
 import { pipelineCost } from './pipeline.js';
+import { postgresOutbox } from './postgresOutbox.js';
 import { queueMemory } from './queueMemory.js';
 import { startReceiver } from './receiverProcess.js';
 import { retryStorm } from './retryStorm.js';
 import { collectGarbage, missing, type Row } from './stats.js';
 import { formatTable } from './table.js';
 
-const SECTIONS: readonly Section[] = [endToEnd, hookCost, pipelineCost, queueMemory, retryStorm];
+const SECTIONS: readonly Section[] = [endToEnd, hookCost, pipelineCost, queueMemory, retryStorm, postgresOutbox];
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
 type Options = { readonly quick: boolean; readonly out: string; readonly only: ReadonlySet<string> | null };
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   }
 
   const meta = { ...machine, loadAfter: load(), seconds: (Date.now() - started) / 1_000 };
-  const titles = Object.entries(results).map(([id, r]) => `${id}: ${r.title.replace(/^[a-e]\. /, '')} (${r.seconds.toFixed(1)} s)`);
+  const titles = Object.entries(results).map(([id, r]) => `${id}: ${r.title.replace(/^[a-f]\. /, '')} (${r.seconds.toFixed(1)} s)`);
   process.stdout.write(
     `\nremote-api-provisioner bench${options.quick ? ' --quick (smoke run: figures are indicative only)' : ''}\n` +
       `Node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}, load ${meta.loadBefore} → ${meta.loadAfter}, ${meta.seconds.toFixed(1)} s\n\n` +

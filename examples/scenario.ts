@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import {
+  createPostgresStore,
   createProvisioner,
   type CallbackOutcome,
   type DeliveryOutcome,
+  type DeliveryStore,
 } from 'remote-api-provisioner';
 import { startCommonsSearch, type CommonsSearch } from './commons-search/server.js';
 import type { SearchDocument } from './commons-search/searchIndex.js';
 import { createRecordsApp } from './records-app/app.js';
 import { commonsSearchEvents, searchIdOf, type AppSubject } from './records-app/commonsSearchEvents.js';
+import { createAppTables, postgresTransactions } from './records-app/postgresTransactions.js';
 
 /** One outcome, flattened for printing and comparing. */
 export type OutcomeSummary = {
@@ -60,6 +64,11 @@ export type ScenarioResult = {
 export type ScenarioOptions = {
   /** Where the scenario prints what happens. @default nothing is printed */
   readonly log?: (line: string) => void;
+  /**
+   * PostgreSQL mode: the app's record writes and the provisioner's journal (the PostgreSQL
+   * store) share each transaction. @default the embedded demo: in memory, no server
+   */
+  readonly database?: { readonly url: string; readonly schema?: string };
 };
 
 type Step = {
@@ -90,19 +99,32 @@ export async function runScenario(options: ScenarioOptions = {}): Promise<Scenar
   const log = options.log ?? (() => undefined);
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const search = await startCommonsSearch({ secret, port: 0, host: '127.0.0.1' });
+  const pool = options.database === undefined ? null : new pg.Pool({ connectionString: options.database.url });
   try {
-    return await runAgainst(search, secret, log);
+    let mode: Mode = { app: createRecordsApp(), store: undefined };
+    if (pool !== null) {
+      const schema = options.database?.schema ?? 'records_app';
+      await createAppTables(pool, schema);
+      mode = { app: createRecordsApp({ transactions: postgresTransactions(pool, schema) }), store: await createPostgresStore<AppSubject>({ pool, schema }) };
+      log(`PostgreSQL mode: records and their deliveries are written in the same transactions (schema ${schema})`);
+    }
+    return await runAgainst(search, secret, log, mode);
   } finally {
     await search.close();
+    await pool?.end();
   }
 }
 
-async function runAgainst(search: CommonsSearch, secret: string, log: (line: string) => void): Promise<ScenarioResult> {
+/** The app, and the provisioner's store: the memory pipeline, or the PostgreSQL store sharing the app's transactions. */
+type Mode = { readonly app: ReturnType<typeof createRecordsApp>; readonly store: DeliveryStore<AppSubject> | undefined };
+
+async function runAgainst(search: CommonsSearch, secret: string, log: (line: string) => void, mode: Mode): Promise<ScenarioResult> {
   const documents = `${search.url}/api/v1/documents`;
   log(`commons-search is listening on ${search.url} (writes must carry a Standard Webhooks signature)`);
 
-  const app = createRecordsApp();
+  const app = mode.app;
   const provisioner = createProvisioner<AppSubject>({
+    ...(mode.store === undefined ? {} : { store: mode.store }),
     events: commonsSearchEvents(app, { searchUrl: search.url }),
     resolveOwner: ({ record }) => {
       if (record === null) throw new Error('Expected a record to find its owner, got none');

@@ -6,7 +6,7 @@ import { RecordsAppError } from './errors.js';
 import type { ServiceOptions } from './recordService.js';
 import type { RecordsStore } from './store.js';
 import type { Community, CommunityData, Member } from './types.js';
-import { inTransaction } from './unitOfWork.js';
+import { inTransaction, type Transactions } from './unitOfWork.js';
 
 /** A component of the community service: `provisioner.hooks('community')` is one. */
 export type CommunityComponent = Component<'community', Community>;
@@ -27,9 +27,11 @@ export class CommunityService {
   readonly #store: RecordsStore;
   readonly #components = new Components<'community', Community>();
   readonly #now: () => Date;
+  readonly #inTransaction: Transactions;
 
-  constructor(store: RecordsStore, options: Pick<ServiceOptions, 'now'> = {}) {
+  constructor(store: RecordsStore, options: Pick<ServiceOptions, 'now' | 'transactions'> = {}) {
     this.#store = store;
+    this.#inTransaction = options.transactions ?? inTransaction;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -55,7 +57,7 @@ export class CommunityService {
       tombstone: null,
     };
     const members: readonly Member[] = isSystemIdentity(identity) ? [] : [{ user: String(identity.id), role: 'owner' }];
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('create', { identity, data: asJsonObject(data), record, errors: [], uow });
       uow.stage(() => {
         this.#store.communities.put(record);
@@ -94,7 +96,7 @@ export class CommunityService {
       access: { ...current.access, ...data.access },
       custom_fields: data.custom_fields ?? current.custom_fields,
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('update', { identity, record, data: asJsonObject(data), uow });
       uow.stage(() => this.#store.communities.put(record));
       return record;
@@ -107,7 +109,7 @@ export class CommunityService {
     this.#assertCanManage(identity, current);
     this.#assertFreeSlug(data.slug);
     const record: Community = { ...current, slug: data.slug, revision_id: current.revision_id + 1, updated: this.#timestamp() };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('rename', { identity, data: asJsonObject(data), record, old_slug: current.slug, slug: data.slug, uow });
       uow.stage(() => this.#store.communities.put(record));
       return record;
@@ -132,7 +134,7 @@ export class CommunityService {
         is_visible: true,
       },
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('delete_community', { identity, data: asJsonObject(data), record, uow });
       uow.stage(() => this.#store.communities.put(record));
       return record;
@@ -151,7 +153,7 @@ export class CommunityService {
       deletion_status: { is_deleted: false, status: 'P' },
       tombstone: null,
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('restore_community', { identity, record, uow });
       uow.stage(() => this.#store.communities.put(record));
       return record;

@@ -5,7 +5,7 @@ import { RecordsAppError } from './errors.js';
 import { newRecordId } from './ids.js';
 import type { RecordsStore } from './store.js';
 import type { RdmRecord, RecordData } from './types.js';
-import { inTransaction } from './unitOfWork.js';
+import { inTransaction, type Transactions } from './unitOfWork.js';
 
 /** A component of the record service: `provisioner.hooks('rdm_record')` is one. */
 export type RecordComponent = Component<'rdm_record', RdmRecord>;
@@ -23,6 +23,8 @@ export type ServiceOptions = {
   readonly now?: () => Date;
   /** New record ids. @default {@link newRecordId} */
   readonly newId?: () => string;
+  /** How operations run: in memory, or in PostgreSQL transactions (see postgresTransactions.ts). @default {@link inTransaction} */
+  readonly transactions?: Transactions;
 };
 
 const DEFAULT_ACCESS: RdmRecord['access'] = {
@@ -42,9 +44,11 @@ export class RecordService {
   readonly #components = new Components<'rdm_record', RdmRecord>();
   readonly #now: () => Date;
   readonly #newId: () => string;
+  readonly #inTransaction: Transactions;
 
   constructor(store: RecordsStore, options: ServiceOptions = {}) {
     this.#store = store;
+    this.#inTransaction = options.transactions ?? inTransaction;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? newRecordId;
   }
@@ -77,7 +81,7 @@ export class RecordService {
       },
       versions: { index: 1, is_latest: false, is_latest_draft: true },
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('create', { identity, data: asJsonObject(data), record: draft, errors: [], uow });
       uow.stage(() => this.#store.drafts.put(draft));
       return draft;
@@ -114,7 +118,7 @@ export class RecordService {
       access: { ...current.access, ...data.access },
       custom_fields: data.custom_fields ?? current.custom_fields,
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('update_draft', { identity, record: draft, data: asJsonObject(data), errors: [], uow });
       uow.stage(() => this.#store.drafts.put(draft));
       return draft;
@@ -143,7 +147,7 @@ export class RecordService {
     const superseded = this.#versionsOf(draft.parent.id)
       .filter((version) => version.id !== id && version.versions.is_latest)
       .map((version) => ({ ...version, versions: { ...version.versions, is_latest: false, is_latest_draft: false } }));
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('publish', { identity, record, draft, uow });
       uow.stage(() => {
         this.#store.records.put(record);
@@ -160,7 +164,7 @@ export class RecordService {
     this.#assertCanManage(identity, record);
     if (record.deletion_status.is_deleted) throw new RecordsAppError('conflict', `Record ${id} is deleted; restore it first`);
     const draft = this.#store.drafts.get(id) ?? { ...record, is_draft: true, updated: this.#timestamp() };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('edit', { identity, record, draft, uow });
       uow.stage(() => this.#store.drafts.put(draft));
       return draft;
@@ -189,7 +193,7 @@ export class RecordService {
       metadata,
       versions: { index: Math.max(...versions.map((v) => v.versions.index)) + 1, is_latest: false, is_latest_draft: true },
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('new_version', { identity, record, draft, uow });
       uow.stage(() => this.#store.drafts.put(draft));
       return draft;
@@ -201,7 +205,7 @@ export class RecordService {
     const draft = this.#draft(id);
     this.#assertCanManage(identity, draft);
     const record = this.#store.records.get(id) ?? null;
-    await inTransaction(async (uow) => {
+    await this.#inTransaction(async (uow) => {
       await this.#components.run('delete_draft', { identity, draft, record, uow });
       uow.stage(() => this.#store.drafts.delete(id));
     });
@@ -226,7 +230,7 @@ export class RecordService {
         is_visible: data.is_visible ?? true,
       },
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('delete_record', { identity, record, data: asJsonObject(data), uow });
       uow.stage(() => this.#store.records.put(record));
       return record;
@@ -245,7 +249,7 @@ export class RecordService {
       deletion_status: { is_deleted: false, status: 'P' },
       tombstone: null,
     };
-    return inTransaction(async (uow) => {
+    return this.#inTransaction(async (uow) => {
       await this.#components.run('restore_record', { identity, record, uow });
       uow.stage(() => this.#store.records.put(record));
       return record;

@@ -1,12 +1,21 @@
 import type { UnitOfWork } from 'remote-api-provisioner';
 
+/** What a service method works with: a unit of work its components get, on which it stages its writes. */
+export type StagingUnitOfWork = UnitOfWork & {
+  /** Stages a write, applied at commit. */
+  stage(write: () => void): void;
+};
+
+/** How the services run an operation: in a new unit of work, committed when `work` resolves, rolled back when it throws. */
+export type Transactions = <T>(work: (uow: StagingUnitOfWork) => Promise<T>) => Promise<T>;
+
 /**
  * The records app's transaction, in the manner of Invenio's `UnitOfWork`: a service method
  * stages its writes on it and runs its components with it; `commit()` applies the writes,
  * then calls what the components registered with `onCommit` (the provisioner's hooks register
  * the sending of their event there); `rollback()` drops the writes and calls `onRollback`.
  */
-export class AppUnitOfWork implements UnitOfWork {
+export class AppUnitOfWork implements StagingUnitOfWork {
   #state: 'open' | 'committed' | 'rolled back' = 'open';
   readonly #writes: (() => void)[] = [];
   readonly #commitCallbacks: (() => void)[] = [];

@@ -26,8 +26,8 @@ export type SqlExecutor = {
 export type OutboxSink<T> = {
   /** Writes `items` through the app's transaction. */
   write(executor: SqlExecutor, items: readonly T[]): Promise<void>;
-  /** Called once the transaction committed: start delivering at once. */
-  committed(): void;
+  /** Called once the transaction committed, with what it wrote: start delivering at once. */
+  committed(items: readonly T[]): void;
 };
 
 /**
@@ -231,7 +231,7 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
     committed() {
       expectOpen('report a commit');
       const callbacks = settle('committed');
-      for (const sink of sinks) sink.committed();
+      for (const sink of sinks) sink.committed(pending.get(sink) ?? []);
       pending.clear();
       runAll(callbacks, 'commit');
     },

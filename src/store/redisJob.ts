@@ -4,11 +4,11 @@
  * @packageDocumentation
  */
 import type { Job } from 'bullmq';
-import { NetworkError, type ProvisionerError } from '../errors.js';
-import type { FailedOutcome, FailureReason } from '../events/outcomes.js';
-import type { RequestDescriptor } from '../events/request.js';
+import { NetworkError } from '../errors.js';
+import type { FailureReason } from '../events/outcomes.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, type StoredError } from './codec.js';
-import type { DeadLetter, StoredDelivery } from './deliveryStore.js';
+import type { DeadLetter } from './deliveryStore.js';
+import type { JournaledJobData } from './journaledDeliveries.js';
 
 /** The BullMQ module, loaded when a Redis store is created (an optional dependency). @internal */
 export type BullModule = typeof import('bullmq');
@@ -36,14 +36,7 @@ export const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritize
  * of its own); `attempts` here is their number when the delivery failed.
  * @internal
  */
-export type JobData = {
-  readonly v: 1;
-  readonly deliveryId: string;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly acceptedAt: number;
-  /** The event, V8-serialized, base64. */
-  readonly event: string;
+export type JobData = JournaledJobData & {
   /** The planned request without its secret headers (JSON), `null` until planned. */
   readonly request: string | null;
   readonly stripped: readonly string[];
@@ -54,43 +47,17 @@ export type JobData = {
 /** A job waiting in the journal buffer for Redis: its queue, endpoint, name and data. @internal */
 export type Buffered = { readonly queueName: string; readonly endpoint: string; readonly name: string; readonly data: JobData };
 
-/** Jobs sent to Redis in one batch at most. */
-const BATCH_JOBS = 1_000;
-/** Event and request bytes sent to Redis in one batch at most (a batch holds at least one job). */
-const BATCH_BYTES = 256 * 1024;
+/** Jobs and event and request bytes sent to Redis in one batch at most (see nextBatch). @internal */
+export const REDIS_BATCH = { maxJobs: 1_000, maxBytes: 256 * 1024 } as const;
 
-/**
- * The next jobs of the buffer to send at once. Bounded in bytes too: a batch is built and
- * written to the socket in one go, and 1,000 jobs of large records (several MB) held the event
- * loop for over 100 ms when hook calls had buffered that many while the first batch was out.
- * @internal
- */
-export function nextBatch(buffer: readonly Buffered[]): Buffered[] {
-  let bytes = 0;
-  let count = 0;
-  for (const job of buffer) {
-    bytes += job.data.event.length + (job.data.request?.length ?? 0);
-    if (count > 0 && (count >= BATCH_JOBS || bytes > BATCH_BYTES)) break;
-    count += 1;
-  }
-  return buffer.slice(0, count);
+/** The bytes a buffered job adds to a batch. @internal */
+export function bufferedBytes(job: Buffered): number {
+  return job.data.event.length + (job.data.request?.length ?? 0);
 }
 
 /** The attempts started on a job: BullMQ counts its starts. @internal */
 export function attemptsOf(job: Job): number {
   return job.attemptsStarted;
-}
-
-/** A `failed` outcome of a job's delivery. @internal */
-export function failedOutcome<R>(
-  delivery: StoredDelivery<R>,
-  request: RequestDescriptor | null,
-  reason: FailureReason,
-  error: ProvisionerError,
-  response: FailedOutcome<R>['response'],
-  attempts: number,
-): FailedOutcome<R> {
-  return { kind: 'failed', event: delivery.event, endpoint: delivery.endpoint, request, reason, error, attempts, response, acceptedAt: delivery.acceptedAt, settledAt: Date.now() };
 }
 
 /**

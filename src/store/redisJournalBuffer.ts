@@ -1,5 +1,6 @@
 import { logger } from '../util/log.js';
-import { nextBatch, type Buffered } from './redisJob.js';
+import { nextBatch } from './journalBatch.js';
+import { bufferedBytes, REDIS_BATCH, type Buffered } from './redisJob.js';
 
 const log = logger('delivery');
 
@@ -67,7 +68,7 @@ export class RedisJournalBuffer {
     try {
       let failures = 0;
       while (this.#buffer.length > 0) {
-        const batch = nextBatch(this.#buffer);
+        const batch = nextBatch(this.#buffer, bufferedBytes, REDIS_BATCH);
         try {
           await this.#options.write(batch);
           this.#buffer.splice(0, batch.length);

@@ -1,13 +1,14 @@
 import type { Job, Queue } from 'bullmq';
 import { NetworkError, PayloadError } from '../errors.js';
-import type { DeliveryOutcome, FailedOutcome, RequestPlan } from '../events/outcomes.js';
+import type { DeliveryOutcome, FailedOutcome } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
 import type { ServiceEvent } from '../events/serviceEvent.js';
 import { logger } from '../util/log.js';
 import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';
-import { attemptsOf, failedOutcome, type BullModule, type JobData } from './redisJob.js';
+import { attemptsOf, type BullModule, type JobData } from './redisJob.js';
+import { failedOutcome, planStoredDelivery } from './storedDelivery.js';
 
 const log = logger('delivery');
 
@@ -57,7 +58,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       throw new UnrecoverableError(failure.error.message);
     };
     if (request === null) {
-      const plan = await planOf(handlers, delivery);
+      const plan = await planStoredDelivery(handlers, delivery);
       if (plan.kind === 'skipped') {
         context.settled.set(data.deliveryId, { ...plan, acceptedAt: data.acceptedAt });
         return 'skipped';
@@ -110,14 +111,6 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     throw WorkerClass.RateLimitError();
   } finally {
     context.inFlight.delete(data.deliveryId);
-  }
-}
-
-async function planOf<R>(handlers: DeliveryHandlers<R>, delivery: StoredDelivery<R>): Promise<RequestPlan<R>> {
-  try {
-    return await firstValue(() => handlers.plan(delivery));
-  } catch (error) {
-    return failedOutcome(delivery, null, 'payload', new PayloadError(`Planning delivery ${delivery.deliveryId} to ${delivery.endpoint} threw: ${messageOf(error)}`, { cause: error }), null, 0);
   }
 }
 

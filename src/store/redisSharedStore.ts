@@ -7,12 +7,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
-import { deliveryKey } from '../events/deliveryKey.js';
-import { ClosedError, OverflowError, ProvisionerError } from '../errors.js';
+import { ClosedError, ProvisionerError } from '../errors.js';
 import type { DeliveryOutcome } from '../events/outcomes.js';
+import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
-import { encodeEvent } from './codec.js';
-import { deliveryIdOf, endpointIdOf } from '../events/deliveryId.js';
+import { endpointIdOf } from '../events/deliveryId.js';
 import type {
   DeadLetter,
   DeadLetterFilter,
@@ -23,6 +22,7 @@ import type {
   StoreCloseOptions,
   StoreOutcome,
 } from './deliveryStore.js';
+import { journaledDeliveries, UnsettledDeliveries } from './journaledDeliveries.js';
 import { selectDeadLetters } from './memoryStore.js';
 import { deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
@@ -79,8 +79,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   readonly #inFlight = new Map<string, AbortController>();
   /** Outcomes reached by this instance's processor, handed to the worker's completed/failed listeners. */
   readonly #settled = new Map<string, DeliveryOutcome<R>>();
-  /** Deliveries this instance journaled and has not seen settled: what `maxQueue` bounds. */
-  readonly #unsettled = new Set<string>();
+  readonly #unsettled: UnsettledDeliveries;
   readonly #processContext: ProcessContext<R>;
   readonly #buffer: RedisJournalBuffer;
   #handlers: DeliveryHandlers<R> | null = null;
@@ -91,6 +90,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     this.#bull = bull;
     this.#connection = connection;
     this.#options = options;
+    this.#unsettled = new UnsettledDeliveries('redis', options.maxQueue);
     this.#endpointsKey = `${options.prefix}:${options.name}:endpoints`;
     this.#buffer = new RedisJournalBuffer({ write: (batch) => this.#write(batch), isClosed: () => this.#closed !== null });
     this.#processContext = { bull, handlers: () => this.#handlers, inFlight: this.#inFlight, settled: this.#settled };
@@ -105,39 +105,20 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   }
 
   journal(entries: readonly JournalEntry<R>[]): JournalResult {
-    if (this.#closed !== null) {
-      return { kind: 'error', error: new ClosedError(`Expected an open redis store to journal ${entries.length} event(s), got a closed one`) };
-    }
-    const jobs: Buffered[] = [];
-    try {
-      for (const { event, endpoints, acceptedAt } of entries) {
-        if (endpoints.length === 0) continue;
-        const encoded = encodeEvent(event).toString('base64');
-        for (const endpoint of endpoints) {
-          const key = deliveryKey({ endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
-          jobs.push({
-            queueName: this.#queueName(endpoint, key),
-            endpoint,
-            name: `${event.serviceType}.${event.method}`,
-            data: { v: 1, deliveryId: deliveryIdOf(event.eventId, endpoint), endpoint, key, acceptedAt: acceptedAt ?? event.emittedAt, event: encoded, request: null, stripped: [], attempts: 0 },
-          });
-        }
-      }
-    } catch (error) {
-      return { kind: 'error', error: new ProvisionerError(`Expected the redis store to journal ${entries.length} event(s), but encoding failed: ${messageOf(error)}`, { cause: error }) };
-    }
-    const maxQueue = this.#options.maxQueue;
-    if (this.#unsettled.size + jobs.length > maxQueue) {
-      return {
-        kind: 'overflow',
-        error: new OverflowError(
-          `Expected fewer than ${maxQueue} deliveries pending in the redis store (maxQueue), found ${this.#unsettled.size}; ${jobs.length} deliveries of ${entries.length} event(s) were not accepted`,
-        ),
-      };
-    }
-    for (const job of jobs) this.#unsettled.add(job.data.deliveryId);
-    this.#buffer.push(jobs);
-    return { kind: 'journaled', deliveryIds: jobs.map((job) => job.data.deliveryId) };
+    const deliveries = journaledDeliveries('redis', entries, this.#closed !== null);
+    if (!Array.isArray(deliveries)) return deliveries;
+    const jobs = deliveries.map(({ event, encoded, endpoint, key, deliveryId, acceptedAt }): Buffered => ({
+      queueName: this.#queueName(endpoint, key),
+      endpoint,
+      name: `${event.serviceType}.${event.method}`,
+      data: { v: 1, deliveryId, endpoint, key, acceptedAt, event: encoded, request: null, stripped: [], attempts: 0 },
+    }));
+    const answer = this.#unsettled.admit(
+      jobs.map((job) => job.data.deliveryId),
+      entries.length,
+    );
+    if (answer.kind === 'journaled') this.#buffer.push(jobs);
+    return answer;
   }
 
   flush(): Promise<void> {
@@ -154,9 +135,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   }
 
   pending(): number {
-    let pending = this.#unsettled.size;
-    for (const deliveryId of this.#inFlight.keys()) if (!this.#unsettled.has(deliveryId)) pending += 1;
-    return pending;
+    return this.#unsettled.pending(this.#inFlight.keys());
   }
 
   /** Resolves when the shared queue holds nothing unsettled: it waits on Redis's state, not on the outcomes this instance has heard of. */
@@ -165,7 +144,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     const poll = this.#options.drainPollMs;
     while (this.#closed === null) {
       // What was journaled here before this count is settled if the count finds nothing.
-      const counted = [...this.#unsettled];
+      const counted = this.#unsettled.snapshot();
       const endpoints = await this.#knownEndpoints([]);
       let unsettled = this.#buffer.length + this.#inFlight.size;
       for (const endpoint of endpoints) {
@@ -175,7 +154,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
         }
       }
       if (unsettled === 0) {
-        for (const deliveryId of counted) this.#unsettled.delete(deliveryId);
+        for (const deliveryId of counted) this.#unsettled.settled(deliveryId);
         return;
       }
       await sleep(poll);
@@ -345,7 +324,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       // Failed by BullMQ itself (taken over from dead instances too many times).
       outcome = deadLetterOf<R>(job);
     }
-    this.#unsettled.delete(data.deliveryId);
+    this.#unsettled.settled(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
     const wire = wireOutcome(this.#instance, data.deliveryId, outcome, data.event);
     this.#stream.append(JSON.stringify(wire)).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
@@ -363,7 +342,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       void this.#discover([]);
       return;
     }
-    this.#unsettled.delete(wire.deliveryId);
+    this.#unsettled.settled(wire.deliveryId);
     try {
       const outcome = outcomeOfWire<R>(wire);
       this.#outcomes.next({ deliveryId: wire.deliveryId, outcome, local: false });
@@ -389,8 +368,4 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     }
     return jobs;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SECTIONS = ['a', 'b', 'c', 'd', 'e'] as const;
+const SECTIONS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 
 type BenchJson = {
   readonly rows: readonly { readonly section: string; readonly name: string; readonly note?: string }[];

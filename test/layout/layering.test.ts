@@ -34,7 +34,7 @@ const FLOORS: readonly { readonly name: string; readonly files: readonly string[
 const MAX_LINES = 400;
 
 /** Being split: files over MAX_LINES today, each to come under it (remove an entry once it does). */
-const TOO_LONG_TODAY: readonly string[] = ['store/postgres/postgresStore.ts'];
+const TOO_LONG_TODAY: readonly string[] = [];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -1,0 +1,132 @@
+/**
+ * The PostgreSQL store's outcome table, read: every instance writes the outcomes it reaches
+ * there (with a NOTIFY, see postgresSettler.ts) and reads the others' from it, so every
+ * instance's `outcomes$` sees them all.
+ * @internal
+ * @packageDocumentation
+ */
+import type { DeliveryOutcome } from '../../events/outcomes.js';
+import { messageOf } from '../../util/describeValue.js';
+import { logger } from '../../util/log.js';
+import { loadOutcome, type StoredOutcome } from '../storedOutcome.js';
+import type { PostgresContext } from './postgresContext.js';
+
+const log = logger('delivery');
+
+/** What the reader hands on: another instance's outcome, or only that a delivery settled (this instance's own, or unreadable). @internal */
+export type OutcomeListener<R> = {
+  settled(deliveryId: string): void;
+  outcome(deliveryId: string, outcome: DeliveryOutcome<R>): void;
+};
+
+/**
+ * Reads the outcome table from where it stood when the store opened (outcomes are hot, not
+ * replayed), one read at a time, and prunes it.
+ * @internal
+ */
+export class PostgresOutcomeTable<R> {
+  readonly #context: PostgresContext;
+  readonly #listener: OutcomeListener<R>;
+  /** Outcomes read up to here (sequence of the outcome table), and those read beyond it while an earlier one was not committed yet. */
+  #watermark = 0;
+  #seenBeyond = new Set<number>();
+  #gapSince: number | null = null;
+  #reading: Promise<void> | null = null;
+  #readAgain = false;
+  #closed = false;
+  #timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(context: PostgresContext, listener: OutcomeListener<R>) {
+    this.#context = context;
+    this.#listener = listener;
+  }
+
+  /** Starts reading from the table's end, every second and on `read()`; prunes it every minute. */
+  async open(): Promise<void> {
+    const { rows } = await this.#context.pool.query<{ seq: string | null }>(`SELECT max(seq)::text AS seq FROM ${this.#context.schema}.rap_outcome WHERE store = $1`, [
+      this.#context.queue,
+    ]);
+    this.#watermark = Number(rows[0]?.seq ?? 0);
+    const poll = setInterval(() => void this.read(), 1_000);
+    poll.unref();
+    const prune = setInterval(() => void this.#prune(), 60_000);
+    prune.unref();
+    this.#timers.push(poll, prune);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+  }
+
+  /** Reads the outcomes written since the last read (one read at a time; a request meanwhile reads again after it). */
+  read(): Promise<void> {
+    if (this.#reading !== null) {
+      this.#readAgain = true;
+      return this.#reading;
+    }
+    this.#reading = (async () => {
+      try {
+        do {
+          this.#readAgain = false;
+          await this.#readOnce();
+        } while (this.#readAgain && !this.#closed);
+      } catch (error) {
+        log('store (postgres): reading outcomes failed: %s', messageOf(error));
+      } finally {
+        this.#reading = null;
+      }
+    })();
+    return this.#reading;
+  }
+
+  async #readOnce(): Promise<void> {
+    const { pool, schema, queue, instance } = this.#context;
+    for (;;) {
+      const { rows } = await pool.query<{ seq: string; instance: string; delivery_id: string; outcome: StoredOutcome }>(
+        `SELECT seq::text AS seq, instance, delivery_id, outcome FROM ${schema}.rap_outcome WHERE store = $1 AND seq > $2 ORDER BY seq LIMIT 1000`,
+        [queue, this.#watermark],
+      );
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (this.#seenBeyond.has(seq)) continue;
+        this.#seenBeyond.add(seq);
+        this.#listener.settled(row.delivery_id);
+        if (row.instance === instance) continue;
+        try {
+          this.#listener.outcome(row.delivery_id, loadOutcome<R>(row.outcome));
+        } catch (error) {
+          log('store (postgres): unreadable outcome %s from another instance: %s', row.delivery_id, messageOf(error));
+        }
+      }
+      this.#advanceWatermark();
+      if (rows.length < 1_000) return;
+    }
+  }
+
+  /**
+   * Sequence numbers are taken when a row is written, not when it commits: a row may appear
+   * behind ones already read. The watermark stays below such a gap until it fills, or for 5 s
+   * (a rolled-back write leaves a gap for good).
+   */
+  #advanceWatermark(): void {
+    while (this.#seenBeyond.delete(this.#watermark + 1)) this.#watermark += 1;
+    if (this.#seenBeyond.size === 0) {
+      this.#gapSince = null;
+      return;
+    }
+    const now = Date.now();
+    this.#gapSince ??= now;
+    if (now - this.#gapSince < 5_000) return;
+    this.#watermark = Math.min(...this.#seenBeyond) - 1;
+    this.#gapSince = null;
+    this.#advanceWatermark();
+  }
+
+  async #prune(): Promise<void> {
+    const retention = this.#context.options.outcomeRetentionMs ?? 600_000;
+    await this.#context.pool
+      .query(`DELETE FROM ${this.#context.schema}.rap_outcome WHERE store = $1 AND settled_at < $2`, [this.#context.queue, Date.now() - retention])
+      .catch((error: unknown) => log('store (postgres): pruning outcomes failed: %s', messageOf(error)));
+  }
+}

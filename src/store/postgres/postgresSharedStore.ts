@@ -1,0 +1,222 @@
+/**
+ * The PostgreSQL store itself (see `createPostgresStore`): journal, worker, settler, outcome
+ * and dead-letter tables, put together behind the DeliveryStore contract.
+ * @internal
+ * @packageDocumentation
+ */
+import { Subject, type Observable } from 'rxjs';
+import { ClosedError, ProvisionerError } from '../../errors.js';
+import type { DeliveryOutcome, FailureReason } from '../../events/outcomes.js';
+import { currentOutboxTransaction, type OutboxSink, type SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
+import { messageOf } from '../../util/describeValue.js';
+import { logger } from '../../util/log.js';
+import { decodeEvent } from '../codec.js';
+import type { DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry, JournalResult, StoreCloseOptions, StoreOutcome } from '../deliveryStore.js';
+import { journaledDeliveries, UnsettledDeliveries } from '../journaledDeliveries.js';
+import { positiveInteger } from '../memoryStore.js';
+import { failedOutcome } from '../storedDelivery.js';
+import { sleep } from '../waits.js';
+import type { PgListener } from './pgConnection.js';
+import { executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
+import { PostgresDeadLetters } from './postgresDeadLetters.js';
+import { newJob, type NewJob } from './postgresJob.js';
+import { PostgresJournal } from './postgresJournal.js';
+import { PostgresOutcomeTable } from './postgresOutcomeTable.js';
+import { PostgresSettler } from './postgresSettler.js';
+import { PostgresWorker } from './postgresWorker.js';
+
+const log = logger('delivery');
+
+/** What the store is made of: its context, its listening connection, and whether it ends its pool. @internal */
+export type PostgresStoreParts = { readonly context: PostgresContext; readonly listener: PgListener; readonly ownPool: boolean };
+
+/** @internal */
+export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJob> {
+  readonly kind = 'postgres' as const;
+  readonly outcomes$: Observable<StoreOutcome<R>>;
+  readonly #outcomes = new Subject<StoreOutcome<R>>();
+  readonly #parts: PostgresStoreParts;
+  readonly #context: PostgresContext;
+  readonly #closing = new AbortController();
+  readonly #unsettled: UnsettledDeliveries;
+  readonly #journal: PostgresJournal;
+  readonly #outcomeTable: PostgresOutcomeTable<R>;
+  readonly #deadLetters: PostgresDeadLetters<R>;
+  readonly #settler: PostgresSettler<R>;
+  #worker: PostgresWorker<R> | null = null;
+  #closed: Promise<void> | null = null;
+
+  constructor(parts: PostgresStoreParts) {
+    this.#parts = parts;
+    this.#context = parts.context;
+    this.outcomes$ = this.#outcomes.asObservable();
+    this.#unsettled = new UnsettledDeliveries('postgres', parts.context.options.maxQueue ?? 10_000);
+    this.#journal = new PostgresJournal(parts.context, { onUnwritten: (jobs, error, reason) => this.#unwritten(jobs, error, reason), isClosed: () => this.#closed !== null });
+    this.#outcomeTable = new PostgresOutcomeTable<R>(parts.context, {
+      settled: (deliveryId) => this.#unsettled.settled(deliveryId),
+      outcome: (deliveryId, outcome) => {
+        if (!this.#outcomes.closed) this.#outcomes.next({ deliveryId, outcome, local: false });
+      },
+    });
+    this.#deadLetters = new PostgresDeadLetters<R>(parts.context);
+    this.#settler = new PostgresSettler<R>(parts.context, this.#deadLetters);
+  }
+
+  /** Starts following the outcome table (from now on: outcomes are hot, not replayed) and the store's notifications. */
+  async open(): Promise<void> {
+    await this.#outcomeTable.open();
+    const instance = this.#context.instance;
+    await this.#parts.listener.listen(
+      this.#context.channel,
+      (payload) => {
+        // Another instance's outcome (this instance's own reached outcomes$ already).
+        if (payload.startsWith('outcome:') && payload !== `outcome:${instance}`) void this.#outcomeTable.read();
+        // A new delivery, or a settled one that frees its lane: there may be work to fetch.
+        this.#worker?.wake();
+      },
+      () => {
+        void this.#outcomeTable.read();
+        this.#worker?.wake();
+      },
+    );
+  }
+
+  journal(entries: readonly JournalEntry<R>[]): JournalResult {
+    const deliveries = journaledDeliveries('postgres', entries, this.#closed !== null);
+    if (!Array.isArray(deliveries)) return deliveries;
+    const jobs = deliveries.map((delivery) => newJob(delivery));
+    const deliveryIds = jobs.map((job) => job.data.deliveryId);
+    const transaction = currentOutboxTransaction();
+    if (transaction !== null) {
+      // In the app's transaction: written there by the unit of work, just before its COMMIT.
+      transaction.enlist<NewJob>(this, jobs);
+      return { kind: 'journaled', deliveryIds };
+    }
+    const answer = this.#unsettled.admit(deliveryIds, entries.length);
+    if (answer.kind === 'journaled') this.#journal.push(jobs);
+    return answer;
+  }
+
+  /** Writes deliveries journaled in the app's transaction through it (the unit of work calls this before COMMIT). @internal */
+  async write(executor: SqlExecutor, jobs: readonly NewJob[]): Promise<void> {
+    await this.#journal.insert(jobs, { executeSql: (text, values) => executor.query(text, values) as Promise<{ rows: unknown[] }> });
+  }
+
+  /** The app's transaction committed: its deliveries are pending here until settled; fetch now (the other instances get the NOTIFY sent with the COMMIT). @internal */
+  committed(jobs: readonly NewJob[]): void {
+    this.#unsettled.committed(jobs.map((job) => job.data.deliveryId));
+    this.#worker?.wake();
+  }
+
+  flush(): Promise<void> {
+    return this.#journal.flush();
+  }
+
+  start(handlers: DeliveryHandlers<R>): void {
+    if (this.#worker !== null) throw new ProvisionerError('Expected the postgres store to be started once, it was started already');
+    if (this.#closed !== null) throw new ClosedError('Expected an open postgres store to start, got a closed one');
+    this.#worker = new PostgresWorker<R>({
+      context: this.#context,
+      settler: this.#settler,
+      handlers,
+      concurrency: positiveInteger('concurrency', this.#context.options.concurrency ?? handlers.concurrency ?? 16),
+      closing: this.#closing.signal,
+      onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
+    });
+    this.#worker.wake();
+  }
+
+  pending(): number {
+    return this.#unsettled.pending(this.#worker?.inFlight.keys() ?? []);
+  }
+
+  async drain(): Promise<void> {
+    await this.flush();
+    const poll = this.#context.options.drainPollMs ?? 50;
+    while (this.#closed === null) {
+      // What was journaled here before this count is settled if the count finds nothing.
+      const counted = this.#unsettled.snapshot();
+      // The database is asked only once this instance has nothing of its own left.
+      if (this.#journal.length === 0 && (this.#worker?.inFlight.size ?? 0) === 0 && (await this.#unsettledJobs()) === 0) {
+        // The outcomes the other instances reached reach outcomes$ before drain resolves.
+        await this.#outcomeTable.read();
+        for (const deliveryId of counted) this.#unsettled.settled(deliveryId);
+        return;
+      }
+      await sleep(poll);
+    }
+  }
+
+  /** Jobs of the store's queue not settled yet, in every instance. */
+  async #unsettledJobs(): Promise<number> {
+    const { rows } = await this.#context.pool.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${this.#context.schema}.job WHERE name = $1 AND state < 'completed'`, [
+      this.#context.queue,
+    ]);
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  deadLetters(filter: DeadLetterFilter = {}): Promise<readonly DeadLetter<R>[]> {
+    return this.#deadLetters.list(filter);
+  }
+
+  async requeue(deliveryIds: readonly string[]): Promise<readonly string[]> {
+    if (deliveryIds.length === 0) return [];
+    const ids = await inTransaction(this.#context.pool, async (client) => {
+      const jobs = await this.#deadLetters.take(client, deliveryIds);
+      await this.#journal.insert(jobs, executorOf(client));
+      return jobs.map((job) => job.data.deliveryId);
+    });
+    if (ids.length > 0) this.#worker?.wake();
+    return ids;
+  }
+
+  discard(deliveryIds: readonly string[]): Promise<number> {
+    return this.#deadLetters.discard(deliveryIds);
+  }
+
+  close(options: StoreCloseOptions = {}): Promise<void> {
+    this.#closed ??= (async () => {
+      const timeoutMs = options.timeoutMs ?? 5_000;
+      this.#outcomeTable.close();
+      await Promise.race([this.flush(), sleep(timeoutMs)]);
+      this.#journal.failBuffered(new ClosedError(`Expected the postgres store to write the journaled deliveries before it closed, it could not within ${timeoutMs} ms`), 'closed');
+      // Attempts in flight are aborted and left to the next instance, unsettled.
+      this.#closing.abort(new ClosedError('The postgres store closed'));
+      try {
+        await this.#worker?.stop();
+        await waitFor(() => (this.#worker?.inFlight.size ?? 0) === 0, timeoutMs);
+        await this.#context.boss.stop({ graceful: true, close: false, timeout: Math.max(1_000, timeoutMs) });
+      } catch (error) {
+        log('store (postgres): stopping pg-boss failed: %s', messageOf(error));
+      }
+      await this.#parts.listener.close();
+      if (this.#parts.ownPool) await this.#context.pool.end().catch((error: unknown) => log('store (postgres): closing the pool failed: %s', messageOf(error)));
+      this.#outcomes.complete();
+    })();
+    return this.#closed;
+  }
+
+  /** A delivery ended here: its outcome reaches outcomes$ at once (none when another instance took it over). */
+  #reached(deliveryId: string, outcome: DeliveryOutcome<R> | null): void {
+    this.#unsettled.settled(deliveryId);
+    if (outcome !== null && !this.#outcomes.closed) this.#outcomes.next({ deliveryId, outcome, local: true });
+  }
+
+  /** Jobs that never reached the database: their deliveries end as `failed`. */
+  #unwritten(jobs: readonly NewJob[], error: ProvisionerError, reason: FailureReason): void {
+    for (const job of jobs) {
+      try {
+        const event = decodeEvent<R>(Buffer.from(job.data.event, 'base64'));
+        this.#reached(job.data.deliveryId, failedOutcome({ event, endpoint: job.data.endpoint, acceptedAt: job.data.acceptedAt }, null, reason, error, null, 0));
+      } catch (decodeFailure) {
+        this.#unsettled.settled(job.data.deliveryId);
+        log('store (postgres): could not report delivery %s: %s', job.data.deliveryId, messageOf(decodeFailure));
+      }
+    }
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await sleep(10);
+}

@@ -1,0 +1,40 @@
+import type { Pool } from 'pg';
+
+/**
+ * Options of {@link createPostgresStore}: the same database, `schema` and `name` in every instance
+ * that shares the work.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresStoreOptions = { pool, name: 'search-index', lockDurationMs: 30_000 };
+ * createProvisioner({ events, store: await createPostgresStore(options) });
+ * ```
+ */
+export type PostgresStoreOptions = {
+  /** The database, when no `pool` is given. @default process.env.DATABASE_URL, else 'postgres://127.0.0.1:5432/postgres' */
+  readonly connectionString?: string;
+  /** The app's `pg.Pool`: the store queries through it (and holds one of its connections for LISTEN). It is not ended on `close()`. */
+  readonly pool?: Pool;
+  /** The name of this store's queue: several provisioners share a database under different names. @default 'deliveries' */
+  readonly name?: string;
+  /** The schema of pg-boss's tables and the store's own (created on start). @default 'remote_api_provisioner' */
+  readonly schema?: string;
+  /**
+   * How long a delivery in flight stays locked to its instance: when the instance dies, another
+   * one takes the delivery over after this long. It also bounds one attempt (plan, request and
+   * settling), which must end within it. Whole seconds, at least 1 s. @default 30000
+   */
+  readonly lockDurationMs?: number;
+  /** Deliveries this instance journaled (outside an app transaction) and has not seen settled, at most; past it `journal` answers `overflow`. @default 10000 */
+  readonly maxQueue?: number;
+  /** Deliveries of different (endpoint, record) lanes in flight at once in this instance, per endpoint: a slow or paused endpoint holds only its own. @default handlers' concurrency, else 16 */
+  readonly concurrency?: number;
+  /** How long a failing journal write is tried again before its deliveries end as `failed` (reason `network`). @default 30000 */
+  readonly journalRetryMs?: number;
+  /** How often workers look for due deliveries without a notification (retries coming due, missed notifications). @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** How often `drain()` counts the unsettled deliveries. @default 50 */
+  readonly drainPollMs?: number;
+  /** How long outcomes stay in the outcome table for the other instances. @default 600000 */
+  readonly outcomeRetentionMs?: number;
+};

@@ -1,0 +1,57 @@
+/**
+ * The PostgreSQL store's own tables, beside pg-boss's in the same schema, created on start.
+ * @internal
+ * @packageDocumentation
+ */
+import type { Pool } from 'pg';
+
+/** The store's own tables beside pg-boss's: requests once planned, dead letters, outcomes for the other instances. @internal */
+export async function createTables(pool: Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Instances starting together: one creates, the others wait and find the tables there.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${schema}.remote_api_provisioner`]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${schema}.rap_plan (
+        store text NOT NULL,
+        delivery_id text NOT NULL,
+        request text NOT NULL,
+        stripped text[] NOT NULL,
+        PRIMARY KEY (store, delivery_id)
+      );
+      CREATE TABLE IF NOT EXISTS ${schema}.rap_dead_letter (
+        store text NOT NULL,
+        delivery_id text NOT NULL,
+        endpoint text NOT NULL,
+        lane text NOT NULL,
+        accepted_at bigint NOT NULL,
+        event text NOT NULL,
+        request text,
+        stripped text[],
+        reason text NOT NULL,
+        error jsonb NOT NULL,
+        response text,
+        attempts integer NOT NULL,
+        failed_at bigint NOT NULL,
+        PRIMARY KEY (store, delivery_id)
+      );
+      CREATE INDEX IF NOT EXISTS rap_dead_letter_failed_at ON ${schema}.rap_dead_letter (store, failed_at);
+      CREATE TABLE IF NOT EXISTS ${schema}.rap_outcome (
+        seq bigserial PRIMARY KEY,
+        store text NOT NULL,
+        instance text NOT NULL,
+        delivery_id text NOT NULL,
+        outcome jsonb NOT NULL,
+        settled_at bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS rap_outcome_store_seq ON ${schema}.rap_outcome (store, seq);
+    `);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The PostgreSQL store's worker: fetches due deliveries from pg-boss for every free slot, runs
+ * one attempt of each with the pipeline's handlers, and ends it, sends it back to its lane's
+ * head for a retry, or gives it back when it is cut short.
+ * @internal
+ * @packageDocumentation
+ */
+import type { Job } from 'pg-boss';
+import { ClosedError, NetworkError, PayloadError, type ProvisionerError } from '../../errors.js';
+import type { DeliveryOutcome } from '../../events/outcomes.js';
+import type { RequestDescriptor } from '../../events/request.js';
+import type { ServiceEvent } from '../../events/serviceEvent.js';
+import { endpointIdOf } from '../../events/deliveryId.js';
+import { messageOf } from '../../util/describeValue.js';
+import { logger } from '../../util/log.js';
+import { decodeEvent, decodeRequest, encodeError, encodeRequest, restoreRequest } from '../codec.js';
+import type { AttemptResult, DeliveryHandlers, StoredDelivery } from '../deliveryStore.js';
+import { firstValue } from '../firstOf.js';
+import { planStoredDelivery } from '../storedDelivery.js';
+import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
+import type { Claim, JobData } from './postgresJob.js';
+import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
+
+const log = logger('delivery');
+
+/** Deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, fetching waits. */
+const SETTLING_FACTOR = 4;
+
+/** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
+type StoredPlan = { readonly request: string; readonly stripped: string[] };
+
+/** @internal */
+export type WorkerParts<R> = {
+  readonly context: PostgresContext;
+  readonly settler: PostgresSettler<R>;
+  readonly handlers: DeliveryHandlers<R>;
+  readonly concurrency: number;
+  /** Aborted when the store closes: attempts in flight are cut short and left to the next instance. */
+  readonly closing: AbortSignal;
+  /** A delivery ended here with this outcome, or `null` when another instance took it over (and reports it). */
+  readonly onEnded: (deliveryId: string, outcome: DeliveryOutcome<R> | null) => void;
+};
+
+/**
+ * Fetches due deliveries, one fetch at a time: pg-boss's fetch of a key_strict_fifo queue
+ * reads every queued job (about 20 ms with 2,000 queued), so one fetch per slot would load the
+ * database for nothing. `concurrency` counts per endpoint: each endpoint has at most that many
+ * attempts running here, and a fetch leaves out the endpoints that are full (their jobs carry
+ * the endpoint as their pg-boss group), so a slow or paused endpoint cannot hold the slots of
+ * the others. A delivery whose attempt is over frees its slot while it waits for its settling
+ * transaction (which ends many at once). Woken by notifications and by every delivery that
+ * ends, and by a poll otherwise.
+ * @internal
+ */
+export class PostgresWorker<R> {
+  readonly #parts: WorkerParts<R>;
+  readonly #context: PostgresContext;
+  /** The deliveries running here (attempting or settling), by delivery id. */
+  readonly inFlight = new Map<string, AbortController>();
+  /** Attempts running here, by endpoint: what `concurrency` bounds. */
+  readonly #attempts = new Map<string, number>();
+  /** Deliveries whose attempt is over, waiting to settle. */
+  readonly #settling = new Set<string>();
+  #fetching: Promise<void> | null = null;
+  #fetchAgain = false;
+  #pollTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(parts: WorkerParts<R>) {
+    this.#parts = parts;
+    this.#context = parts.context;
+  }
+
+  /** Looks for due deliveries now. */
+  wake(): void {
+    if (this.#parts.closing.aborted) return;
+    if (this.#fetching !== null || this.#settling.size >= SETTLING_FACTOR * this.#parts.concurrency) {
+      this.#fetchAgain = true;
+      return;
+    }
+    this.#fetchAgain = false;
+    if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    this.#fetching = this.#fetch().finally(() => {
+      this.#fetching = null;
+      if (this.#parts.closing.aborted) return;
+      if (this.#fetchAgain) this.wake();
+      else this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
+    });
+  }
+
+  /** Stops fetching; resolves when the fetch running, if any, is over. */
+  async stop(): Promise<void> {
+    if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    await this.#fetching;
+  }
+
+  /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
+  #schedulePoll(ms: number): void {
+    if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = null;
+      this.wake();
+    }, ms);
+    this.#pollTimer.unref();
+  }
+
+  /** Fetches due deliveries of the endpoints that have a free slot, and starts them. */
+  async #fetch(): Promise<void> {
+    const { boss, queue } = this.#context;
+    const { concurrency } = this.#parts;
+    const full = [...this.#attempts].filter(([, running]) => running >= concurrency).map(([endpoint]) => endpointIdOf(endpoint));
+    let jobs: Job<JobData>[];
+    let plans: Map<string, StoredPlan>;
+    try {
+      jobs = await boss.fetch<JobData>(queue, { batchSize: concurrency, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
+      plans = await this.#storedPlans(jobs);
+    } catch (error) {
+      log('store (postgres): fetching deliveries failed: %s', messageOf(error));
+      return;
+    }
+    if (this.#parts.closing.aborted) {
+      // Fetched while closing: give them back at once rather than after lockDurationMs.
+      await Promise.all(jobs.map((job) => this.#release(job, 'the store closed')));
+      return;
+    }
+    for (const job of jobs) {
+      // In flight from now: the next fetch counts it. (Jobs journaled before endpoints were
+      // groups are not left out by the fetch and may take an endpoint past its slots: they run.)
+      this.#attempts.set(job.data.endpoint, (this.#attempts.get(job.data.endpoint) ?? 0) + 1);
+      this.inFlight.set(job.data.deliveryId, new AbortController());
+      void this.#run(job, plans.get(job.data.deliveryId) ?? null);
+    }
+    // A full batch: more may be due.
+    if (jobs.length === concurrency) this.#fetchAgain = true;
+  }
+
+  /** The requests planned earlier of the deliveries fetched (retries, requeued dead letters), in one query. */
+  async #storedPlans(jobs: readonly Job<JobData>[]): Promise<Map<string, StoredPlan>> {
+    const planned = jobs.filter((job) => job.retryCount > 0 || job.data.planned === true);
+    if (planned.length === 0) return new Map();
+    const { rows } = await this.#context.pool.query<{ delivery_id: string; request: string; stripped: string[] }>(
+      `SELECT delivery_id, request, stripped FROM ${this.#context.schema}.rap_plan WHERE store = $1 AND delivery_id = ANY($2::text[])`,
+      [this.#context.queue, planned.map((job) => job.data.deliveryId)],
+    );
+    return new Map(rows.map((row) => [row.delivery_id, { request: row.request, stripped: row.stripped }]));
+  }
+
+  /** Runs one fetched delivery; whatever it leaves unsettled goes back to its lane's head. */
+  async #run(job: Job<JobData>, stored: StoredPlan | null): Promise<void> {
+    try {
+      await this.#process(job, stored);
+    } catch (error) {
+      if (!(error instanceof ClosedError)) log('store (postgres): delivery %s interrupted: %s', job.data.deliveryId, messageOf(error));
+      await this.#release(job, messageOf(error));
+    } finally {
+      // Only now: close() waits for what is in flight, its release included, before it stops.
+      if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
+      this.inFlight.delete(job.data.deliveryId);
+      this.wake();
+    }
+  }
+
+  /** Back to retry (pg-boss waits its retry delay, 1 s): the lane stays held, the attempt counts. */
+  async #release(job: Job<JobData>, reason: string): Promise<void> {
+    await this.#context.boss
+      .fail(this.#context.queue, { id: job.id, retryCount: job.retryCount }, { message: reason })
+      .catch((error: unknown) => log('store (postgres): could not release delivery %s: %s', job.data.deliveryId, messageOf(error)));
+  }
+
+  /**
+   * Runs one attempt of a delivery and ends it. A delivery without a stored request is planned
+   * here; its request is stored when it goes back for a retry, so every retry sends the same
+   * one (after a crash mid-attempt the next instance plans it again, with the same delivery id).
+   */
+  async #process(job: Job<JobData>, stored: StoredPlan | null): Promise<void> {
+    const { handlers, closing } = this.#parts;
+    const data = job.data;
+    if (closing.aborted) throw new ClosedError('The postgres store is closing');
+    const abort = this.inFlight.get(data.deliveryId) ?? new AbortController();
+    // The attempt must end within the lock: past it another instance may take the delivery over.
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, job.expireInSeconds) * 1_000), closing]);
+    const claim: Claim = { id: job.id, retryCount: job.retryCount };
+    let event: ServiceEvent<R>;
+    try {
+      event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
+    } catch (error) {
+      const unreadable = new PayloadError(`Expected delivery ${data.deliveryId} to hold a readable event, it did not: ${messageOf(error)}`);
+      await this.#end(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
+      return;
+    }
+    const attempt = job.retryCount + 1;
+    const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: null, attempts: attempt - 1 };
+    let request: RequestDescriptor;
+    let stripped: readonly string[];
+    if (stored !== null) {
+      request = decodeRequest(stored.request);
+      stripped = stored.stripped;
+    } else {
+      const plan = await planStoredDelivery(handlers, delivery);
+      if (plan.kind === 'skipped') {
+        await this.#end(claim, data, { kind: 'settled', outcome: { ...plan, acceptedAt: data.acceptedAt } });
+        return;
+      }
+      if (plan.kind === 'failed') {
+        await this.#end(claim, data, { kind: 'dead', reason: plan.reason, error: plan.error, request: plan.request, response: plan.response, attempts: plan.attempts, outcome: plan });
+        return;
+      }
+      if (plan.request.deliveryId !== data.deliveryId) {
+        const error = new PayloadError(`Expected the planned request of ${data.endpoint} to have delivery id ${data.deliveryId}, got ${plan.request.deliveryId}`);
+        await this.#end(claim, data, { kind: 'dead', reason: 'payload', error, request: null, response: null, attempts: 0 });
+        return;
+      }
+      request = plan.request;
+      stripped = [];
+    }
+    const sent = restoreRequest(request, stripped, handlers.restoreSecrets);
+    let result: AttemptResult;
+    try {
+      result = await firstValue(() => handlers.attempt({ ...delivery, request: sent, attempt, signal }), {
+        signal,
+        // Cut short (closing, or past the lock): back to its lane's head, unsettled, below.
+        onAbort: () => ({ kind: 'retry', delayMs: 1, reason: 'network', error: new NetworkError(`The attempt of delivery ${data.deliveryId} was aborted`), response: null }),
+      });
+    } catch (error) {
+      result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
+    }
+    // Closing: the attempt was cut short; the delivery stays for the next instance, unsettled.
+    if (closing.aborted) throw new ClosedError('The postgres store closed during the attempt');
+    if (result.kind === 'delivered') {
+      await this.#end(claim, data, {
+        kind: 'settled',
+        outcome: { kind: 'delivered', event, endpoint: data.endpoint, request: sent, response: result.response, attempts: attempt, acceptedAt: data.acceptedAt, settledAt: Date.now() },
+      });
+    } else if (result.kind === 'failed') {
+      await this.#end(claim, data, { kind: 'dead', reason: result.reason, error: result.error, request: sent, response: result.response, attempts: attempt });
+    } else {
+      await this.#retry(claim, data, stored === null ? request : null, result.delayMs, result.error);
+    }
+  }
+
+  /** The attempt of a delivery is over: its slot takes another one while it settles. */
+  #attemptOver(data: JobData): void {
+    if (this.#settling.has(data.deliveryId)) return;
+    this.#settling.add(data.deliveryId);
+    this.#attemptEnded(data.endpoint);
+    this.wake();
+  }
+
+  #attemptEnded(endpoint: string): void {
+    const running = (this.#attempts.get(endpoint) ?? 1) - 1;
+    if (running > 0) this.#attempts.set(endpoint, running);
+    else this.#attempts.delete(endpoint);
+  }
+
+  async #end(claim: Claim, data: JobData, end: DeliveryEnd<R>): Promise<void> {
+    this.#attemptOver(data);
+    this.#parts.onEnded(data.deliveryId, await this.#parts.settler.settle(claim, data, end));
+  }
+
+  /**
+   * Back to the head of its lane, due after `delayMs`, its request stored when it was planned
+   * for this attempt: the lane stays held (pg-boss's retry state) meanwhile.
+   */
+  async #retry(claim: Claim, data: JobData, planned: RequestDescriptor | null, delayMs: number, error: ProvisionerError): Promise<void> {
+    const { boss, queue, schema, pool } = this.#context;
+    this.#attemptOver(data);
+    await inTransaction(pool, async (client) => {
+      const db = executorOf(client);
+      const failed = await boss.fail(queue, claim, { message: encodeError(error).message }, { db });
+      if (affectedOf(failed) === 0) return;
+      await boss.update(queue, undefined, { id: claim.id, startAfter: `${Math.max(0, Math.ceil(delayMs))} milliseconds`, db });
+      if (planned === null) return;
+      const encoded = encodeRequest(planned);
+      await client.query(
+        `INSERT INTO ${schema}.rap_plan (store, delivery_id, request, stripped) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (store, delivery_id) DO UPDATE SET request = EXCLUDED.request, stripped = EXCLUDED.stripped`,
+        [queue, data.deliveryId, encoded.json, encoded.stripped],
+      );
+    });
+    if (delayMs < (this.#context.options.pollIntervalMs ?? 1_000)) setTimeout(() => this.wake(), Math.max(0, Math.ceil(delayMs)) + 5).unref();
+  }
+}
