@@ -13,7 +13,7 @@
  * ```
  */
 export type EndpointLimits = {
-  /** Request starts per second at most, spaced `1000 / ratePerSecond` ms apart (no bursts): per process, and across instances sharing a Redis store. */
+  /** Request starts per second at most, spaced `1000 / ratePerSecond` ms apart (no bursts): per process, and across instances sharing a Redis or PostgreSQL store. */
   readonly ratePerSecond?: number;
   /** Attempts in flight to this endpoint at once, in this process. @default http.concurrency (16) */
   readonly concurrency?: number;

@@ -35,7 +35,7 @@ export type ProvisionerHttpOptions = {
   /**
    * Limits of single endpoints, by their config key: `ratePerSecond` spaces request starts
    * `1000 / rate` ms apart (no bursts), `concurrency` caps attempts in flight. Per process;
-   * instances sharing a Redis store share the rate too (see docs/delivery.md).
+   * instances sharing a Redis or PostgreSQL store keep the rate together (see docs/delivery.md).
    */
   readonly endpoints?: Readonly<Record<string, EndpointLimits>>;
   /**

@@ -138,7 +138,8 @@ export type DeliveryHandlers<R = AppRecord> = {
   /**
    * Request starts per second of rate-limited endpoints (`http.endpoints[endpoint].ratePerSecond`).
    * The pipeline spaces starts in each process; a store shared by several instances may hold
-   * the endpoint to it across all of them (the Redis store does, with BullMQ's rate limiter).
+   * the endpoint to it across all of them (the Redis store does with BullMQ's rate limiter, the
+   * PostgreSQL store with a slot reserved in the database).
    */
   readonly rates?: Readonly<Record<string, number>>;
   /**
