@@ -51,7 +51,7 @@ function kyClient(url: string): Client {
 }
 
 /** The default effect on its own (no hooks, no pipeline): one subscription per request. */
-function effectClient(createKyEffect: CreateKyEffect, url: string, connections: number): Client {
+export function effectClient(createKyEffect: CreateKyEffect, url: string, connections: number): Client {
   const effect = createKyEffect({ timeoutMs: 10_000, connections });
   let sequence = 0;
   return {
@@ -189,7 +189,7 @@ export const endToEnd: Section = {
     const rows: Row[] = [];
     const details: Record<string, unknown> = {};
 
-    for (const concurrency of CONCURRENCIES) {
+    for (const concurrency of context.concurrencies ?? CONCURRENCIES) {
       const total = quick ? (concurrency === 1 ? 100 : 400) : concurrency === 1 ? 2_000 : 6_000;
       log(`a. concurrency ${concurrency}, ${total} deliveries per round, ${rounds} rounds`);
       const contenders: Contender[] = [

@@ -22,7 +22,7 @@ export type PersistedDelivery<R> = NewDelivery<R> & {
 export type Persistence<R> = {
   /** Unsettled deliveries found when the store was opened, and the highest sequence number. */
   readonly found: { readonly count: number; readonly lastSeq: number };
-  /** Records new deliveries, all or none; deliveries whose id is already recorded are left out. */
+  /** Records new deliveries, all or none, and answers in their order; deliveries whose id is already recorded are left out. */
   insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[];
   /** Recorded deliveries with a sequence number above `afterSeq`, in order, at most `limit`. */
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[];
