@@ -278,18 +278,20 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       this.#settle(item, this.#failed(item, plan.request, 'payload', new PayloadError(`Expected the planned request of ${item.endpoint} to have delivery id ${item.deliveryId}, got ${plan.request.deliveryId}`), null));
       return;
     }
-    this.#persistence.savePlan(item.deliveryId, plan.request);
-    item.request = plan.request;
-    item.stripped = [];
-    this.#attempt(handlers, item);
+    this.#attempt(handlers, item, plan.request);
   }
 
-  #attempt(handlers: DeliveryHandlers<R>, item: Item<R>): void {
+  /** Sends the next attempt; `planned` is the request just planned, recorded with the attempt's start (one write). */
+  #attempt(handlers: DeliveryHandlers<R>, item: Item<R>, planned: RequestDescriptor | null = null): void {
     this.#guarded(item, () => {
-      const stored = item.request as RequestDescriptor;
       const attempt = item.attempts + 1;
-      this.#persistence.startAttempt(item.deliveryId, attempt, this.#now());
+      this.#persistence.startAttempt(item.deliveryId, attempt, this.#now(), planned);
+      if (planned !== null) {
+        item.request = planned;
+        item.stripped = [];
+      }
       item.attempts = attempt;
+      const stored = item.request as RequestDescriptor;
       const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
       // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
       const input: AttemptInput<R> = {

@@ -81,9 +81,7 @@ class MemoryPersistence<R> implements Persistence<R> {
     return [];
   }
 
-  /** Nothing to keep: a dead letter is requeued with the request of its failure. */
-  savePlan(): void {}
-
+  /** Nothing to keep (a dead letter is requeued with the request of its failure). */
   startAttempt(): void {}
 
   retryLater(): void {}

@@ -26,8 +26,8 @@ export type Persistence<R> = {
   insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[];
   /** Recorded deliveries with a sequence number above `afterSeq`, in order, at most `limit`. */
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[];
-  savePlan(deliveryId: string, request: RequestDescriptor): void;
-  startAttempt(deliveryId: string, attempt: number, at: number): void;
+  /** An attempt starts; `planned` is the request when it was just planned (recorded in the same write). */
+  startAttempt(deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null): void;
   retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void;
   /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. */
   settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void;
