@@ -8,6 +8,8 @@ export type BenchContext = {
   readonly quick: boolean;
   readonly library: Library;
   readonly receiver: Receiver;
+  /** Section a's concurrencies, when not all of them (`--concurrency`). */
+  readonly concurrencies?: readonly number[];
   /** Progress line on stderr (the table goes to stdout). */
   log(message: string): void;
 };

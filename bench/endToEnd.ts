@@ -3,14 +3,16 @@
  * effect → receiver in another process, against raw undici `request` and global `fetch`
  * sending the same 1 KB JSON POST at the same concurrency, in interleaved rounds. At
  * concurrency 16 also: the provisioner with a user's ky `beforeRequest` hook, stock ky, the
- * default effect alone, and the lean fetch under it against the same requests through
- * `Agent.request()` (which transport the lean fetch keeps).
+ * default effect alone, the lean fetch under it against the same requests through
+ * `Agent.request()` (which transport the lean fetch keeps), and the provisioner over the
+ * SQLite and the Redis store, against the memory store's deliveries/s of the same run.
  */
 import ky from 'ky';
 import type { JsonObject, RequestDescriptor } from 'remote-api-provisioner';
 import { agentRequestClient, fetchClient, runPool, undiciClient, type Client } from './clients.js';
 import type { BenchContext, Section, SectionResult } from './context.js';
 import { drivePublishes, publishConfig } from './drive.js';
+import { openDurableStores, type UnavailableStore } from './durableStores.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { NOT_BUILT, type BenchProvisioner, type CreateKyEffect } from './library.js';
 import { kyCallCost } from './kyCallCost.js';
@@ -22,10 +24,15 @@ export const CONCURRENCIES = [1, 16, 64] as const;
 const LEAN = 'lean fetch alone, no ky';
 const AGENT_REQUEST = 'Agent.request(), lean fetch options';
 const WITH_HOOK = 'createProvisioner, user beforeRequest hook';
+const MEMORY = 'createProvisioner';
+const STORE_RUNS = {
+  sqlite: { name: 'createProvisioner, SQLite store', rate: 0.7 },
+  redis: { name: 'createProvisioner, Redis store', rate: 0.5 },
+} as const;
 
 /** The targets of issue #12 at concurrency 16, as ratios to raw undici `request` in the same run. */
 const TARGETS: Readonly<Record<string, { readonly rate: number; readonly cpu: number }>> = {
-  createProvisioner: { rate: 0.45, cpu: 2.5 },
+  [MEMORY]: { rate: 0.45, cpu: 2.5 },
   [WITH_HOOK]: { rate: 0.4, cpu: 2.8 },
 };
 
@@ -51,7 +58,7 @@ function kyClient(url: string): Client {
 }
 
 /** The default effect on its own (no hooks, no pipeline): one subscription per request. */
-function effectClient(createKyEffect: CreateKyEffect, url: string, connections: number): Client {
+export function effectClient(createKyEffect: CreateKyEffect, url: string, connections: number): Client {
   const effect = createKyEffect({ timeoutMs: 10_000, connections });
   let sequence = 0;
   return {
@@ -188,8 +195,9 @@ export const endToEnd: Section = {
     const maxMs = quick ? 5_000 : 30_000;
     const rows: Row[] = [];
     const details: Record<string, unknown> = {};
+    const storesUnavailable: UnavailableStore[] = [];
 
-    for (const concurrency of CONCURRENCIES) {
+    for (const concurrency of context.concurrencies ?? CONCURRENCIES) {
       const total = quick ? (concurrency === 1 ? 100 : 400) : concurrency === 1 ? 2_000 : 6_000;
       log(`a. concurrency ${concurrency}, ${total} deliveries per round, ${rounds} rounds`);
       const contenders: Contender[] = [
@@ -216,6 +224,14 @@ export const endToEnd: Section = {
         if (concurrency === 16) {
           const hooked = create({ events: publishConfig(url, document), http: { ...http, ky: USER_KY_OPTIONS } });
           contenders.push(provisionerContender(WITH_HOOK, hooked, total, Math.max(2 * concurrency, 4), maxMs));
+          // The same over each durable store, against the memory store of the same run (issue #13).
+          const durable = await openDurableStores(library, 'e2e', http.maxQueue);
+          for (const { kind, store, cleanup } of durable.opened) {
+            const provisioner = create({ events: publishConfig(url, document), http, store });
+            const contender = provisionerContender(STORE_RUNS[kind].name, provisioner, total, Math.max(2 * concurrency, 4), maxMs);
+            contenders.push({ ...contender, close: () => contender.close().finally(cleanup) });
+          }
+          storesUnavailable.push(...durable.unavailable);
         }
       }
       try {
@@ -227,6 +243,11 @@ export const endToEnd: Section = {
         rows.push(baseRate, baseCpu);
         for (const contender of contenders.slice(1)) {
           const measured = results.get(contender.name) ?? [];
+          const storeRun = Object.values(STORE_RUNS).find((run) => run.name === contender.name);
+          if (storeRun !== undefined) {
+            rows.push(...storeRows(concurrency, storeRun, measured, rows));
+            continue;
+          }
           const rate = row('a', `c=${concurrency} ${contender.name}`, 'deliveries/s', measured.map(perSecond), { baseline: baseRate });
           const cpu = row('a', `c=${concurrency} ${contender.name} CPU`, 'µs/delivery', measured.map(cpuPerItem), { baseline: baseCpu });
           const targets = concurrency === 16 ? TARGETS[contender.name] : undefined;
@@ -251,6 +272,7 @@ export const endToEnd: Section = {
         for (const contender of contenders) await contender.close();
       }
     }
+    rows.push(...storesUnavailable.map(({ kind, why }) => missing('a', `c=16 ${STORE_RUNS[kind].name}`, 'deliveries/s', why)));
     // ky's share of the default effect, without I/O: what no transport under ky can spare.
     rows.push(...(await kyCallCost(quick, rows.find((r) => r.name === 'c=16 undici request CPU'), log)));
     return { rows, details };
@@ -267,6 +289,15 @@ function transportVerdict(ratio: number): string {
   if (ratio <= 1) return `Agent.request() is cheaper (${more} less): the lean fetch should move to it`;
   if (ratio <= AGENT_REQUEST_MARGIN) return `keep the dispatch handler: Agent.request() is within the 10% the issue allows, but ${more} dearer`;
   return `keep the dispatch handler: Agent.request() costs ${more} more`;
+}
+
+/** A durable store's rows: deliveries/s and CPU against the memory store's rows of the same run. */
+function storeRows(concurrency: number, run: { readonly name: string; readonly rate: number }, measured: readonly Round[], rows: readonly Row[]): Row[] {
+  const memoryRate = rows.find((r) => r.name === `c=${concurrency} ${MEMORY}`);
+  const memoryCpu = rows.find((r) => r.name === `c=${concurrency} ${MEMORY} CPU`);
+  const rate = row('a', `c=${concurrency} ${run.name}`, 'deliveries/s', measured.map(perSecond), memoryRate === undefined ? {} : { baseline: memoryRate });
+  const cpu = row('a', `c=${concurrency} ${run.name} CPU`, 'µs/delivery', measured.map(cpuPerItem), memoryCpu === undefined ? {} : { baseline: memoryCpu });
+  return [withVerdicts(rate, [{ target: `≥ ${run.rate}× the memory store`, pass: (rate.ratio ?? 0) >= run.rate }]), cpu];
 }
 
 function withVerdicts(measured: Row, verdicts: readonly Verdict[]): Row {

@@ -5,6 +5,7 @@
  *   --quick          far fewer events and rounds (finishes in well under a minute)
  *   --out <file>     where to write the JSON (default bench/results/latest.json)
  *   --only a,c       run only these sections (f, the PostgreSQL outbox, needs DATABASE_URL's server)
+ *   --concurrency 16 section a at these concurrencies only (comma-separated; default 1,16,64)
  *
  * Prints one table on stdout (progress goes to stderr) and writes the same rows as JSON.
  * Runs on Node.js 22.19 or newer (it refuses older ones); the documented figures are Node 24's.
@@ -31,20 +32,27 @@ import { formatTable } from './table.js';
 const SECTIONS: readonly Section[] = [endToEnd, hookCost, pipelineCost, queueMemory, retryStorm, postgresOutbox];
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
-type Options = { readonly quick: boolean; readonly out: string; readonly only: ReadonlySet<string> | null };
+type Options = {
+  readonly quick: boolean;
+  readonly out: string;
+  readonly only: ReadonlySet<string> | null;
+  readonly concurrencies: readonly number[] | null;
+};
 
 function parseOptions(argv: readonly string[]): Options {
   let quick = false;
   let out = DEFAULT_OUT;
   let only: Set<string> | null = null;
+  let concurrencies: number[] | null = null;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--quick') quick = true;
     else if (arg === '--out') out = resolve(argv[++i] ?? '');
     else if (arg === '--only') only = new Set((argv[++i] ?? '').split(','));
-    else throw new Error(`Expected --quick, --out <file> or --only <sections>, got ${JSON.stringify(arg)}`);
+    else if (arg === '--concurrency') concurrencies = (argv[++i] ?? '').split(',').map(Number);
+    else throw new Error(`Expected --quick, --out <file>, --only <sections> or --concurrency <numbers>, got ${JSON.stringify(arg)}`);
   }
-  return { quick, out, only };
+  return { quick, out, only, concurrencies };
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -69,7 +77,7 @@ async function main(): Promise<void> {
 
   const receiver = await startReceiver();
   const library = await loadLibrary();
-  const context: BenchContext = { quick: options.quick, library, receiver, log };
+  const context: BenchContext = { quick: options.quick, library, receiver, log, ...(options.concurrencies === null ? {} : { concurrencies: options.concurrencies }) };
   const results: Record<string, SectionResult & { title: string; seconds: number }> = {};
   const rows: Row[] = [];
   let failed = false;

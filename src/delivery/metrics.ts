@@ -5,7 +5,7 @@
  * @internal
  * @packageDocumentation
  */
-import { metrics, ValueType, type Attributes, type Meter, type ObservableResult } from '@opentelemetry/api';
+import { createNoopMeter, metrics, ValueType, type Attributes, type Meter, type ObservableResult } from '@opentelemetry/api';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../util/packageInfo.js';
 import { ATTRIBUTES, serverOf } from './tracing.js';
@@ -37,6 +37,8 @@ export type ProvisionerMetrics = {
   close(): void;
 };
 
+const NO_METRICS: ProvisionerMetrics = { outcome() {}, attempt() {}, close() {} };
+
 /**
  * Creates the instruments of one provisioner; `queue` is read when a reader collects, with
  * the store's kind as an attribute; `circuits`, when given, too.
@@ -44,6 +46,8 @@ export type ProvisionerMetrics = {
  */
 export function createProvisionerMetrics(store: string, queue: () => QueueSnapshot, circuits?: () => Iterable<CircuitSnapshot>): ProvisionerMetrics {
   const meter: Meter = metrics.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
+  // Without a meter provider registered now, the instruments would be no-ops for good: skip the per-attempt attributes too.
+  if (meter === createNoopMeter()) return NO_METRICS;
   const deliveries = meter.createCounter(METRICS.deliveries, { description: 'Deliveries that reached their final outcome', unit: '{delivery}', valueType: ValueType.INT });
   const attemptDuration = meter.createHistogram(METRICS.attemptDuration, {
     description: 'Duration of HTTP attempts of deliveries',

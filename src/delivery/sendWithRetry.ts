@@ -135,12 +135,9 @@ export function sendWithRetry(effect: HttpEffect, request: RequestDescriptor, op
     };
 
     const run = (attemptNumber: number): void => {
-      let answered = false;
-      const attempt = attemptOnce(effect, request).subscribe(({ verdict, detail }) => {
-        answered = true;
-        settle(attemptNumber, verdict, detail);
-      });
-      if (!answered) current = attempt;
+      // An answer at once has set `current` already (to the wait before the next attempt).
+      const attempt = attemptOnce(effect, request, ({ verdict, detail }) => settle(attemptNumber, verdict, detail));
+      if (attempt !== undefined) current = attempt;
     };
 
     run(1);
@@ -159,52 +156,52 @@ export type AttemptAnswer = {
 
 /**
  * One attempt through an {@link HttpEffect}: its first response, error or completion,
- * classified by the retry policy; emits once and completes, never errors. Unsubscribing
- * aborts the request. The attempt step of the provisioner's pipeline and of
- * {@link sendWithRetry} both go through it, so an attempt is judged the same everywhere.
+ * classified by the retry policy, handed to `answer` once (synchronously when the effect
+ * answers synchronously; it never gets an error). The attempt step of the provisioner's
+ * pipeline and of {@link sendWithRetry} both go through it, so an attempt is judged the same
+ * everywhere. Written with a callback rather than as an Observable: it runs once per attempt.
+ * Unsubscribing the result aborts the request; it is `undefined` when the answer came already.
  *
  * ```
  * effect:  --503|
- * answer:  --(r|)          r: { verdict: { kind: 'retry', reason: 'http-status' } }
+ * answer:  --a          a: { verdict: { kind: 'retry', reason: 'http-status' } }
  * ```
  *
  * @example
  * ```ts
- * attemptOnce(effect, request).subscribe(({ verdict }) => console.info(verdict.kind));
+ * const running = attemptOnce(effect, request, ({ verdict }) => console.info(verdict.kind));
  * ```
  * @internal
  */
-export function attemptOnce(effect: HttpEffect, request: RequestDescriptor): Observable<AttemptAnswer> {
-  return new Observable<AttemptAnswer>((subscriber) => {
-    let answered = false;
-    let attempt: Subscription | undefined;
-    const answer = (verdict: AttemptVerdict, detail: AttemptAnswer['detail']): void => {
+export function attemptOnce(effect: HttpEffect, request: RequestDescriptor, answer: (answer: AttemptAnswer) => void): Subscription | undefined {
+  let answered = false;
+  let attempt: Subscription | undefined;
+  const settle = (verdict: AttemptVerdict, detail: AttemptAnswer['detail']): void => {
+    if (answered) return;
+    answered = true;
+    // One response per attempt: let go of the effect before anything else happens.
+    attempt?.unsubscribe();
+    answer({ verdict, detail });
+  };
+  let source: Observable<ProvisionerResponse>;
+  try {
+    source = effect(request);
+  } catch (error) {
+    settle(classifyError(request, error), { error });
+    return undefined;
+  }
+  attempt = source.subscribe({
+    next: (response) => settle(classifyResponse(request, response), { response }),
+    error: (error: unknown) => settle(classifyError(request, error), { error }),
+    complete: () => {
       if (answered) return;
-      answered = true;
-      // One response per attempt: let go of the effect before anything else happens.
-      attempt?.unsubscribe();
-      subscriber.next({ verdict, detail });
-      subscriber.complete();
-    };
-    let source: Observable<ProvisionerResponse>;
-    try {
-      source = effect(request);
-    } catch (error) {
-      answer(classifyError(request, error), { error });
-      return undefined;
-    }
-    attempt = source.subscribe({
-      next: (response) => answer(classifyResponse(request, response), { response }),
-      error: (error: unknown) => answer(classifyError(request, error), { error }),
-      complete: () => {
-        if (answered) return;
-        const error = new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`);
-        answer(classifyError(request, error), { error });
-      },
-    });
-    if (answered) attempt.unsubscribe();
-    return () => attempt?.unsubscribe();
+      const error = new NetworkError(`Expected a response from ${request.method} ${describeUrl(request.url)}, got an effect that completed without one`);
+      settle(classifyError(request, error), { error });
+    },
   });
+  if (!answered) return attempt;
+  attempt.unsubscribe();
+  return undefined;
 }
 
 const resolvedGlobally = new WeakMap<RetryOptions, ResolvedRetryOptions>();

@@ -7,7 +7,7 @@
  * @internal
  * @packageDocumentation
  */
-import { SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, ProxyTracerProvider, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import { redactUrl } from '../util/redact.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../util/packageInfo.js';
@@ -33,6 +33,24 @@ function tracer(): Tracer {
   cachedTracer ??= trace.getTracer(PACKAGE_NAME, PACKAGE_VERSION);
   return cachedTracer;
 }
+
+/** The delegate of `trace`'s proxy provider while the app has registered none (the API's own no-op provider). */
+const NO_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a delivery's spans would be recorded or its context sent: not while the app has
+ * registered neither a tracer provider nor a propagator (the spans would be no-ops, no header
+ * would be added), so the pipeline skips them. Read per delivery: an app may register later.
+ * @internal
+ */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_PROVIDER) return true;
+  return propagation.fields().length > 0;
+}
+
+/** The span of an attempt that is not traced (see {@link tracingActive}). @internal */
+export const UNTRACED_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** What a delivery span is about. @internal */
 export type DeliverySubject = {

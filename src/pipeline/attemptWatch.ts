@@ -9,7 +9,7 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { createProvisionerMetrics, type CircuitSnapshot, type QueueSnapshot } from '../delivery/metrics.js';
-import { endAttemptSpan, endDeliverySpan, startAttemptSpan, startDeliverySpan, type AttemptTrace, type DeliveryTrace } from '../delivery/tracing.js';
+import { UNTRACED_SPAN, endAttemptSpan, endDeliverySpan, startAttemptSpan, startDeliverySpan, tracingActive, type AttemptTrace, type DeliveryTrace } from '../delivery/tracing.js';
 import type { DeliveryAttempt } from '../events/deliveryAttempt.js';
 import type { DeliveryOutcome } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
@@ -77,6 +77,8 @@ export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Pr
     inFlight: () => inFlight,
     started(input) {
       inFlight += 1;
+      // No provider and no propagator: no span would record, no header would be added.
+      if (!tracingActive() && !deliveries.has(input.deliveryId)) return { span: UNTRACED_SPAN, request: input.request };
       return startAttemptSpan(deliveryTraceOf(input).context, input.request, input.attempt);
     },
     ended(input, trace, result, durationMs) {
@@ -84,7 +86,7 @@ export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Pr
       const { request } = input;
       const response = result.response;
       const error = result.kind === 'delivered' ? null : result.error;
-      endAttemptSpan(trace.span, { response, ...(error === null ? {} : { error }) });
+      if (trace.span !== UNTRACED_SPAN) endAttemptSpan(trace.span, { response, ...(error === null ? {} : { error }) });
       metrics.attempt(durationMs, request, response, error ?? undefined);
       if (result.kind === 'retry' && input.attempt === 1 && log.enabled) {
         log('delivery %s to %s: attempt 1 did not deliver (%s: %s), retrying in %d ms', request.deliveryId, redactUrl(request.endpoint), result.reason, result.error.message, Math.round(result.delayMs));
@@ -113,7 +115,8 @@ export function createAttemptWatch<R = AppRecord>(store: string, queue: () => Pr
       const reason = outcome.kind === 'delivered' ? undefined : outcome.reason;
       metrics.outcome(outcome.kind, reason);
       const open = deliveryId === null ? undefined : deliveries.get(deliveryId);
-      if (deliveryId !== null) deliveries.delete(deliveryId);
+      if (open !== undefined) deliveries.delete(deliveryId as string);
+      else if (!tracingActive()) return;
       // A delivery settled without an attempt (skipped, or failed while planned) gets a span too.
       const trace = open ?? startDeliverySpan(subjectOfOutcome(deliveryId, outcome), outcome.event.traceContext, outcome.acceptedAt);
       endDeliverySpan(trace, {

@@ -6,7 +6,7 @@
  * @internal
  * @packageDocumentation
  */
-import { asyncScheduler, finalize, isObservable, map, of, type Observable, type SchedulerLike } from 'rxjs';
+import { Observable, asyncScheduler, isObservable, type SchedulerLike } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import { EndpointGate, type EndpointPermit } from '../delivery/endpointGate.js';
@@ -29,6 +29,7 @@ import { failedPlan, planningFailure } from '../planning/planFailure.js';
 import { configPath, describeSubject } from '../planning/subject.js';
 import { prepareTarget, type Target } from '../planning/target.js';
 import type { AttemptInput, AttemptResult, DeliveryHandlers, StoredDelivery } from '../store/deliveryStore.js';
+import { Immediate } from '../store/firstOf.js';
 import { redactUrl } from '../util/redact.js';
 import type { AttemptWatch } from './attemptWatch.js';
 import { behindGate } from './behindGate.js';
@@ -86,11 +87,11 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const plan = (delivery: StoredDelivery<R>): Observable<RequestPlan<R>> => {
     const { event, endpoint } = delivery;
     if (options.coalescing?.superseded(delivery.deliveryId, delivery.key, event, endpoint) === true) {
-      return of({ kind: 'skipped', event, endpoint, reason: 'superseded', acceptedAt: delivery.acceptedAt, settledAt: now() });
+      return new Immediate({ kind: 'skipped', event, endpoint, reason: 'superseded', acceptedAt: delivery.acceptedAt, settledAt: now() });
     }
     const binding = endpointsFor(config, event.serviceType, event.method).find((candidate) => candidate.endpoint === endpoint);
     if (binding === undefined) {
-      return of({ kind: 'skipped', event, endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
+      return new Immediate({ kind: 'skipped', event, endpoint, reason: 'unconfigured', acceptedAt: delivery.acceptedAt, settledAt: now() });
     }
     let value: Eventually<RequestPlan<R>>;
     try {
@@ -98,7 +99,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     } catch (error) {
       value = failedPlan(event, endpoint, planningFailure(configPath(event.serviceType, endpoint, event.method), describeSubject(event), error), now());
     }
-    return isObservable(value) ? value : of(value);
+    return isObservable(value) ? value : new Immediate(value);
   };
 
   const retryOf = (request: RequestDescriptor): ResolvedRetryOptions => {
@@ -119,28 +120,36 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
   const held = new Map<string, number>();
 
   /** One send through the effect, judged by the retry policy and reported to the endpoint's gate. */
-  const sendOnce = (input: AttemptInput<R>, retry: ResolvedRetryOptions, permit: EndpointPermit): Observable<AttemptResult> => {
-    const watch = options.watch;
-    const trace = watch?.started(input);
-    const startedAt = now();
-    let ended = false;
-    return attemptOnce(effect, trace?.request ?? input.request).pipe(
-      map(({ verdict }): AttemptResult => {
+  const sendOnce = (input: AttemptInput<R>, retry: ResolvedRetryOptions, permit: EndpointPermit): Observable<AttemptResult> =>
+    // One Observable around a callback rather than an operator chain: this runs once per attempt.
+    new Observable<AttemptResult>((subscriber) => {
+      const watch = options.watch;
+      const trace = watch?.started(input);
+      const startedAt = now();
+      let ended = false;
+      const running = attemptOnce(effect, trace?.request ?? input.request, ({ verdict }) => {
         ended = true;
-        const hold = permit.end(endpointSignalOf(verdict, now(), retry.maxRetryAfterMs));
-        const result = resultOf(input, retry, verdict, hold);
-        if (result.kind !== 'retry') held.delete(input.deliveryId);
-        else if (hold) held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1);
-        if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
-        return result;
-      }),
-      finalize(() => {
+        let result: AttemptResult;
+        try {
+          const hold = permit.end(endpointSignalOf(verdict, now(), retry.maxRetryAfterMs));
+          result = resultOf(input, retry, verdict, hold);
+          if (result.kind !== 'retry') held.delete(input.deliveryId);
+          else if (hold) held.set(input.deliveryId, (held.get(input.deliveryId) ?? 0) + 1);
+          if (trace !== undefined) watch?.ended(input, trace, result, now() - startedAt);
+        } catch (error) {
+          subscriber.error(error);
+          return;
+        }
+        subscriber.next(result);
+        subscriber.complete();
+      });
+      return () => {
+        running?.unsubscribe();
         if (ended) return;
         permit.abandon();
         if (trace !== undefined) watch?.abandoned(trace);
-      }),
-    );
-  };
+      };
+    });
 
   const resultOf = (input: AttemptInput<R>, retry: ResolvedRetryOptions, verdict: AttemptVerdict, hold: boolean): AttemptResult => {
     if (verdict.kind === 'delivered') return { kind: 'delivered', response: verdict.response };
@@ -173,7 +182,7 @@ export function storeHandlers<R = AppRecord>(options: StoreHandlerOptions<R>): D
     if (input.attempt - (held.get(input.deliveryId) ?? 0) > retry.limit + 1) {
       // Attempts interrupted by crashes count: a delivery that takes the process down every
       // time it is sent does not loop.
-      return of({
+      return new Immediate<AttemptResult>({
         kind: 'failed',
         reason: 'network',
         error: new NetworkError(

@@ -1,7 +1,29 @@
-import { from, type ObservableInput, type Subscription } from 'rxjs';
+import { Observable, from, type ObservableInput, type Subscription } from 'rxjs';
 
 /** What {@link firstOf} hands on: the first value, or why there was none. @internal */
 export type First<T> = { readonly kind: 'value'; readonly value: T } | { readonly kind: 'error'; readonly error: unknown };
+
+/**
+ * An Observable of one value known when it is made (a plan reached without waiting):
+ * {@link firstOf} hands the value on without subscribing; anyone else sees `of(value)`.
+ *
+ * @example
+ * ```ts
+ * const plan = (delivery) => new Immediate(skippedPlanOf(delivery));
+ * ```
+ * @internal
+ */
+export class Immediate<T> extends Observable<T> {
+  readonly value: T;
+
+  constructor(value: T) {
+    super((subscriber) => {
+      subscriber.next(value);
+      subscriber.complete();
+    });
+    this.value = value;
+  }
+}
 
 /**
  * Subscribes to what a store handler returned (an Observable or a Promise) and hands on its
@@ -17,6 +39,17 @@ export type First<T> = { readonly kind: 'value'; readonly value: T } | { readonl
  * @internal
  */
 export function firstOf<T>(call: () => ObservableInput<T>, done: (first: First<T>) => void): Subscription | null {
+  let answer: ObservableInput<T>;
+  try {
+    answer = call();
+  } catch (error) {
+    done({ kind: 'error', error });
+    return null;
+  }
+  if (answer instanceof Immediate) {
+    done({ kind: 'value', value: answer.value as T });
+    return null;
+  }
   let settled = false;
   let subscription: Subscription | undefined;
   const finish = (first: First<T>): void => {
@@ -26,7 +59,7 @@ export function firstOf<T>(call: () => ObservableInput<T>, done: (first: First<T
     done(first);
   };
   try {
-    subscription = from(call()).subscribe({
+    subscription = from(answer).subscribe({
       next: (value) => finish({ kind: 'value', value }),
       error: (error: unknown) => finish({ kind: 'error', error }),
       complete: () => {

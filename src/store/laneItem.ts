@@ -12,7 +12,8 @@ import type { PersistedDelivery } from './persistence.js';
  * @internal
  */
 export type LaneItemOf<R> = {
-  readonly seq: number;
+  /** Set once persistence has recorded the delivery. */
+  seq: number;
   readonly deliveryId: string;
   readonly event: ServiceEvent<R>;
   readonly endpoint: string;
@@ -52,6 +53,23 @@ export function laneItemOf<R>(row: PersistedDelivery<R>): LaneItemOf<R> {
     abort: null,
     running: null,
   };
+}
+
+/** The secret headers stripped from a request that has none. */
+const NONE_STRIPPED: readonly string[] = Object.freeze([]);
+
+/**
+ * The lane item of a delivery being journaled, before persistence gives it its sequence
+ * number: not planned, no attempt yet, due at once.
+ *
+ * @example
+ * ```ts
+ * const item = newLaneItem(deliveryIdOf(event.eventId, endpoint), event, endpoint, key, event.emittedAt);
+ * ```
+ * @internal
+ */
+export function newLaneItem<R>(deliveryId: string, event: ServiceEvent<R>, endpoint: string, key: string, acceptedAt: number): LaneItemOf<R> {
+  return { seq: 0, deliveryId, event, endpoint, key, acceptedAt, request: null, stripped: NONE_STRIPPED, attempts: 0, dueAt: 0, abort: null, running: null };
 }
 
 /**

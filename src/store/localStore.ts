@@ -18,9 +18,9 @@ import { deliveryIdOf } from '../events/deliveryId.js';
 import type { AttemptInput, AttemptResult, DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry } from './deliveryStore.js';
 import type { JournalResult, StoreCloseOptions, StoreOutcome, StoreStats, StoredDelivery } from './deliveryStore.js';
 import { firstOf } from './firstOf.js';
-import { failedOutcome, laneItemOf, viewOf, type LaneItemOf as Item } from './laneItem.js';
+import { failedOutcome, laneItemOf, newLaneItem, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
-import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
+import type { PersistedDelivery, Persistence } from './persistence.js';
 
 const log = logger('delivery');
 
@@ -84,45 +84,43 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     if (this.#closed !== null) {
       return { kind: 'error', error: new ClosedError(`Expected an open ${this.kind} store to journal ${entries.length} event(s), got a closed one`) };
     }
-    const deliveries: NewDelivery<R>[] = [];
+    // The lane items themselves are what persistence records (they carry every field of a new delivery).
+    const items: Item<R>[] = [];
     for (const { event, endpoints, acceptedAt } of entries) {
       for (const endpoint of endpoints) {
-        deliveries.push({
-          deliveryId: deliveryIdOf(event.eventId, endpoint),
-          event,
-          endpoint,
-          key: deliveryKey({ endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId }),
-          acceptedAt: acceptedAt ?? event.emittedAt,
-          request: null,
-          stripped: [],
-        });
+        const key = deliveryKey({ endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
+        items.push(newLaneItem(deliveryIdOf(event.eventId, endpoint), event, endpoint, key, acceptedAt ?? event.emittedAt));
       }
     }
-    const deliveryIds = deliveries.map((delivery) => delivery.deliveryId);
-    if (this.#total + deliveries.length > this.#maxQueue) {
+    if (this.#total + items.length > this.#maxQueue) {
       return {
         kind: 'overflow',
         error: new OverflowError(
-          `Expected fewer than ${this.#maxQueue} deliveries pending in the ${this.kind} store (maxQueue), found ${this.#total}; ${deliveries.length} deliveries of ${entries.length} event(s) were not accepted`,
+          `Expected fewer than ${this.#maxQueue} deliveries pending in the ${this.kind} store (maxQueue), found ${this.#total}; ${items.length} deliveries of ${entries.length} event(s) were not accepted`,
         ),
       };
     }
     let inserted: readonly { readonly deliveryId: string; readonly seq: number }[];
     try {
-      inserted = this.#persistence.insert(deliveries);
+      inserted = this.#persistence.insert(items);
     } catch (error) {
       log('store (%s): journal failed: %s', this.kind, messageOf(error));
       return {
         kind: 'error',
-        error: new ProvisionerError(`Expected the ${this.kind} store to journal ${deliveries.length} deliveries, but writing failed: ${messageOf(error)}`, { cause: error }),
+        error: new ProvisionerError(`Expected the ${this.kind} store to journal ${items.length} deliveries, but writing failed: ${messageOf(error)}`, { cause: error }),
       };
     }
-    const byId = new Map(deliveries.map((delivery) => [delivery.deliveryId, delivery]));
+    // Persistence answers in the order it was given, leaving out ids it had already.
+    let next = 0;
     for (const { deliveryId, seq } of inserted) {
-      const delivery = byId.get(deliveryId);
-      if (delivery === undefined) continue;
-      this.#accept({ ...delivery, seq, attempts: 0, nextAttemptAt: 0 });
+      while (next < items.length && (items[next] as Item<R>).deliveryId !== deliveryId) next += 1;
+      const item = items[next];
+      next += 1;
+      if (item === undefined) break;
+      item.seq = seq;
+      this.#accept(item);
     }
+    const deliveryIds = items.map((item) => item.deliveryId);
     return { kind: 'journaled', deliveryIds };
   }
 
@@ -167,7 +165,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       const room = Math.max(0, this.#maxQueue - this.#total);
       const existing = this.#persistence.deadLetters({ deliveryIds, limit: deliveryIds.length }).map((letter) => letter.deliveryId);
       const rows = this.#persistence.requeue(existing.slice(0, room));
-      for (const row of rows) this.#accept(row);
+      for (const row of rows) this.#accept(laneItemOf(row));
       log('store (%s): %d dead letters requeued', this.kind, rows.length);
       return Promise.resolve(rows.map((row) => row.deliveryId));
     } catch (error) {
@@ -212,19 +210,18 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   /** A recorded delivery: into memory when nothing older waits in persistence and there is room. */
-  #accept(row: PersistedDelivery<R>): void {
+  #accept(item: Item<R>): void {
     this.#total += 1;
     const hasBacklog = this.#cursor < this.#tail;
     // A new row's sequence number is above every unsettled one's (SQLite's rowid is max + 1).
-    this.#tail = row.seq;
+    this.#tail = item.seq;
     if (!hasBacklog && this.#inMemory.size < this.#maxInMemory) {
-      this.#hold(row);
-      this.#cursor = row.seq;
+      this.#hold(item);
+      this.#cursor = item.seq;
     }
   }
 
-  #hold(row: PersistedDelivery<R>): void {
-    const item = laneItemOf(row);
+  #hold(item: Item<R>): void {
     this.#inMemory.set(item.deliveryId, item);
     this.#lanes.add(item);
   }
@@ -235,7 +232,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     const room = this.#maxInMemory - this.#inMemory.size;
     if (room < Math.max(1, Math.floor(this.#maxInMemory / 2)) && this.#inMemory.size > 0) return;
     const rows = this.#persistence.load(this.#cursor, Math.max(1, room));
-    for (const row of rows) if (!this.#inMemory.has(row.deliveryId)) this.#hold(row);
+    for (const row of rows) if (!this.#inMemory.has(row.deliveryId)) this.#hold(laneItemOf(row));
     const last = rows.at(-1);
     this.#cursor = rows.length < room || last === undefined ? this.#tail : last.seq;
   }
@@ -281,18 +278,20 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       this.#settle(item, this.#failed(item, plan.request, 'payload', new PayloadError(`Expected the planned request of ${item.endpoint} to have delivery id ${item.deliveryId}, got ${plan.request.deliveryId}`), null));
       return;
     }
-    this.#persistence.savePlan(item.deliveryId, plan.request);
-    item.request = plan.request;
-    item.stripped = [];
-    this.#attempt(handlers, item);
+    this.#attempt(handlers, item, plan.request);
   }
 
-  #attempt(handlers: DeliveryHandlers<R>, item: Item<R>): void {
+  /** Sends the next attempt; `planned` is the request just planned, recorded with the attempt's start (one write). */
+  #attempt(handlers: DeliveryHandlers<R>, item: Item<R>, planned: RequestDescriptor | null = null): void {
     this.#guarded(item, () => {
-      const stored = item.request as RequestDescriptor;
       const attempt = item.attempts + 1;
-      this.#persistence.startAttempt(item.deliveryId, attempt, this.#now());
+      this.#persistence.startAttempt(item.deliveryId, attempt, this.#now(), planned);
+      if (planned !== null) {
+        item.request = planned;
+        item.stripped = [];
+      }
       item.attempts = attempt;
+      const stored = item.request as RequestDescriptor;
       const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
       // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
       const input: AttemptInput<R> = {

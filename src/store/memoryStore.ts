@@ -1,5 +1,4 @@
 import type { DeliveryOutcome } from '../events/outcomes.js';
-import type { RequestDescriptor } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { ConfigError } from '../errors.js';
 import { logger } from '../util/log.js';
@@ -82,11 +81,7 @@ class MemoryPersistence<R> implements Persistence<R> {
     return [];
   }
 
-  savePlan(deliveryId: string, request: RequestDescriptor): void {
-    const delivery = this.#unsettled.get(deliveryId);
-    if (delivery !== undefined) this.#unsettled.set(deliveryId, { ...delivery, request });
-  }
-
+  /** Nothing to keep (a dead letter is requeued with the request of its failure). */
   startAttempt(): void {}
 
   retryLater(): void {}

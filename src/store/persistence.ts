@@ -22,12 +22,12 @@ export type PersistedDelivery<R> = NewDelivery<R> & {
 export type Persistence<R> = {
   /** Unsettled deliveries found when the store was opened, and the highest sequence number. */
   readonly found: { readonly count: number; readonly lastSeq: number };
-  /** Records new deliveries, all or none; deliveries whose id is already recorded are left out. */
+  /** Records new deliveries, all or none, and answers in their order; deliveries whose id is already recorded are left out. */
   insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[];
   /** Recorded deliveries with a sequence number above `afterSeq`, in order, at most `limit`. */
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[];
-  savePlan(deliveryId: string, request: RequestDescriptor): void;
-  startAttempt(deliveryId: string, attempt: number, at: number): void;
+  /** An attempt starts; `planned` is the request when it was just planned (recorded in the same write). */
+  startAttempt(deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null): void;
   retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void;
   /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. */
   settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void;

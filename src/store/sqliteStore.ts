@@ -40,6 +40,9 @@ export const DEFAULT_SQLITE_MAX_QUEUE = 1_000_000;
 /** Default of {@link SqliteStoreOptions.maxInMemory}. */
 export const DEFAULT_SQLITE_MAX_IN_MEMORY = 10_000;
 
+/** Bytes the WAL file is cut back to after a checkpoint. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /** The schema version this code writes (`PRAGMA user_version`). */
 const SCHEMA_VERSION = 1;
 
@@ -120,6 +123,10 @@ function openDatabase(options: SqliteStoreOptions): Database {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoints run after the caller's turn (SqlitePersistence), not inside the commit of a
+    // hook call that happens to pass SQLite's threshold; the WAL file is cut back after them.
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.exec('BEGIN EXCLUSIVE; COMMIT');
     migrate(db, where);
   } catch (error) {

@@ -21,6 +21,10 @@ const SECRET_FRAGMENT = /auth(?!or(?:s|ed|ship)?(?![a-z]))|token|secret|key|cook
  */
 const PUBLIC_NAMES: ReadonlySet<string> = new Set(['idempotency-key']);
 
+/** Names already judged (headers are judged on every outcome), at most {@link MAX_REMEMBERED}. */
+const verdicts = new Map<string, boolean>();
+const MAX_REMEMBERED = 1_024;
+
 /**
  * Whether a header, key or query parameter name says its value is a secret, case-insensitively.
  * Errors never echo such a value, logs redact it and stores do not write it.
@@ -35,5 +39,11 @@ const PUBLIC_NAMES: ReadonlySet<string> = new Set(['idempotency-key']);
  * @internal
  */
 export function isSecretName(name: string): boolean {
-  return SECRET_FRAGMENT.test(name) && !PUBLIC_NAMES.has(name.toLowerCase());
+  let secret = verdicts.get(name);
+  if (secret === undefined) {
+    secret = SECRET_FRAGMENT.test(name) && !PUBLIC_NAMES.has(name.toLowerCase());
+    if (verdicts.size >= MAX_REMEMBERED) verdicts.clear();
+    verdicts.set(name, secret);
+  }
+  return secret;
 }

@@ -1,0 +1,94 @@
+/**
+ * A profiling driver, not a bench section: deliveries at concurrency 16 to the bench's
+ * receiver, without the bench's other contenders, so that `node --cpu-prof` sees the
+ * client's work per delivery.
+ *
+ *   npm run build && node --import tsx [--cpu-prof --cpu-prof-dir /tmp/prof] bench/profile.ts [deliveries] [runs] [rounds]
+ *
+ * `runs` is a comma-separated list, measured in interleaved rounds:
+ * - `memory`: `createProvisioner` with the default memory store and effect;
+ * - `sqlite`, `redis`: the same over those stores;
+ * - `instant`: the memory store with an effect that answers at once (the pipeline's own CPU);
+ * - `effect`: the default effect alone, as section a runs it.
+ * Prints deliveries/s and CPU per delivery of each round.
+ */
+import './nodeVersion.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { of } from 'rxjs';
+import { runPool, type Client } from './clients.js';
+import { drivePublishes, publishConfig } from './drive.js';
+import { effectClient } from './endToEnd.js';
+import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
+import { loadLibrary, type BenchProvisioner, type BenchStore, type Library } from './library.js';
+import { startReceiver } from './receiverProcess.js';
+import type { Round } from './rounds.js';
+
+const total = Number(process.argv[2] ?? 20_000);
+const runs = (process.argv[3] ?? 'memory').split(',');
+const rounds = Number(process.argv[4] ?? 1);
+const CONCURRENCY = 16;
+
+type Run = { readonly measure: (count: number) => Promise<Round>; readonly close: () => Promise<void> };
+
+async function provisionerRun(library: Library, url: string, kind: string, dir: string): Promise<Run> {
+  const create = library.createProvisioner;
+  if (create === undefined) throw new Error('Expected dist/ to export createProvisioner: run npm run build');
+  let store: BenchStore | undefined;
+  if (kind === 'sqlite') store = library.createSqliteStore?.({ path: join(dir, 'profile.db') });
+  else if (kind === 'redis') store = await library.createRedisStore?.({ prefix: `rap-profile-${process.pid}`, maxQueue: 100_000 });
+  const provisioner: BenchProvisioner = create({
+    events: publishConfig(url, searchDocument()),
+    http: {
+      concurrency: CONCURRENCY,
+      maxQueue: 100_000,
+      timeoutMs: 10_000,
+      retry: { limit: 0 },
+      ...(kind === 'instant' ? { effect: () => of({ status: 200, headers: {}, body: null, url }) } : {}),
+    },
+    ...(store === undefined ? {} : { store }),
+  });
+  const base = bigRecord();
+  let offset = 0;
+  return {
+    async measure(count) {
+      const start = offset;
+      offset += count;
+      const run = await drivePublishes(provisioner, count, 2 * CONCURRENCY, (n) => recordWithId(base, recordId(start + n)), 120_000);
+      return { done: run.tally.delivered, wallNs: run.wallNs, cpuUs: run.cpuUs };
+    },
+    close: () => provisioner.close(),
+  };
+}
+
+function effectRun(library: Library, url: string): Run {
+  if (library.createKyEffect === undefined) throw new Error('Expected dist/ to export createKyEffect: run npm run build');
+  const client: Client = effectClient(library.createKyEffect, url, CONCURRENCY);
+  const document = searchDocument();
+  return {
+    measure: (count) => runPool(client, count, CONCURRENCY, (n) => ({ ...document, id: recordId(n) }), 120_000),
+    close: () => client.close(),
+  };
+}
+
+const library = await loadLibrary();
+const receiver = await startReceiver();
+const dir = mkdtempSync(join(tmpdir(), 'rap-profile-'));
+const url = `${receiver.origin}/api/v1/documents`;
+const started: [string, Run][] = [];
+try {
+  for (const kind of runs) started.push([kind, kind === 'effect' ? effectRun(library, url) : await provisionerRun(library, url, kind, dir)]);
+  for (const [, run] of started) await run.measure(2_000);
+  for (let round = 0; round < rounds; round += 1) {
+    for (const [kind, run] of started) {
+      const result = await run.measure(total);
+      const seconds = result.wallNs / 1e9;
+      process.stdout.write(`${kind}: ${result.done} delivered, ${(result.done / seconds).toFixed(0)}/s, ${(result.cpuUs / result.done).toFixed(1)} µs CPU each\n`);
+    }
+  }
+} finally {
+  for (const [, run] of started) await run.close();
+  await receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+}
