@@ -1,6 +1,7 @@
 import { ProvisionerError } from '../errors.js';
 import type { UnitOfWork } from '../events/unitOfWork.js';
 import type { UnitOfWorkState } from './unitOfWork.js';
+import { runEveryCallback } from './runEveryCallback.js';
 
 /**
  * What a transactional outbox writes through: anything that runs a parameterized SQL
@@ -175,17 +176,6 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       list.push(...items);
     },
   };
-  const runAll = (callbacks: readonly (() => void)[], which: string): void => {
-    const errors: unknown[] = [];
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, `${errors.length} of ${callbacks.length} ${which} callbacks of the unit of work threw (all ran)`);
-  };
   const settle = (next: UnitOfWorkState): (() => void)[] => {
     const callbacks = next === 'committed' ? commitCallbacks : rollbackCallbacks;
     state = next;
@@ -222,7 +212,7 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       const previous = active;
       active = transaction;
       try {
-        runAll(callbacks, 'inTransaction');
+        runEveryCallback(callbacks, 'inTransaction');
       } finally {
         active = previous;
       }
@@ -233,13 +223,13 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       const callbacks = settle('committed');
       for (const sink of sinks) sink.committed(pending.get(sink) ?? []);
       pending.clear();
-      runAll(callbacks, 'commit');
+      runEveryCallback(callbacks, 'commit');
     },
     rolledBack() {
       expectOpen('report a rollback');
       const callbacks = settle('rolled-back');
       pending.clear();
-      runAll(callbacks, 'rollback');
+      runEveryCallback(callbacks, 'rollback');
     },
     get state() {
       return state;

@@ -1,5 +1,6 @@
 import { ProvisionerError } from '../errors.js';
 import type { UnitOfWork } from '../events/unitOfWork.js';
+import { runEveryCallback } from './runEveryCallback.js';
 
 /**
  * Where a {@link ManagedUnitOfWork} is: still open, or settled one way for good.
@@ -79,18 +80,7 @@ export function createUnitOfWork(): ManagedUnitOfWork {
     state = next;
     commitCallbacks = [];
     rollbackCallbacks = [];
-    const errors: unknown[] = [];
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-    if (errors.length > 0) {
-      const which = next === 'committed' ? 'commit' : 'rollback';
-      throw new AggregateError(errors, `${errors.length} of ${callbacks.length} ${which} callbacks of the unit of work threw (all ran)`);
-    }
+    runEveryCallback(callbacks, next === 'committed' ? 'commit' : 'rollback');
   };
 
   return {

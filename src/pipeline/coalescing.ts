@@ -22,7 +22,7 @@ export type Coalescing<R> = {
    */
   superseded(deliveryId: string, key: string, event: ServiceEvent<R>, endpoint: string): boolean;
   /** A delivery settled: its lane forgets it when it was the newest. */
-  settled(deliveryId: string, key: string): void;
+  settled(deliveryId: string, outcome: { readonly endpoint: string; readonly event: ServiceEvent<R> }): void;
 };
 
 /**
@@ -47,7 +47,9 @@ export function createCoalescing<R = AppRecord>(config: ProvisionerConfig<R>): C
       const latest = newest.get(key);
       return latest !== undefined && latest !== deliveryId && coalesces(event, endpoint);
     },
-    settled(deliveryId, key) {
+    settled(deliveryId, { endpoint, event }) {
+      if (newest.size === 0) return;
+      const key = deliveryKey({ endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
       if (newest.get(key) === deliveryId) newest.delete(key);
     },
   };

@@ -22,7 +22,6 @@ import { EndpointGate } from '../delivery/endpointGate.js';
 import { endpointPolicies, type CircuitBreakerOptions, type EndpointLimits } from '../delivery/endpointPolicy.js';
 import { DEFAULT_CONCURRENCY } from '../delivery/keyedQueue.js';
 import { resolveRetryOptions } from '../delivery/retryPolicy.js';
-import { deliveryKey } from '../events/deliveryKey.js';
 import type { EndpointStatus } from '../events/endpointStatus.js';
 import { logger } from '../util/log.js';
 import { runCallbacks } from '../operators/runCallbacks.js';
@@ -172,7 +171,7 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
       next: ({ deliveryId, outcome: settled, local }) => {
         // Outcomes never show secret header values (durable stores never even keep them).
         const outcome = withoutSecretHeaders(settled);
-        coalescing.settled(deliveryId, deliveryKey({ endpoint: outcome.endpoint, recordId: outcome.event.recordId, draftId: outcome.event.draftId, eventId: outcome.event.eventId }));
+        coalescing.settled(deliveryId, outcome);
         if (local) watch.settled(deliveryId, outcome);
         const callbackDue = local && outcome.kind === 'delivered' && hasCallback(outcome);
         if (callbackDue) pendingCallbacks.add(outcome);
