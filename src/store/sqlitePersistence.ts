@@ -316,10 +316,15 @@ export class SqlitePersistence<R> implements Persistence<R> {
   #runCheckpoint(): void {
     if (this.#checkpoint !== null) clearImmediate(this.#checkpoint);
     this.#checkpoint = null;
+    const commits = this.#commits;
     this.#commits = 0;
     if (!this.#db.open) return;
     try {
+      const started = performance.now();
+      const cpu = process.cpuUsage();
       this.#db.pragma('wal_checkpoint(PASSIVE)');
+      const used = process.cpuUsage(cpu);
+      log('store (sqlite): checkpoint of %d commits took %d ms (%d ms cpu)', commits, Math.round(performance.now() - started), Math.round((used.user + used.system) / 1000));
     } catch (error) {
       // The WAL keeps every commit; the next checkpoint tries again.
       log('store (sqlite): checkpoint failed: %s', error instanceof Error ? error.message : String(error));
