@@ -3,7 +3,7 @@ import type { ProvisionerError } from '../errors.js';
 import type { FailedOutcome, FailureReason } from '../events/outcomes.js';
 import type { ProvisionerResponse, RequestDescriptor } from '../events/request.js';
 import type { ServiceEvent } from '../events/serviceEvent.js';
-import type { StoredDelivery } from './deliveryStore.js';
+import type { AttemptInput, StoredDelivery } from './deliveryStore.js';
 import type { PersistedDelivery } from './persistence.js';
 
 /**
@@ -90,6 +90,33 @@ export function viewOf<R>(item: LaneItemOf<R>): StoredDelivery<R> {
     acceptedAt: item.acceptedAt,
     request: item.request,
     attempts: item.attempts,
+  };
+}
+
+/**
+ * What the attempt handler gets for a lane item's attempt `attempt` of `request`. Its signal
+ * is made when a handler asks for it (an Observable handler is aborted by unsubscribing).
+ *
+ * @example
+ * ```ts
+ * handlers.attempt(attemptInputOf(item, request, item.attempts));
+ * ```
+ * @internal
+ */
+export function attemptInputOf<R>(item: LaneItemOf<R>, request: RequestDescriptor, attempt: number): AttemptInput<R> {
+  return {
+    deliveryId: item.deliveryId,
+    event: item.event,
+    endpoint: item.endpoint,
+    key: item.key,
+    acceptedAt: item.acceptedAt,
+    attempts: item.attempts,
+    request,
+    attempt,
+    get signal() {
+      item.abort ??= new AbortController();
+      return item.abort.signal;
+    },
   };
 }
 

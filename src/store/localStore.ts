@@ -15,12 +15,14 @@ import type { AppRecord } from '../events/serviceEvent.js';
 import { logger } from '../util/log.js';
 import { restoreRequest } from './codec.js';
 import { deliveryIdOf } from '../events/deliveryId.js';
-import type { AttemptInput, AttemptResult, DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry } from './deliveryStore.js';
-import type { JournalResult, StoreCloseOptions, StoreOutcome, StoreStats, StoredDelivery } from './deliveryStore.js';
+import type { AttemptResult, DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry, JournalResult } from './deliveryStore.js';
+import type { StoreCloseOptions, StoreOutcome, StoreStats } from './deliveryStore.js';
 import { firstOf } from './firstOf.js';
-import { failedOutcome, laneItemOf, newLaneItem, viewOf, type LaneItemOf as Item } from './laneItem.js';
+import { attemptInputOf, failedOutcome, laneItemOf, newLaneItem, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
-import type { PersistedDelivery, Persistence } from './persistence.js';
+import { ProgressCommits } from './progressCommits.js';
+import type { Persistence } from './persistence.js';
+import { messageOf } from '../util/describeValue.js';
 
 const log = logger('delivery');
 
@@ -63,6 +65,9 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   /** The highest sequence number recorded. */
   #tail: number;
   #closed: Promise<void> | null = null;
+  /** close() has begun: writes still committing end there, nothing new is sent. */
+  #stopping = false;
+  readonly #commits: ProgressCommits;
 
   constructor(options: LocalStoreOptions<R>) {
     this.kind = options.kind;
@@ -72,6 +77,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#failOnClose = options.failOnClose;
     this.#clock = options.now ?? null;
     this.outcomes$ = this.#outcomes.asObservable();
+    this.#commits = new ProgressCommits(this.#persistence, () => this.#scheduler);
     this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => this.#execute(item), groupOf: (item) => item.endpoint });
     this.#total = this.#persistence.found.count;
     this.#cursor = 0;
@@ -184,6 +190,9 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   close(_options: StoreCloseOptions = {}): Promise<void> {
     if (this.#closed !== null) return this.#closed;
     this.#lanes.stop();
+    // What is settled already reaches outcomes$; attempts whose start is recorded now are not sent.
+    this.#stopping = true;
+    this.#commits.now();
     const left = [...this.#inMemory.values()];
     for (const item of left) {
       item.abort?.abort(new ClosedError(`The ${this.kind} store was closed`));
@@ -228,7 +237,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
 
   /** Loads what waits in persistence once memory has room for a good batch of it. */
   #refill(): void {
-    if (this.#cursor >= this.#tail || this.#closed !== null) return;
+    if (this.#cursor >= this.#tail || this.#closed !== null || this.#stopping) return;
     const room = this.#maxInMemory - this.#inMemory.size;
     if (room < Math.max(1, Math.floor(this.#maxInMemory / 2)) && this.#inMemory.size > 0) return;
     const rows = this.#persistence.load(this.#cursor, Math.max(1, room));
@@ -254,7 +263,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       return;
     }
     const planning = firstOf(
-      () => handlers.plan(this.#view(item)),
+      () => handlers.plan(viewOf(item)),
       (first) => {
         item.running = null;
         if (this.#closed !== null) return;
@@ -283,9 +292,11 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
 
   /** Sends the next attempt; `planned` is the request just planned, recorded with the attempt's start (one write). */
   #attempt(handlers: DeliveryHandlers<R>, item: Item<R>, planned: RequestDescriptor | null = null): void {
-    this.#guarded(item, () => {
-      const attempt = item.attempts + 1;
-      this.#persistence.startAttempt(item.deliveryId, attempt, this.#now(), planned);
+    const attempt = item.attempts + 1;
+    if (!this.#guarded(item, () => this.#persistence.startAttempt(item.deliveryId, attempt, this.#now(), planned))) return;
+    // Sent once its start (and its plan) is recorded: a restart resends the same request.
+    this.#afterWrites(item, () => {
+      if (this.#stopping) return;
       if (planned !== null) {
         item.request = planned;
         item.stripped = [];
@@ -293,23 +304,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       item.attempts = attempt;
       const stored = item.request as RequestDescriptor;
       const request = restoreRequest(stored, item.stripped, handlers.restoreSecrets);
-      // The signal is made when a handler asks for it: an Observable handler is aborted by unsubscribing.
-      const input: AttemptInput<R> = {
-        deliveryId: item.deliveryId,
-        event: item.event,
-        endpoint: item.endpoint,
-        key: item.key,
-        acceptedAt: item.acceptedAt,
-        attempts: item.attempts,
-        request,
-        attempt,
-        get signal() {
-          item.abort ??= new AbortController();
-          return item.abort.signal;
-        },
-      };
       const sending = firstOf(
-        () => handlers.attempt(input),
+        () => handlers.attempt(attemptInputOf(item, request, attempt)),
         (first) => {
           item.running = null;
           item.abort = null;
@@ -343,34 +339,49 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       const now = this.#now();
       const dueAt = now + Math.max(0, result.delayMs);
       this.#persistence.retryLater(item.deliveryId, attempt, result, now, dueAt);
-      this.#lanes.later(item, dueAt);
+      this.#afterWrites(item, () => {
+        if (!this.#stopping) this.#lanes.later(item, dueAt);
+      });
     }
   }
 
   /** Runs a step that writes; when the store cannot write (a full disk...), tries the delivery again in a while rather than lose track of it. */
-  #guarded(item: Item<R>, step: () => void): void {
+  #guarded(item: Item<R>, step: () => void): boolean {
     try {
       step();
+      return true;
     } catch (error) {
-      if (this.#closed !== null) return;
-      log('store (%s): delivery %s could not be recorded, trying again in 1 s: %s', this.kind, item.deliveryId, messageOf(error));
-      this.#lanes.later(item, this.#now() + 1_000);
+      this.#writeFailed(item, error);
+      return false;
     }
+  }
+
+  #writeFailed(item: Item<R>, error: unknown): void {
+    if (this.#closed !== null || this.#stopping) return;
+    log('store (%s): delivery %s could not be recorded, trying again in 1 s: %s', this.kind, item.deliveryId, messageOf(error));
+    this.#lanes.later(item, this.#now() + 1_000);
+  }
+
+  /** Goes on with `item` once its writes are committed; when they were rolled back, the step runs again in a while. */
+  #afterWrites(item: Item<R>, next: () => void): void {
+    this.#commits.after((error) => (error === null ? this.#guarded(item, next) : this.#writeFailed(item, error)));
   }
 
   #settle(item: Item<R>, outcome: DeliveryOutcome<R>): void {
     this.#persistence.settle(item.deliveryId, outcome, item.stripped);
-    this.#inMemory.delete(item.deliveryId);
-    this.#total -= 1;
-    // The outcome first: the next delivery of the lane may settle synchronously within done().
-    this.#outcomes.next({ deliveryId: item.deliveryId, outcome, local: true });
-    this.#lanes.done(item);
-    this.#refill();
-    if (this.#total === 0) {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    this.#afterWrites(item, () => {
+      this.#inMemory.delete(item.deliveryId);
+      this.#total -= 1;
+      // The outcome first: the next delivery of the lane may settle synchronously within done().
+      this.#outcomes.next({ deliveryId: item.deliveryId, outcome, local: true });
+      this.#lanes.done(item);
+      this.#refill();
+      if (this.#total === 0) {
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    });
   }
 
   #failed(item: Item<R>, request: RequestDescriptor | null, reason: FailureReason, error: ProvisionerError, response: ProvisionerResponse | null): FailedOutcome<R> {
@@ -380,12 +391,4 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   #closedOutcome(item: Item<R>): FailedOutcome<R> {
     return this.#failed(item, item.request, 'closed', new ClosedError(`Expected delivery ${item.deliveryId} to ${item.endpoint} to settle before the ${this.kind} store closed, it did not`), null);
   }
-
-  #view(item: Item<R>): StoredDelivery<R> {
-    return viewOf(item);
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -100,6 +100,14 @@ class MemoryPersistence<R> implements Persistence<R> {
     }
   }
 
+  /** Every write is done when its method returns. */
+  afterWrites(then: (error: unknown) => void): boolean {
+    then(null);
+    return false;
+  }
+
+  commit(): void {}
+
   deadLetterCount(): number {
     return this.#dead.size;
   }

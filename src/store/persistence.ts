@@ -16,7 +16,9 @@ export type PersistedDelivery<R> = NewDelivery<R> & {
 
 /**
  * Where a local store writes. Every method is synchronous (better-sqlite3 is), so that
- * `journal` is done when it returns; a method that cannot write throws.
+ * `journal` is done when it returns; a method that cannot write throws. The writes of a
+ * delivery's progress (`startAttempt`, `retryLater`, `settle`) may wait to be committed
+ * together: the store goes on with a delivery only in its {@link Persistence.afterWrites} callback.
  * @internal
  */
 export type Persistence<R> = {
@@ -26,11 +28,19 @@ export type Persistence<R> = {
   insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[];
   /** Recorded deliveries with a sequence number above `afterSeq`, in order, at most `limit`. */
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[];
-  /** An attempt starts; `planned` is the request when it was just planned (recorded in the same write). */
+  /** An attempt starts; `planned` is the request when it was just planned (recorded in the same write). Committed by {@link Persistence.commit}. */
   startAttempt(deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null): void;
   retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void;
-  /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. */
+  /** Delivered and skipped deliveries are forgotten; failed ones become dead letters. Committed by {@link Persistence.commit}. */
   settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void;
+  /**
+   * Calls `then` once the writes asked for so far are committed: with null, or with the error
+   * that rolled them back. With nothing waiting (or a persistence that commits each write at
+   * once) it calls `then` at once and answers false; true means `then` waits for {@link Persistence.commit}.
+   */
+  afterWrites(then: (error: unknown) => void): boolean;
+  /** Commits the writes waiting, all in one transaction, then calls their `afterWrites` callbacks in order. */
+  commit(): void;
   deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[];
   /** How many dead letters are kept. */
   deadLetterCount(): number;

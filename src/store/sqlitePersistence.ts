@@ -1,24 +1,19 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DeliveryOutcome, FailureReason } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
+import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
 import { redactText } from '../util/redact.js';
 import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeEvent, encodeRequest, encodeResponse } from './codec.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter } from './deliveryStore.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
+import { SqliteCheckpoints } from './sqliteCheckpoints.js';
 
 const log = logger('delivery');
 
 type Database = BetterSqlite3.Database;
-
-/**
- * Commits after which a checkpoint is due: each one syncs the WAL and the database file, and
- * copies each page once however often it was rewritten (rows come and go on the same pages),
- * so fewer, larger ones cost less than SQLite's own every 1,000 pages (measured).
- */
-const CHECKPOINT_COMMITS = 2_048;
-/** Commits after which a checkpoint runs inline, when the caller has not yielded since one was due. */
-const CHECKPOINT_INLINE_COMMITS = 16_384;
+/** A delivery's progress, encoded, waiting for the next commit. */
+type Write = () => void;
 
 type DeliveryRow = {
   readonly seq: number;
@@ -60,18 +55,23 @@ export class SqlitePersistence<R> implements Persistence<R> {
   readonly #db: Database;
   readonly #insert: (deliveries: readonly NewDelivery<R>[]) => { deliveryId: string; seq: number }[];
   readonly #insertOne: (delivery: NewDelivery<R>) => { deliveryId: string; seq: number }[];
-  readonly #startAttempt: (deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null) => void;
-  readonly #retryLater: (deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => void;
-  readonly #settle: (deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => void;
+  /** Statements of one delivery's progress, each returning the write to run at the next commit. */
+  readonly #startAttempt: (deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null) => Write;
+  readonly #retryLater: (deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => Write;
+  readonly #settle: (deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => Write;
+  /** Runs writes in one transaction. */
+  readonly #inTransaction: (writes: readonly Write[]) => void;
+  /** Writes waiting for the next commit, and the callbacks waiting for it. */
+  #writes: Write[] = [];
+  #waiting: ((error: unknown) => void)[] = [];
   readonly #requeue: (deliveryIds: readonly string[]) => PersistedDelivery<R>[];
   readonly #discard: (deliveryIds: readonly string[]) => number;
   readonly #load: BetterSqlite3.Statement<[number, number], DeliveryRow>;
-  /** Commits since the last checkpoint, and the checkpoint waiting for the caller's turn to end. */
-  #commits = 0;
-  #checkpoint: NodeJS.Immediate | null = null;
+  readonly #checkpoints: SqliteCheckpoints;
 
   constructor(db: Database) {
     this.#db = db;
+    this.#checkpoints = new SqliteCheckpoints(db);
     this.found = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
 
     const insertDelivery = db.prepare<[string, string, string, string, number, Buffer, string | null, string | null]>(
@@ -139,29 +139,40 @@ export class SqlitePersistence<R> implements Persistence<R> {
       return inserted;
     });
 
-    this.#startAttempt = db.transaction((deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null) => {
-      if (planned === null) {
-        setAttempts.run(attempt, deliveryId);
-      } else {
-        const stored = encodeRequest(planned);
-        savePlan.run(stored.json, JSON.stringify(stored.stripped), attempt, deliveryId);
+    // Encoded when asked for (a value that cannot be encoded fails its caller, not the batch); written at the commit.
+    this.#startAttempt = (deliveryId, attempt, at, planned) => {
+      const stored = planned === null ? null : encodeRequest(planned);
+      return () => {
+        if (stored === null) setAttempts.run(attempt, deliveryId);
+        else savePlan.run(stored.json, JSON.stringify(stored.stripped), attempt, deliveryId);
+        insertAttempt.run(deliveryId, attempt, at);
+      };
+    };
+
+    this.#retryLater = (deliveryId, attempt, result, at, nextAttemptAt) => {
+      const error = redactText(result.error.message);
+      return () => {
+        finishAttempt.run(at, 'retry', result.reason, result.response?.status ?? null, error, nextAttemptAt, deliveryId, attempt);
+        setNextAttempt.run(nextAttemptAt, deliveryId);
+      };
+    };
+
+    this.#settle = (deliveryId, outcome, stripped) => {
+      if (outcome.kind !== 'failed') {
+        return () => {
+          deleteAttempts.run(deliveryId);
+          deleteDelivery.run(deliveryId);
+        };
       }
-      insertAttempt.run(deliveryId, attempt, at);
-    });
-
-    this.#retryLater = db.transaction((deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => {
-      finishAttempt.run(at, 'retry', result.reason, result.response?.status ?? null, redactText(result.error.message), nextAttemptAt, deliveryId, attempt);
-      setNextAttempt.run(nextAttemptAt, deliveryId);
-    });
-
-    this.#settle = db.transaction((deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => {
-      if (outcome.kind === 'failed') {
-        const { event } = outcome;
-        const error = encodeError(outcome.error);
+      const { event } = outcome;
+      const error = encodeError(outcome.error);
+      const request = outcome.request === null ? null : encodeRequest(outcome.request);
+      const response = outcome.response === null ? null : encodeResponse(outcome.response);
+      const strippedNames = request === null ? null : JSON.stringify([...new Set([...request.stripped, ...stripped])]);
+      return () => {
         if (outcome.attempts > 0) {
           finishAttempt.run(outcome.settledAt, 'failed', outcome.reason, outcome.response?.status ?? null, error.message, null, deliveryId, outcome.attempts);
         }
-        const request = outcome.request === null ? null : encodeRequest(outcome.request);
         moveToDeadLetters.run(
           event.serviceType,
           event.method,
@@ -170,16 +181,18 @@ export class SqlitePersistence<R> implements Persistence<R> {
           error.name,
           error.message,
           outcome.attempts,
-          outcome.response === null ? null : encodeResponse(outcome.response),
+          response,
           request?.json ?? null,
-          request === null ? null : JSON.stringify([...new Set([...request.stripped, ...stripped])]),
+          strippedNames,
           outcome.settledAt,
           deliveryId,
         );
-      } else {
-        deleteAttempts.run(deliveryId);
-      }
-      deleteDelivery.run(deliveryId);
+        deleteDelivery.run(deliveryId);
+      };
+    };
+
+    this.#inTransaction = db.transaction((writes: readonly Write[]) => {
+      for (const write of writes) write();
     });
 
     this.#requeue = db.transaction((deliveryIds: readonly string[]) => {
@@ -222,7 +235,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
     // One delivery is one statement, atomic on its own: no transaction around it (the hook's usual case).
     const only = deliveries.length === 1 ? deliveries[0] : undefined;
     const inserted = only === undefined ? this.#insert(deliveries) : this.#insertOne(only);
-    this.#committed();
+    this.#checkpoints.committed();
     return inserted;
   }
 
@@ -242,18 +255,54 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 
   startAttempt(deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null): void {
-    this.#startAttempt(deliveryId, attempt, at, planned);
-    this.#committed();
+    this.#writes.push(this.#startAttempt(deliveryId, attempt, at, planned));
   }
 
   retryLater(deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number): void {
-    this.#retryLater(deliveryId, attempt, result, at, nextAttemptAt);
-    this.#committed();
+    this.#writes.push(this.#retryLater(deliveryId, attempt, result, at, nextAttemptAt));
   }
 
   settle(deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]): void {
-    this.#settle(deliveryId, outcome, stripped);
-    this.#committed();
+    this.#writes.push(this.#settle(deliveryId, outcome, stripped));
+  }
+
+  afterWrites(then: (error: unknown) => void): boolean {
+    if (this.#writes.length === 0) {
+      then(null);
+      return false;
+    }
+    this.#waiting.push(then);
+    return true;
+  }
+
+  /**
+   * One transaction for every delivery's progress gathered since the last one (the store
+   * commits after the I/O callbacks of one turn of the event loop): a commit costs its WAL
+   * frames and system calls however few rows it holds, so that several answers in one turn
+   * share one (measured in bench section a, SQLite row).
+   */
+  commit(): void {
+    if (this.#writes.length === 0) return;
+    const writes = this.#writes;
+    const waiting = this.#waiting;
+    this.#writes = [];
+    this.#waiting = [];
+    let failure: unknown = null;
+    try {
+      this.#inTransaction(writes);
+      this.#checkpoints.committed();
+    } catch (error) {
+      failure = error;
+      log('store (sqlite): %d writes rolled back: %s', writes.length, messageOf(error));
+    }
+    for (const then of waiting) {
+      try {
+        then(failure);
+      } catch (error) {
+        // One delivery's follow-up failing must not strand the others of the commit.
+        log('store (sqlite): a step after a commit threw: %s', messageOf(error));
+      }
+    }
   }
 
   deadLetterCount(): number {
@@ -287,53 +336,19 @@ export class SqlitePersistence<R> implements Persistence<R> {
 
   requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[] {
     const rows = this.#requeue(deliveryIds);
-    this.#committed();
+    this.#checkpoints.committed();
     return rows;
   }
 
   discard(deliveryIds: readonly string[]): number {
     const discarded = this.#discard(deliveryIds);
-    this.#committed();
+    this.#checkpoints.committed();
     return discarded;
   }
 
-  /**
-   * After a commit: copies the WAL back into the database file once enough commits have
-   * gathered, after the caller's turn (automatic checkpoints are off, see `openDatabase`), so
-   * that no hook call pays for it. A commit is durable in the WAL already: checkpointing later
-   * changes where it is read from, not what survives a crash. A caller that never yields (one
-   * long loop of hook calls) gets a checkpoint inline now and then, so that the WAL stays bounded.
-   */
-  #committed(): void {
-    this.#commits += 1;
-    if (this.#commits >= CHECKPOINT_INLINE_COMMITS) {
-      this.#runCheckpoint();
-    } else if (this.#commits >= CHECKPOINT_COMMITS && this.#checkpoint === null) {
-      this.#checkpoint = setImmediate(() => this.#runCheckpoint());
-    }
-  }
-
-  #runCheckpoint(): void {
-    if (this.#checkpoint !== null) clearImmediate(this.#checkpoint);
-    this.#checkpoint = null;
-    const commits = this.#commits;
-    this.#commits = 0;
-    if (!this.#db.open) return;
-    try {
-      const started = performance.now();
-      const cpu = process.cpuUsage();
-      this.#db.pragma('wal_checkpoint(PASSIVE)');
-      const used = process.cpuUsage(cpu);
-      log('store (sqlite): checkpoint of %d commits took %d ms (%d ms cpu)', commits, Math.round(performance.now() - started), Math.round((used.user + used.system) / 1000));
-    } catch (error) {
-      // The WAL keeps every commit; the next checkpoint tries again.
-      log('store (sqlite): checkpoint failed: %s', error instanceof Error ? error.message : String(error));
-    }
-  }
-
   close(): void {
-    if (this.#checkpoint !== null) clearImmediate(this.#checkpoint);
-    this.#checkpoint = null;
+    this.commit();
+    this.#checkpoints.stop();
     if (this.#db.open) {
       this.#db.close();
       log('store (sqlite): closed');

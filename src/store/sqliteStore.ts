@@ -7,6 +7,7 @@ import type { DeliveryStore } from './deliveryStore.js';
 import { LocalStore } from './localStore.js';
 import { positiveInteger } from './memoryStore.js';
 import { SqlitePersistence } from './sqlitePersistence.js';
+import { messageOf } from '../util/describeValue.js';
 
 /**
  * Options of {@link createSqliteStore}.
@@ -72,8 +73,9 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
 /**
  * The embedded durable store, on SQLite (better-sqlite3 12, an optional dependency to
  * install beside this library). `journal` writes the event and its deliveries in one
- * transaction before it returns (WAL mode); plans, attempts and outcomes are recorded as
- * they happen; failed deliveries are kept as dead letters. When the file is opened again,
+ * transaction before it returns (WAL mode); plans and attempts are recorded before the request
+ * is sent and outcomes before they are emitted (the deliveries answered in one turn of the event
+ * loop share one transaction); failed deliveries are kept as dead letters. When the file is opened again,
  * unsettled deliveries resume, in order, with the same delivery ids, their request as it was
  * planned (payload functions do not run again) and their attempts counted. One process at a
  * time: a second one is refused while the first holds the file.
@@ -208,8 +210,4 @@ function migrate(db: Database, where: string): void {
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -28,8 +28,9 @@ import { recordAt, type TestRecord } from '../../helpers/factories.js';
 
 /**
  * Events per store. SQLite runs the full 50,000 (29 s alone on the project's 2 cores, 82 s
- * with the machine at load average 6, where memory took 24 s: every delivery is four
- * synchronous transactions). Redis runs 20,000: every delivery is a BullMQ job (added, taken,
+ * with the machine at load average 6, where memory took 24 s: every delivery is one
+ * synchronous transaction of its own, the journal, and shares others with the deliveries
+ * answered in the same turn). Redis runs 20,000: every delivery is a BullMQ job (added, taken,
  * completed: Lua scripts, its data written and read), about 1.2 ms of CPU between this process
  * and Redis against 0.15 ms in memory; 50,000 took 45 s alone on a quiet machine and would
  * take over two minutes on a busy one (10,000 took 26 s at load average 9), past the 90 s a
