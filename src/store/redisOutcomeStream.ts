@@ -15,6 +15,11 @@ const log = logger('delivery');
 const READ_COUNT = 500;
 /** How long one read blocks waiting for entries; closing does not wait for it. */
 const READ_BLOCK_MS = 1_000;
+/** Entries appended by one write at most. */
+const APPEND_COUNT = 500;
+/** An entry's fields: `m`, the message, comes first, where readers look for it; `i`, the instance that wrote it. */
+const MESSAGE_FIELD = Buffer.from('m');
+const WRITER_FIELD = Buffer.from('i');
 
 /** Options of {@link OutcomeStream}. @internal */
 export type OutcomeStreamOptions = {
@@ -26,7 +31,11 @@ export type OutcomeStreamOptions = {
   readonly startId: string;
   /** The reader connection's client name (`CLIENT LIST` shows it). */
   readonly readerName: string;
-  /** Each entry's message, in stream order. */
+  /** The writer connection's client name. */
+  readonly writerName: string;
+  /** The id of this instance, which marks the entries it appends. */
+  readonly instance: string;
+  /** Each entry's message, in stream order, but for the entries this instance appended. */
   readonly onMessage: (message: string) => void;
 };
 
@@ -45,55 +54,86 @@ export async function latestEntryId(connection: Redis, key: string): Promise<str
 }
 
 /**
- * Appends to and reads one Redis stream, on a connection of its own for the blocking reads.
+ * Appends to and reads one Redis stream, on connections of its own: one for the blocking
+ * reads, one for the appends (a pipeline there is cheap to build: it holds no BullMQ scripts).
  *
  * @example
  * ```ts
- * const stream = new OutcomeStream(connection, { key, maxLength: 10_000, startId, readerName, onMessage: receive });
+ * const stream = new OutcomeStream(connection, { key, maxLength: 10_000, startId, readerName, writerName, instance, onMessage: receive });
  * await stream.append(JSON.stringify(wire));
- * stream.close();
+ * await stream.close();
  * ```
  * @internal
  */
 export class OutcomeStream {
-  readonly #connection: Redis;
   readonly #reader: Redis;
+  readonly #writer: Redis;
   readonly #options: OutcomeStreamOptions;
+  readonly #instanceBytes: Buffer;
   #lastId: string;
   #closed = false;
+  /** Messages appended in this event-loop turn, written together at its end. */
+  #waiting: string[] = [];
+  /** Resolves when every message appended so far is written (or its write failed). */
+  #written: Promise<void> = Promise.resolve();
 
   constructor(connection: Redis, options: OutcomeStreamOptions) {
-    this.#connection = connection;
     this.#options = options;
     this.#lastId = options.startId;
+    this.#instanceBytes = Buffer.from(options.instance);
     this.#reader = connection.duplicate({ connectionName: options.readerName });
     this.#reader.on('error', (error: Error) => log('store (redis): outcome reader: %s', error.message));
+    this.#writer = connection.duplicate({ connectionName: options.writerName });
+    this.#writer.on('error', (error: Error) => log('store (redis): outcome writer: %s', error.message));
     void this.#read();
   }
 
-  /** Appends a message; the stream keeps about `maxLength` entries. */
-  async append(message: string): Promise<void> {
-    await this.#connection.xadd(this.#options.key, 'MAXLEN', '~', this.#options.maxLength, '*', 'm', message);
+  /**
+   * Appends a message; the stream keeps about `maxLength` entries. The messages appended in
+   * one event-loop turn go out in one write, in order, once the turn's I/O callbacks have run.
+   */
+  append(message: string): Promise<void> {
+    this.#waiting.push(message);
+    if (this.#waiting.length === 1) this.#written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#writeWaiting());
+    return this.#written;
   }
 
-  /** Stops reading and drops the reader's connection. */
-  close(): void {
+  async #writeWaiting(): Promise<void> {
+    const messages = this.#waiting;
+    this.#waiting = [];
+    const { key, maxLength, instance } = this.#options;
+    const writes: Promise<unknown>[] = [];
+    for (let start = 0; start < messages.length; start += APPEND_COUNT) {
+      const pipeline = this.#writer.pipeline();
+      for (const message of messages.slice(start, start + APPEND_COUNT)) pipeline.xadd(key, 'MAXLEN', '~', maxLength, '*', 'm', message, 'i', instance);
+      writes.push(pipeline.exec().then((results) => results?.find(([error]) => error !== null)?.[0]));
+    }
+    for (const error of await Promise.all(writes)) if (error) throw error;
+  }
+
+  /** Stops reading, writes what was appended, and drops both connections. */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#reader.disconnect();
+    await this.#written.catch(() => undefined);
+    await this.#writer.quit().catch(() => undefined);
   }
 
   async #read(): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
       try {
-        const result = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.#options.key, this.#lastId);
+        // As bytes: the entries this instance wrote are skipped without being decoded.
+        const result = await this.#reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.#options.key, this.#lastId);
         failures = 0;
         for (const [, entries] of result ?? []) {
           for (const [id, fields] of entries) {
-            this.#lastId = id;
-            const message = fields[1];
+            this.#lastId = id.toString();
             if (this.#closed) return;
-            if (fields[0] === 'm' && message !== undefined) this.#options.onMessage(message);
+            const [name, message, writerField, writer] = fields;
+            const own = writerField !== undefined && writer !== undefined && WRITER_FIELD.equals(writerField) && this.#instanceBytes.equals(writer);
+            // Entries of earlier versions have no `i`.
+            if (!own && name !== undefined && message !== undefined && MESSAGE_FIELD.equals(name)) this.#options.onMessage(message.toString());
           }
         }
       } catch (error) {

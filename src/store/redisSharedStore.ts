@@ -100,6 +100,8 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       maxLength: options.outcomeStreamLength,
       startId: options.streamStart,
       readerName: `${options.prefix}:${options.name}:outcome-reader:${this.#instance}`,
+      writerName: `${options.prefix}:${options.name}:outcome-writer:${this.#instance}`,
+      instance: this.#instance,
       onMessage: (message) => this.#receive(message),
     });
   }
@@ -214,7 +216,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
         await Promise.allSettled(workers.map((worker) => worker.close(true)));
       }
       await Promise.allSettled([...this.#queues.values()].map(async (queue) => (await queue).close()));
-      this.#stream.close();
+      await this.#stream.close();
       await Promise.allSettled([this.#connection.quit()]);
       this.#outcomes.complete();
       this.#buffer.release();
