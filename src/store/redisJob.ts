@@ -26,6 +26,14 @@ export function limiterFor(ratePerSecond: number | undefined, partitions: number
   if (ratePerSecond === undefined) return LIMITER;
   return { max: 1, duration: Math.ceil((1_000 * partitions) / ratePerSecond) };
 }
+
+/**
+ * Entries of BullMQ's event stream kept per queue, about (BullMQ's default is 10,000): the
+ * store reads none of them, and a short stream keeps reusing its memory.
+ * @internal
+ */
+export const BULL_EVENTS_KEPT = 100;
+
 /** The states of a job not settled yet. @internal */
 export const JOB_STATES_UNSETTLED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 

@@ -24,7 +24,7 @@ import type {
 } from './deliveryStore.js';
 import { journaledDeliveries, UnsettledDeliveries } from './journaledDeliveries.js';
 import { selectDeadLetters } from './memoryStore.js';
-import { deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
+import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
 import { processJob, type ProcessContext } from './redisProcess.js';
@@ -233,7 +233,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     let queue = this.#queues.get(queueName);
     if (queue === undefined) {
       queue = (async () => {
-        const created: Queue = new this.#bull.Queue(queueName, { connection: this.#connection, prefix: this.#options.prefix });
+        const created: Queue = new this.#bull.Queue(queueName, { connection: this.#connection, prefix: this.#options.prefix, streams: { events: { maxLen: BULL_EVENTS_KEPT } } });
         created.on('error', (error: Error) => log('store (redis): queue %s: %s', queueName, error.message));
         await created.setGlobalConcurrency(1);
         return created;
@@ -275,9 +275,13 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     const endpoints = [...new Set(batch.map((job) => job.endpoint))].filter((endpoint) => !this.#endpoints.has(endpoint));
     const added = endpoints.length === 0 ? 0 : await this.#connection.sadd(this.#endpointsKey, ...endpoints);
     await Promise.all(
-      [...byQueue].map(async ([queueName, jobs]) =>
-        (await this.#queue(queueName)).addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }))),
-      ),
+      [...byQueue].map(async ([queueName, jobs]) => {
+        const queue = await this.#queue(queueName);
+        const bulk = jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
+        // One job is one script call: addBulk's pipeline costs more to build than it saves (ioredis copies every BullMQ script onto it).
+        const [only] = bulk;
+        await (bulk.length === 1 && only !== undefined ? queue.add(only.name, only.data, only.opts) : queue.addBulk(bulk));
+      }),
     );
     for (const endpoint of endpoints) {
       this.#endpoints.add(endpoint);
