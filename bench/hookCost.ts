@@ -10,7 +10,7 @@
  * listens to) are measured too, to tell the hook's share from the pipeline's.
  *
  * With a durable store the hook journals the event before it returns: the SQLite store
- * writes it in one transaction (WAL), the Redis store encodes and buffers it, sent to Redis
+ * appends it to its intake log (one write), the Redis store encodes and buffers it, sent to Redis
  * in one pipeline once the call is over. Both are measured the same way, on fewer calls per
  * round (each batch is delivered through the store before the next round), with the same
  * instant effect; a store that cannot run here (better-sqlite3 missing, Redis not answering)
@@ -206,7 +206,7 @@ export const hookCost: Section = {
       const known = inMemory !== undefined && Number.isFinite(inMemory.value.median);
       const versusMemory = known ? median / inMemory.value.median : Number.NaN;
       const note = known ? `; ${versusMemory.toFixed(1)}× the in-memory hook (+${(median - inMemory.value.median).toFixed(1)} µs)` : '';
-      const what = run.subject.key === 'sqlite' ? 'journaled in one SQLite transaction (WAL) before the hook returns' : 'encoded and buffered, sent to Redis in one pipeline after the call';
+      const what = run.subject.key === 'sqlite' ? 'appended to the intake log before the hook returns, taken into SQLite after the call' : 'encoded and buffered, sent to Redis in one pipeline after the call';
       const measured = row('b', run.subject.name, 'µs/call', values, { baseline: clone, note: `${what}; ${(run.subject.calls ?? calls).toLocaleString('en-US')} calls a round${note}` });
       // Issue #13: the SQLite hook at most 5× the in-memory hook of the same run.
       const verdicts: Verdict[] = run.subject.key === 'sqlite' ? [{ target: `≤ ${SQLITE_HOOK_TARGET}× the in-memory hook`, pass: versusMemory <= SQLITE_HOOK_TARGET }] : [];

@@ -77,7 +77,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#failOnClose = options.failOnClose;
     this.#clock = options.now ?? null;
     this.outcomes$ = this.#outcomes.asObservable();
-    this.#commits = new ProgressCommits(this.#persistence, () => this.#scheduler);
+    this.#commits = new ProgressCommits(this.#persistence, () => (this.#handlers === null ? null : this.#scheduler));
     this.#lanes = new LaneScheduler<Item<R>>({ run: (item) => this.#execute(item), groupOf: (item) => item.endpoint });
     this.#total = this.#persistence.found.count;
     this.#cursor = 0;
@@ -109,6 +109,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     let inserted: readonly { readonly deliveryId: string; readonly seq: number }[];
     try {
       inserted = this.#persistence.insert(items);
+      this.#commits.soon();
     } catch (error) {
       log('store (%s): journal failed: %s', this.kind, messageOf(error));
       return {
@@ -140,6 +141,7 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     this.#handlers = handlers;
     this.#scheduler = handlers.scheduler ?? asyncScheduler;
     this.#lanes.start(handlers.concurrency ?? DEFAULT_CONCURRENCY, this.#clock === null ? this.#scheduler : { now: this.#clock, schedule: this.#scheduler.schedule.bind(this.#scheduler) });
+    this.#commits.soon();
   }
 
   pending(): number {

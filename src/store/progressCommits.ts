@@ -15,10 +15,11 @@ import type { Persistence } from './persistence.js';
  */
 export class ProgressCommits {
   readonly #persistence: Pick<Persistence<unknown>, 'afterWrites' | 'commit'>;
-  readonly #scheduler: () => SchedulerLike;
+  readonly #scheduler: () => SchedulerLike | null;
   #scheduled = false;
 
-  constructor(persistence: Pick<Persistence<unknown>, 'afterWrites' | 'commit'>, scheduler: () => SchedulerLike) {
+  /** `scheduler` answers null until the store is started: what is written before then waits for the first commit after it. */
+  constructor(persistence: Pick<Persistence<unknown>, 'afterWrites' | 'commit'>, scheduler: () => SchedulerLike | null) {
     this.#persistence = persistence;
     this.#scheduler = scheduler;
   }
@@ -26,10 +27,16 @@ export class ProgressCommits {
   /** Calls `then` once the writes asked for so far are committed, with null or the error that rolled them back. */
   after(then: (error: unknown) => void): void {
     if (!this.#persistence.afterWrites(then) || this.#scheduled) return;
-    this.#scheduled = true;
     const scheduler = this.#scheduler();
+    if (scheduler === null) return;
+    this.#scheduled = true;
     if (scheduler === asyncScheduler) setImmediate(() => this.now());
     else scheduler.schedule(() => this.now());
+  }
+
+  /** A commit after this turn, when writes wait for one (deliveries just journaled, or the store just started). */
+  soon(): void {
+    this.after(ignore);
   }
 
   /** Commits what waits now (close). */
@@ -38,3 +45,5 @@ export class ProgressCommits {
     this.#persistence.commit();
   }
 }
+
+function ignore(): void {}

@@ -5,13 +5,15 @@ import { logger } from '../util/log.js';
 const log = logger('delivery');
 
 /**
- * Commits after which a checkpoint is due: each one syncs the WAL and the database file, and
- * copies each page once however often it was rewritten (rows come and go on the same pages),
- * so fewer, larger ones cost less than SQLite's own every 1,000 pages (measured).
+ * Rows written (inserted, changed, deleted) after which a checkpoint is due: each one syncs
+ * the WAL and the database file, and copies each page once however often it was rewritten
+ * (rows come and go on the same pages), so fewer, larger ones cost less than SQLite's own
+ * every 1,000 pages (measured). Rows, not commits: a commit carries one delivery's progress or
+ * a thousand deliveries'; the WAL grows with the rows (a few KiB each at most).
  */
-const CHECKPOINT_COMMITS = 2_048;
-/** Commits after which a checkpoint runs inline, when the caller has not yielded since one was due. */
-const CHECKPOINT_INLINE_COMMITS = 16_384;
+const CHECKPOINT_ROWS = 8_192;
+/** Rows after which a checkpoint runs inline, when the caller has not yielded since one was due. */
+const CHECKPOINT_INLINE_ROWS = 65_536;
 
 /**
  * When the SQLite store copies its WAL back into the database file (automatic checkpoints are
@@ -24,26 +26,26 @@ const CHECKPOINT_INLINE_COMMITS = 16_384;
  * ```ts
  * const checkpoints = new SqliteCheckpoints(db);
  * insert.run(...);
- * checkpoints.committed();
+ * checkpoints.committed(1);
  * ```
  * @internal
  */
 export class SqliteCheckpoints {
   readonly #db: BetterSqlite3.Database;
-  /** Commits since the last checkpoint, and the checkpoint waiting for the caller's turn to end. */
-  #commits = 0;
+  /** Rows written since the last checkpoint, and the checkpoint waiting for the caller's turn to end. */
+  #rows = 0;
   #due: NodeJS.Immediate | null = null;
 
   constructor(db: BetterSqlite3.Database) {
     this.#db = db;
   }
 
-  /** A transaction was committed. */
-  committed(): void {
-    this.#commits += 1;
-    if (this.#commits >= CHECKPOINT_INLINE_COMMITS) {
+  /** A transaction that wrote `rows` rows was committed. */
+  committed(rows: number): void {
+    this.#rows += rows;
+    if (this.#rows >= CHECKPOINT_INLINE_ROWS) {
       this.#run();
-    } else if (this.#commits >= CHECKPOINT_COMMITS && this.#due === null) {
+    } else if (this.#rows >= CHECKPOINT_ROWS && this.#due === null) {
       this.#due = setImmediate(() => this.#run());
     }
   }
@@ -56,8 +58,8 @@ export class SqliteCheckpoints {
 
   #run(): void {
     this.stop();
-    const commits = this.#commits;
-    this.#commits = 0;
+    const rows = this.#rows;
+    this.#rows = 0;
     if (!this.#db.open) return;
     try {
       const started = performance.now();
@@ -65,10 +67,11 @@ export class SqliteCheckpoints {
       this.#db.pragma('wal_checkpoint(PASSIVE)');
       const used = process.cpuUsage(cpu);
       // The wall time is mostly the WAL's and the file's fsync, which the event loop waits for.
-      log('store (sqlite): checkpoint of %d commits took %d ms (%d ms cpu)', commits, Math.round(performance.now() - started), Math.round((used.user + used.system) / 1000));
+      log('store (sqlite): checkpoint after %d rows took %d ms (%d ms cpu)', rows, Math.round(performance.now() - started), Math.round((used.user + used.system) / 1000));
     } catch (error) {
       // The WAL keeps every commit; the next checkpoint tries again.
       log('store (sqlite): checkpoint failed: %s', messageOf(error));
     }
   }
 }
+

@@ -8,12 +8,19 @@ import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, e
 import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter } from './deliveryStore.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 import { SqliteCheckpoints } from './sqliteCheckpoints.js';
+import { IntakeLog, type IntakeRecord } from './sqliteIntakeLog.js';
+import { parseNames, selectDeadLetters, type DeadLetterRow } from './sqliteDeadLetters.js';
 
 const log = logger('delivery');
 
 type Database = BetterSqlite3.Database;
 /** A delivery's progress, encoded, waiting for the next commit. */
 type Write = () => void;
+
+/** Journaled deliveries not yet in the database after which they are moved in at once (a caller that never yields). */
+const MAX_UNAPPLIED = 1_024;
+/** Intake log bytes past which it is cut back after a commit (each cut is a system call). */
+const INTAKE_RESET_BYTES = 1024 * 1024;
 
 type DeliveryRow = {
   readonly seq: number;
@@ -28,23 +35,6 @@ type DeliveryRow = {
   readonly event: Buffer;
 };
 
-type DeadLetterRow = {
-  readonly delivery_id: string;
-  readonly event_id: string;
-  readonly endpoint: string;
-  readonly key: string;
-  readonly reason: string;
-  readonly error_name: string;
-  readonly error_message: string;
-  readonly attempts: number;
-  readonly response: string | null;
-  readonly request: string | null;
-  readonly stripped_headers: string | null;
-  readonly accepted_at: number;
-  readonly failed_at: number;
-  readonly event: Buffer;
-};
-
 /**
  * The SQLite tables behind a {@link LocalStore}: deliveries, their attempts and dead letters,
  * written with prepared statements, each change in one transaction.
@@ -53,14 +43,22 @@ type DeadLetterRow = {
 export class SqlitePersistence<R> implements Persistence<R> {
   readonly found: { readonly count: number; readonly lastSeq: number };
   readonly #db: Database;
-  readonly #insert: (deliveries: readonly NewDelivery<R>[]) => { deliveryId: string; seq: number }[];
-  readonly #insertOne: (delivery: NewDelivery<R>) => { deliveryId: string; seq: number }[];
+  /** What hook calls journal reaches the intake log first, the database with the next commit. */
+  readonly #intake: IntakeLog;
+  /** Journaled deliveries in the intake log and not yet in the database, oldest first, and their ids. */
+  #unapplied: IntakeRecord[] = [];
+  readonly #unappliedIds = new Set<string>();
+  /** The highest sequence number given out: new deliveries take the next ones. */
+  #lastSeq: number;
+  readonly #recorded: (deliveryId: string) => boolean;
+  /** Moves the unapplied deliveries into the database (inside a transaction). */
+  readonly #applyInserts: (records: readonly IntakeRecord[]) => void;
   /** Statements of one delivery's progress, each returning the write to run at the next commit. */
   readonly #startAttempt: (deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null) => Write;
   readonly #retryLater: (deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => Write;
   readonly #settle: (deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => Write;
   /** Runs writes in one transaction. */
-  readonly #inTransaction: (writes: readonly Write[]) => void;
+  readonly #inTransaction: (inserts: readonly IntakeRecord[], writes: readonly Write[]) => void;
   /** Writes waiting for the next commit, and the callbacks waiting for it. */
   #writes: Write[] = [];
   #waiting: ((error: unknown) => void)[] = [];
@@ -69,15 +67,26 @@ export class SqlitePersistence<R> implements Persistence<R> {
   readonly #load: BetterSqlite3.Statement<[number, number], DeliveryRow>;
   readonly #checkpoints: SqliteCheckpoints;
 
-  constructor(db: Database) {
+  /**
+   * @param intakePath the intake log's file (null: a database in memory).
+   * @param sync whether every append to the intake log waits for the disk (`synchronous: 'full'`).
+   */
+  constructor(db: Database, intakePath: string | null, sync: boolean) {
     this.#db = db;
     this.#checkpoints = new SqliteCheckpoints(db);
-    this.found = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
 
-    const insertDelivery = db.prepare<[string, string, string, string, number, Buffer, string | null, string | null]>(
-      `INSERT OR IGNORE INTO deliveries (delivery_id, event_id, endpoint, key, accepted_at, event, request, stripped_headers)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    const insertDelivery = db.prepare<[number, string, string, string, string, number, Buffer, string | null, string | null]>(
+      `INSERT OR IGNORE INTO deliveries (seq, delivery_id, event_id, endpoint, key, accepted_at, event, request, stripped_headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const selectRecorded = db.prepare<[string], number>('SELECT 1 FROM deliveries WHERE delivery_id = ?').pluck();
+    this.#recorded = (deliveryId) => selectRecorded.get(deliveryId) !== undefined;
+    const setApplied = db.prepare<[string]>(`UPDATE store_meta SET value = ? WHERE name = 'applied_seq'`);
+    this.#applyInserts = (records) => {
+      for (const r of records) insertDelivery.run(r.seq, r.deliveryId, r.eventId, r.endpoint, r.key, r.acceptedAt, r.event, r.request, r.stripped);
+      const last = records.at(-1);
+      if (last !== undefined) setApplied.run(String(last.seq));
+    };
     const deleteDelivery = db.prepare<[string]>('DELETE FROM deliveries WHERE delivery_id = ?');
     const deleteAttempts = db.prepare<[string]>('DELETE FROM attempts WHERE delivery_id = ?');
     const setAttempts = db.prepare<[number, string]>('UPDATE deliveries SET attempts = ? WHERE delivery_id = ?');
@@ -104,40 +113,6 @@ export class SqlitePersistence<R> implements Persistence<R> {
        FROM deliveries WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
     const savePlan = db.prepare<[string, string, number, string]>('UPDATE deliveries SET request = ?, stripped_headers = ?, attempts = ? WHERE delivery_id = ?');
-
-    const insertOne = (delivery: NewDelivery<R>, bytes: Buffer): { deliveryId: string; seq: number } | null => {
-      const request = delivery.request === null ? null : encodeRequest(delivery.request);
-      const result = insertDelivery.run(
-        delivery.deliveryId,
-        delivery.event.eventId,
-        delivery.endpoint,
-        delivery.key,
-        delivery.acceptedAt,
-        bytes,
-        request?.json ?? null,
-        request === null ? null : JSON.stringify(request.stripped),
-      );
-      return result.changes > 0 ? { deliveryId: delivery.deliveryId, seq: Number(result.lastInsertRowid) } : null;
-    };
-    this.#insertOne = (delivery) => {
-      const inserted = insertOne(delivery, encodeEvent(delivery.event));
-      return inserted === null ? [] : [inserted];
-    };
-    this.#insert = db.transaction((deliveries: readonly NewDelivery<R>[]) => {
-      const inserted: { deliveryId: string; seq: number }[] = [];
-      const encoded = new Map<string, Buffer>();
-      for (const delivery of deliveries) {
-        const { event } = delivery;
-        let bytes = encoded.get(event.eventId);
-        if (bytes === undefined) {
-          bytes = encodeEvent(event);
-          encoded.set(event.eventId, bytes);
-        }
-        const row = insertOne(delivery, bytes);
-        if (row !== null) inserted.push(row);
-      }
-      return inserted;
-    });
 
     // Encoded when asked for (a value that cannot be encoded fails its caller, not the batch); written at the commit.
     this.#startAttempt = (deliveryId, attempt, at, planned) => {
@@ -191,7 +166,8 @@ export class SqlitePersistence<R> implements Persistence<R> {
       };
     };
 
-    this.#inTransaction = db.transaction((writes: readonly Write[]) => {
+    this.#inTransaction = db.transaction((inserts: readonly IntakeRecord[], writes: readonly Write[]) => {
+      this.#applyInserts(inserts);
       for (const write of writes) write();
     });
 
@@ -202,9 +178,11 @@ export class SqlitePersistence<R> implements Persistence<R> {
         if (letter === undefined) continue;
         deleteDeadLetter.run(deliveryId);
         deleteAttempts.run(deliveryId);
-        const result = insertDelivery.run(deliveryId, letter.event_id, letter.endpoint, letter.key, letter.accepted_at, letter.event, letter.request, letter.stripped_headers);
+        // A sequence number of its own: deliveries still in the intake log hold the ones below.
+        this.#lastSeq += 1;
+        insertDelivery.run(this.#lastSeq, deliveryId, letter.event_id, letter.endpoint, letter.key, letter.accepted_at, letter.event, letter.request, letter.stripped_headers);
         rows.push({
-          seq: Number(result.lastInsertRowid),
+          seq: this.#lastSeq,
           deliveryId,
           event: decodeEvent<R>(letter.event),
           endpoint: letter.endpoint,
@@ -229,17 +207,83 @@ export class SqlitePersistence<R> implements Persistence<R> {
       }
       return discarded;
     });
+
+    // What the intake log holds above the database's mark was journaled but not yet moved in.
+    const meta = readStoreMeta(db);
+    this.#intake = IntakeLog.open(intakePath, meta.storeId, sync);
+    const recovered = this.#intake.records.filter((record) => record.seq > meta.appliedSeq);
+    if (recovered.length > 0) {
+      this.#db.transaction(() => this.#applyInserts(recovered))();
+      log('store (sqlite): %d journaled deliveries moved in from the intake log', recovered.length);
+    }
+    this.#intake.reset();
+    const found = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS lastSeq FROM deliveries').get() as { count: number; lastSeq: number };
+    this.found = found;
+    this.#lastSeq = Math.max(found.lastSeq, meta.appliedSeq, recovered.at(-1)?.seq ?? 0);
   }
 
+  /**
+   * Appends the deliveries not recorded yet to the intake log with one write, and answers at
+   * once: the database takes them in with the next commit (the store's, after the caller's
+   * turn), or now when many have gathered without one.
+   */
   insert(deliveries: readonly NewDelivery<R>[]): readonly { readonly deliveryId: string; readonly seq: number }[] {
-    // One delivery is one statement, atomic on its own: no transaction around it (the hook's usual case).
-    const only = deliveries.length === 1 ? deliveries[0] : undefined;
-    const inserted = only === undefined ? this.#insert(deliveries) : this.#insertOne(only);
-    this.#checkpoints.committed();
-    return inserted;
+    const records: IntakeRecord[] = [];
+    const ids = new Set<string>();
+    const encoded = new Map<string, Buffer>();
+    let seq = this.#lastSeq;
+    for (const delivery of deliveries) {
+      const { deliveryId, event } = delivery;
+      if (ids.has(deliveryId) || this.#unappliedIds.has(deliveryId) || this.#recorded(deliveryId)) continue;
+      ids.add(deliveryId);
+      let bytes = encoded.get(event.eventId);
+      if (bytes === undefined) {
+        bytes = encodeEvent(event);
+        encoded.set(event.eventId, bytes);
+      }
+      const request = delivery.request === null ? null : encodeRequest(delivery.request);
+      seq += 1;
+      records.push({
+        seq,
+        deliveryId,
+        eventId: event.eventId,
+        endpoint: delivery.endpoint,
+        key: delivery.key,
+        acceptedAt: delivery.acceptedAt,
+        event: bytes,
+        request: request?.json ?? null,
+        stripped: request === null ? null : JSON.stringify(request.stripped),
+      });
+    }
+    if (records.length === 0) return [];
+    this.#intake.append(records);
+    this.#lastSeq = seq;
+    for (const record of records) {
+      this.#unapplied.push(record);
+      this.#unappliedIds.add(record.deliveryId);
+    }
+    if (this.#unapplied.length >= MAX_UNAPPLIED) this.#applyNow();
+    return records.map((record) => ({ deliveryId: record.deliveryId, seq: record.seq }));
+  }
+
+  /** Moves the unapplied deliveries into the database on their own (no progress writes, no callbacks). */
+  #applyNow(): void {
+    if (this.#unapplied.length === 0) return;
+    this.#db.transaction(() => this.#applyInserts(this.#unapplied))();
+    this.#applied();
+  }
+
+  /** The unapplied deliveries and `writes` more are in the database: the intake log may be cut back. */
+  #applied(writes = 0): void {
+    this.#checkpoints.committed(this.#unapplied.length + writes);
+    this.#unapplied = [];
+    this.#unappliedIds.clear();
+    if (this.#intake.bytes >= INTAKE_RESET_BYTES) this.#intake.reset();
   }
 
   load(afterSeq: number, limit: number): readonly PersistedDelivery<R>[] {
+    // Deliveries wait on disk when memory is full: the ones still in the intake log too.
+    this.#applyNow();
     return this.#load.all(afterSeq, limit).map((row) => ({
       seq: row.seq,
       deliveryId: row.delivery_id,
@@ -267,7 +311,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 
   afterWrites(then: (error: unknown) => void): boolean {
-    if (this.#writes.length === 0) {
+    if (this.#writes.length === 0 && this.#unapplied.length === 0) {
       then(null);
       return false;
     }
@@ -282,15 +326,15 @@ export class SqlitePersistence<R> implements Persistence<R> {
    * share one (measured in bench section a, SQLite row).
    */
   commit(): void {
-    if (this.#writes.length === 0) return;
+    if (this.#writes.length === 0 && this.#unapplied.length === 0) return;
     const writes = this.#writes;
     const waiting = this.#waiting;
     this.#writes = [];
     this.#waiting = [];
     let failure: unknown = null;
     try {
-      this.#inTransaction(writes);
-      this.#checkpoints.committed();
+      this.#inTransaction(this.#unapplied, writes);
+      this.#applied(writes.length);
     } catch (error) {
       failure = error;
       log('store (sqlite): %d writes rolled back: %s', writes.length, messageOf(error));
@@ -310,45 +354,26 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 
   deadLetters(filter: DeadLetterFilter): readonly DeadLetter<R>[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (clause: string, value: string | number | undefined): void => {
-      if (value === undefined) return;
-      where.push(clause);
-      params.push(value);
-    };
-    if (filter.deliveryIds !== undefined) add('delivery_id IN (SELECT value FROM json_each(?))', JSON.stringify(filter.deliveryIds));
-    add('endpoint = ?', filter.endpoint);
-    add('service_type = ?', filter.serviceType);
-    add('service_method = ?', filter.serviceMethod);
-    add('record_id = ?', filter.recordId);
-    add('reason = ?', filter.reason);
-    add('failed_at >= ?', filter.failedAfter);
-    add('failed_at < ?', filter.failedBefore);
-    params.push(filter.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
-    const rows = this.#db
-      .prepare<(string | number)[], DeadLetterRow>(
-        `SELECT * FROM dead_letters ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY failed_at, delivery_id LIMIT ?`,
-      )
-      .all(...params);
-    return rows.map((row) => toDeadLetter<R>(row));
+    return selectDeadLetters<R>(this.#db, filter);
   }
 
   requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[] {
     const rows = this.#requeue(deliveryIds);
-    this.#checkpoints.committed();
+    this.#checkpoints.committed(rows.length);
     return rows;
   }
 
   discard(deliveryIds: readonly string[]): number {
     const discarded = this.#discard(deliveryIds);
-    this.#checkpoints.committed();
+    this.#checkpoints.committed(discarded);
     return discarded;
   }
 
   close(): void {
     this.commit();
     this.#checkpoints.stop();
+    if (this.#unapplied.length === 0) this.#intake.reset();
+    this.#intake.close();
     if (this.#db.open) {
       this.#db.close();
       log('store (sqlite): closed');
@@ -356,25 +381,8 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 }
 
-function toDeadLetter<R>(row: DeadLetterRow): DeadLetter<R> {
-  const response = row.response === null ? null : decodeResponse(row.response);
-  return {
-    kind: 'failed',
-    deliveryId: row.delivery_id,
-    event: decodeEvent<R>(row.event),
-    endpoint: row.endpoint,
-    request: row.request === null ? null : decodeRequest(row.request),
-    reason: row.reason as FailureReason,
-    error: decodeError({ name: row.error_name, message: row.error_message }, response),
-    attempts: row.attempts,
-    response,
-    acceptedAt: row.accepted_at,
-    settledAt: row.failed_at,
-  };
-}
-
-function parseNames(json: string | null): readonly string[] {
-  if (json === null) return [];
-  const names: unknown = JSON.parse(json);
-  return Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string') : [];
+/** The database's id (which intake log is its own) and the highest sequence number it took in from that log. */
+function readStoreMeta(db: Database): { readonly storeId: string; readonly appliedSeq: number } {
+  const values = new Map(db.prepare<[], { name: string; value: string }>('SELECT name, value FROM store_meta').all().map((row) => [row.name, row.value]));
+  return { storeId: values.get('store_id') ?? '', appliedSeq: Number(values.get('applied_seq') ?? 0) };
 }

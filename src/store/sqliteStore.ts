@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ProvisionerError } from '../errors.js';
@@ -45,7 +46,7 @@ export const DEFAULT_SQLITE_MAX_IN_MEMORY = 10_000;
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 /** The schema version this code writes (`PRAGMA user_version`). */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 type Database = BetterSqlite3.Database;
 type DatabaseConstructor = typeof BetterSqlite3;
@@ -72,8 +73,9 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
 
 /**
  * The embedded durable store, on SQLite (better-sqlite3 12, an optional dependency to
- * install beside this library). `journal` writes the event and its deliveries in one
- * transaction before it returns (WAL mode); plans and attempts are recorded before the request
+ * install beside this library). `journal` appends the event's deliveries to the intake log
+ * (`<path>-intake`) before it returns, and the database (WAL mode) takes them in with the
+ * next commit, after the caller's turn; plans and attempts are recorded before the request
  * is sent and outcomes before they are emitted (the deliveries answered in one turn of the event
  * loop share one transaction); failed deliveries are kept as dead letters. When the file is opened again,
  * unsettled deliveries resume, in order, with the same delivery ids, their request as it was
@@ -92,7 +94,7 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
 export function createSqliteStore<R = AppRecord>(options: SqliteStoreOptions): DeliveryStore<R> {
   const maxQueue = positiveInteger('maxQueue', options.maxQueue ?? DEFAULT_SQLITE_MAX_QUEUE);
   const maxInMemory = positiveInteger('maxInMemory', options.maxInMemory ?? DEFAULT_SQLITE_MAX_IN_MEMORY);
-  const persistence = new SqlitePersistence<R>(openDatabase(options));
+  const persistence = new SqlitePersistence<R>(openDatabase(options), intakePathOf(options.path), options.synchronous === 'full');
   return new LocalStore<R>({ kind: 'sqlite', persistence, maxQueue, maxInMemory, failOnClose: false });
 }
 
@@ -150,7 +152,21 @@ function migrate(db: Database, where: string): void {
   if (version > SCHEMA_VERSION) {
     throw new ProvisionerError(`Expected the SQLite store ${where} to have schema version ${SCHEMA_VERSION} or lower, found ${version} (written by a newer version of this library)`);
   }
-  if (version === SCHEMA_VERSION) return;
+  if (version < 1) createTables(db);
+  // 2: the intake log. Which log is this file's own, and the highest sequence number taken in from it.
+  if (version < 2) {
+    db.exec(`
+      BEGIN;
+      CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO store_meta (name, value) VALUES ('store_id', '${randomBytes(16).toString('hex')}'), ('applied_seq', '0');
+      PRAGMA user_version = 2;
+      COMMIT;
+    `);
+  }
+}
+
+/** Version 1: deliveries, their attempts, dead letters. */
+function createTables(db: Database): void {
   // One row per delivery, with its event inline: the hook's journal writes one b-tree row per
   // delivery (an events table of its own doubled the cost measured on the hook's path; events
   // with several endpoints are stored once per endpoint). `seq` (the rowid) orders everything:
@@ -202,9 +218,14 @@ function migrate(db: Database, where: string): void {
       event            BLOB NOT NULL
     );
     CREATE INDEX dead_letters_by_time ON dead_letters (failed_at);
-    PRAGMA user_version = ${SCHEMA_VERSION};
+    PRAGMA user_version = 1;
     COMMIT;
   `);
+}
+
+/** The intake log beside the database file (`<path>-intake`); none for a database in memory. */
+function intakePathOf(path: string): string | null {
+  return path === '' || path === ':memory:' || path.startsWith('file::memory:') ? null : `${path}-intake`;
 }
 
 function isBusy(error: unknown): boolean {

@@ -94,7 +94,7 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
       });
       await store.drain();
       await store.close();
-      const bytes = ['', '-wal'].map((ext) => {
+      const bytes = ['', '-wal', '-intake'].map((ext) => {
         try {
           return readFileSync(file + ext).toString('latin1');
         } catch {
