@@ -1,5 +1,6 @@
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import type BetterSqlite3 from 'better-sqlite3';
 import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
 import { redactText } from '../util/redact.js';
@@ -167,4 +168,14 @@ function readRecords(path: string, storeId: string): IntakeRecord[] {
     at += FRAME_BYTES + length;
   }
   return records;
+}
+
+/**
+ * The database's id (which intake log is its own) and the highest sequence number it took in
+ * from that log (`store_meta`, written in the same transactions as the deliveries).
+ * @internal
+ */
+export function readIntakeMark(db: BetterSqlite3.Database): { readonly storeId: string; readonly appliedSeq: number } {
+  const values = new Map(db.prepare<[], { name: string; value: string }>('SELECT name, value FROM store_meta').all().map((row) => [row.name, row.value]));
+  return { storeId: values.get('store_id') ?? '', appliedSeq: Number(values.get('applied_seq') ?? 0) };
 }

@@ -8,7 +8,7 @@ import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, e
 import { DEFAULT_DEAD_LETTER_LIMIT, type AttemptResult, type DeadLetter, type DeadLetterFilter } from './deliveryStore.js';
 import type { NewDelivery, PersistedDelivery, Persistence } from './persistence.js';
 import { SqliteCheckpoints } from './sqliteCheckpoints.js';
-import { IntakeLog, type IntakeRecord } from './sqliteIntakeLog.js';
+import { IntakeLog, readIntakeMark, type IntakeRecord } from './sqliteIntakeLog.js';
 import { parseNames, selectDeadLetters, type DeadLetterRow } from './sqliteDeadLetters.js';
 
 const log = logger('delivery');
@@ -62,6 +62,8 @@ export class SqlitePersistence<R> implements Persistence<R> {
   /** Writes waiting for the next commit, and the callbacks waiting for it. */
   #writes: Write[] = [];
   #waiting: ((error: unknown) => void)[] = [];
+  /** When each attempt in flight started, for its row when it ends without delivering. */
+  readonly #startedAt = new Map<string, number>();
   readonly #requeue: (deliveryIds: readonly string[]) => PersistedDelivery<R>[];
   readonly #discard: (deliveryIds: readonly string[]) => number;
   readonly #load: BetterSqlite3.Statement<[number, number], DeliveryRow>;
@@ -90,10 +92,11 @@ export class SqlitePersistence<R> implements Persistence<R> {
     const deleteDelivery = db.prepare<[string]>('DELETE FROM deliveries WHERE delivery_id = ?');
     const deleteAttempts = db.prepare<[string]>('DELETE FROM attempts WHERE delivery_id = ?');
     const setAttempts = db.prepare<[number, string]>('UPDATE deliveries SET attempts = ? WHERE delivery_id = ?');
-    const insertAttempt = db.prepare<[string, number, number]>('INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at) VALUES (?, ?, ?)');
-    const finishAttempt = db.prepare<[number, string, string, number | null, string, number | null, string, number]>(
-      `UPDATE attempts SET finished_at = ?, result = ?, reason = ?, status = ?, error = ?, next_attempt_at = ?
-       WHERE delivery_id = ? AND attempt = ?`,
+    // An attempt's row is written when it ends without delivering (a delivered one's would be
+    // deleted with its delivery); the one in flight is counted on its delivery's row.
+    const finishAttempt = db.prepare<[string, number, number, number, string, string, number | null, string, number | null]>(
+      `INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at, finished_at, result, reason, status, error, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const setNextAttempt = db.prepare<[number, string]>('UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?');
     // The dead letter takes the delivery's row (its event bytes included) with the failure added.
@@ -117,25 +120,29 @@ export class SqlitePersistence<R> implements Persistence<R> {
     // Encoded when asked for (a value that cannot be encoded fails its caller, not the batch); written at the commit.
     this.#startAttempt = (deliveryId, attempt, at, planned) => {
       const stored = planned === null ? null : encodeRequest(planned);
+      this.#startedAt.set(deliveryId, at);
       return () => {
         if (stored === null) setAttempts.run(attempt, deliveryId);
         else savePlan.run(stored.json, JSON.stringify(stored.stripped), attempt, deliveryId);
-        insertAttempt.run(deliveryId, attempt, at);
       };
     };
 
     this.#retryLater = (deliveryId, attempt, result, at, nextAttemptAt) => {
       const error = redactText(result.error.message);
+      const startedAt = this.#takeStartedAt(deliveryId, at);
       return () => {
-        finishAttempt.run(at, 'retry', result.reason, result.response?.status ?? null, error, nextAttemptAt, deliveryId, attempt);
+        finishAttempt.run(deliveryId, attempt, startedAt, at, 'retry', result.reason, result.response?.status ?? null, error, nextAttemptAt);
         setNextAttempt.run(nextAttemptAt, deliveryId);
       };
     };
 
     this.#settle = (deliveryId, outcome, stripped) => {
+      const startedAt = this.#takeStartedAt(deliveryId, outcome.settledAt);
       if (outcome.kind !== 'failed') {
+        // Rows of attempts exist only for those that did not deliver: none when the first one did.
+        const retried = outcome.kind === 'skipped' || outcome.attempts > 1;
         return () => {
-          deleteAttempts.run(deliveryId);
+          if (retried) deleteAttempts.run(deliveryId);
           deleteDelivery.run(deliveryId);
         };
       }
@@ -146,7 +153,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
       const strippedNames = request === null ? null : JSON.stringify([...new Set([...request.stripped, ...stripped])]);
       return () => {
         if (outcome.attempts > 0) {
-          finishAttempt.run(outcome.settledAt, 'failed', outcome.reason, outcome.response?.status ?? null, error.message, null, deliveryId, outcome.attempts);
+          finishAttempt.run(deliveryId, outcome.attempts, startedAt, outcome.settledAt, 'failed', outcome.reason, outcome.response?.status ?? null, error.message, null);
         }
         moveToDeadLetters.run(
           event.serviceType,
@@ -209,7 +216,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
     });
 
     // What the intake log holds above the database's mark was journaled but not yet moved in.
-    const meta = readStoreMeta(db);
+    const meta = readIntakeMark(db);
     this.#intake = IntakeLog.open(intakePath, meta.storeId, sync);
     const recovered = this.#intake.records.filter((record) => record.seq > meta.appliedSeq);
     if (recovered.length > 0) {
@@ -264,6 +271,13 @@ export class SqlitePersistence<R> implements Persistence<R> {
     }
     if (this.#unapplied.length >= MAX_UNAPPLIED) this.#applyNow();
     return records.map((record) => ({ deliveryId: record.deliveryId, seq: record.seq }));
+  }
+
+  /** When the attempt in flight of `deliveryId` started (`fallback`: it started before this process). */
+  #takeStartedAt(deliveryId: string, fallback: number): number {
+    const startedAt = this.#startedAt.get(deliveryId) ?? fallback;
+    this.#startedAt.delete(deliveryId);
+    return startedAt;
   }
 
   /** Moves the unapplied deliveries into the database on their own (no progress writes, no callbacks). */
@@ -379,10 +393,4 @@ export class SqlitePersistence<R> implements Persistence<R> {
       log('store (sqlite): closed');
     }
   }
-}
-
-/** The database's id (which intake log is its own) and the highest sequence number it took in from that log. */
-function readStoreMeta(db: Database): { readonly storeId: string; readonly appliedSeq: number } {
-  const values = new Map(db.prepare<[], { name: string; value: string }>('SELECT name, value FROM store_meta').all().map((row) => [row.name, row.value]));
-  return { storeId: values.get('store_id') ?? '', appliedSeq: Number(values.get('applied_seq') ?? 0) };
 }
