@@ -21,7 +21,7 @@ import { firstOf } from './firstOf.js';
 import { attemptInputOf, failedOutcome, laneItemOf, newLaneItem, viewOf, type LaneItemOf as Item } from './laneItem.js';
 import { LaneScheduler } from './laneScheduler.js';
 import { ProgressCommits } from './progressCommits.js';
-import type { Persistence } from './persistence.js';
+import type { PersistedDelivery, Persistence } from './persistence.js';
 import { messageOf } from '../util/describeValue.js';
 
 const log = logger('delivery');
@@ -202,7 +202,8 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     }
     if (this.#failOnClose) {
       for (const item of left) {
-        this.#outcomes.next({ deliveryId: item.deliveryId, outcome: this.#closedOutcome(item), local: true });
+        const error = new ClosedError(`Expected delivery ${item.deliveryId} to ${item.endpoint} to settle before the ${this.kind} store closed, it did not`);
+        this.#outcomes.next({ deliveryId: item.deliveryId, outcome: this.#failed(item, item.request, 'closed', error, null), local: true });
       }
       this.#total = 0;
     }
@@ -242,7 +243,14 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
     if (this.#cursor >= this.#tail || this.#closed !== null || this.#stopping) return;
     const room = this.#maxInMemory - this.#inMemory.size;
     if (room < Math.max(1, Math.floor(this.#maxInMemory / 2)) && this.#inMemory.size > 0) return;
-    const rows = this.#persistence.load(this.#cursor, Math.max(1, room));
+    let rows: readonly PersistedDelivery<R>[];
+    try {
+      rows = this.#persistence.load(this.#cursor, Math.max(1, room));
+    } catch (error) {
+      // They stay on disk, the cursor where it is: the next delivery that settles loads them.
+      log('store (%s): loading deliveries from disk failed: %s', this.kind, messageOf(error));
+      return;
+    }
     for (const row of rows) if (!this.#inMemory.has(row.deliveryId)) this.#hold(laneItemOf(row));
     const last = rows.at(-1);
     this.#cursor = rows.length < room || last === undefined ? this.#tail : last.seq;
@@ -388,9 +396,5 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
 
   #failed(item: Item<R>, request: RequestDescriptor | null, reason: FailureReason, error: ProvisionerError, response: ProvisionerResponse | null): FailedOutcome<R> {
     return failedOutcome(item, { request, reason, error, response, settledAt: this.#now() });
-  }
-
-  #closedOutcome(item: Item<R>): FailedOutcome<R> {
-    return this.#failed(item, item.request, 'closed', new ClosedError(`Expected delivery ${item.deliveryId} to ${item.endpoint} to settle before the ${this.kind} store closed, it did not`), null);
   }
 }

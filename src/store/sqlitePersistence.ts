@@ -36,8 +36,7 @@ type DeliveryRow = {
 };
 
 /**
- * The SQLite tables behind a {@link LocalStore}: deliveries, their attempts and dead letters,
- * written with prepared statements, each change in one transaction.
+ * The SQLite tables behind a {@link LocalStore} (deliveries, attempts, dead letters) and its intake log.
  * @internal
  */
 export class SqlitePersistence<R> implements Persistence<R> {
@@ -53,11 +52,10 @@ export class SqlitePersistence<R> implements Persistence<R> {
   readonly #recorded: (deliveryId: string) => boolean;
   /** Moves the unapplied deliveries into the database (inside a transaction). */
   readonly #applyInserts: (records: readonly IntakeRecord[]) => void;
-  /** Statements of one delivery's progress, each returning the write to run at the next commit. */
+  /** One delivery's progress, encoded now (what cannot be encoded fails its caller, not a commit), written at the next commit. */
   readonly #startAttempt: (deliveryId: string, attempt: number, at: number, planned: RequestDescriptor | null) => Write;
   readonly #retryLater: (deliveryId: string, attempt: number, result: Extract<AttemptResult, { kind: 'retry' }>, at: number, nextAttemptAt: number) => Write;
   readonly #settle: (deliveryId: string, outcome: DeliveryOutcome<R>, stripped: readonly string[]) => Write;
-  /** Runs writes in one transaction. */
   readonly #inTransaction: (inserts: readonly IntakeRecord[], writes: readonly Write[]) => void;
   /** Writes waiting for the next commit, and the callbacks waiting for it. */
   #writes: Write[] = [];
@@ -117,7 +115,6 @@ export class SqlitePersistence<R> implements Persistence<R> {
     );
     const savePlan = db.prepare<[string, string, number, string]>('UPDATE deliveries SET request = ?, stripped_headers = ?, attempts = ? WHERE delivery_id = ?');
 
-    // Encoded when asked for (a value that cannot be encoded fails its caller, not the batch); written at the commit.
     this.#startAttempt = (deliveryId, attempt, at, planned) => {
       const stored = planned === null ? null : encodeRequest(planned);
       this.#startedAt.set(deliveryId, at);
@@ -269,7 +266,14 @@ export class SqlitePersistence<R> implements Persistence<R> {
       this.#unapplied.push(record);
       this.#unappliedIds.add(record.deliveryId);
     }
-    if (this.#unapplied.length >= MAX_UNAPPLIED) this.#applyNow();
+    // Journaled already (the log has them): a database that cannot take them now gets them with the next commit.
+    if (this.#unapplied.length >= MAX_UNAPPLIED) {
+      try {
+        this.#applyNow();
+      } catch (error) {
+        log('store (sqlite): %d journaled deliveries wait in the intake log: %s', this.#unapplied.length, messageOf(error));
+      }
+    }
     return records.map((record) => ({ deliveryId: record.deliveryId, seq: record.seq }));
   }
 
