@@ -20,7 +20,7 @@ import { messageOf } from '../util/describeValue.js';
  * ```
  */
 export type SqliteStoreOptions = {
-  /** The database file (created when missing). One process at a time may open it. */
+  /** The database file (created when missing), with `<path>-wal` and `<path>-intake` beside it. One process at a time may open it. */
   readonly path: string;
   /**
    * `normal`: a journaled event survives a crash of the process (SQLite's WAL is written
