@@ -104,20 +104,41 @@ export function viewOf<R>(item: LaneItemOf<R>): StoredDelivery<R> {
  * @internal
  */
 export function attemptInputOf<R>(item: LaneItemOf<R>, request: RequestDescriptor, attempt: number): AttemptInput<R> {
-  return {
-    deliveryId: item.deliveryId,
-    event: item.event,
-    endpoint: item.endpoint,
-    key: item.key,
-    acceptedAt: item.acceptedAt,
-    attempts: item.attempts,
-    request,
-    attempt,
-    get signal() {
-      item.abort ??= new AbortController();
-      return item.abort.signal;
-    },
-  };
+  return new LaneAttemptInput(item, request, attempt);
+}
+
+/**
+ * An {@link AttemptInput} of a lane item. A class rather than an object literal: a literal
+ * with a getter is built by the runtime's slow path, dozens of times slower, once per attempt.
+ */
+class LaneAttemptInput<R> implements AttemptInput<R> {
+  readonly deliveryId: string;
+  readonly event: ServiceEvent<R>;
+  readonly endpoint: string;
+  readonly key: string;
+  readonly acceptedAt: number;
+  readonly attempts: number;
+  readonly request: RequestDescriptor;
+  readonly attempt: number;
+  readonly #item: LaneItemOf<R>;
+
+  constructor(item: LaneItemOf<R>, request: RequestDescriptor, attempt: number) {
+    this.deliveryId = item.deliveryId;
+    this.event = item.event;
+    this.endpoint = item.endpoint;
+    this.key = item.key;
+    this.acceptedAt = item.acceptedAt;
+    this.attempts = item.attempts;
+    this.request = request;
+    this.attempt = attempt;
+    this.#item = item;
+  }
+
+  get signal(): AbortSignal {
+    const item = this.#item;
+    item.abort ??= new AbortController();
+    return item.abort.signal;
+  }
 }
 
 /**
