@@ -21,6 +21,9 @@ import { missing, row, type Row, type Verdict } from './stats.js';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
 
+/** Deliveries each contender sends before its measured rounds: enough for the JIT to settle on the whole path (200 left the provisioner's first rounds interpreted). */
+const WARM_UP = 2_000;
+
 const LEAN = 'lean fetch alone, no ky';
 const AGENT_REQUEST = 'Agent.request(), lean fetch options';
 const WITH_HOOK = 'createProvisioner, user beforeRequest hook';
@@ -40,7 +43,7 @@ function poolContender(name: string, client: Client, total: number, concurrency:
   return {
     name,
     warmUp: async () => {
-      await runPool(client, Math.min(total, 200), concurrency, payload, maxMs);
+      await runPool(client, Math.min(total, WARM_UP), concurrency, payload, maxMs);
     },
     measure: () => runPool(client, total, concurrency, payload, maxMs),
     close: () => client.close(),
@@ -175,7 +178,7 @@ export function provisionerContender(
   return {
     name,
     warmUp: async () => {
-      await runFor(Math.min(total, 200));
+      await runFor(Math.min(total, WARM_UP));
     },
     measure: () => runFor(total),
     close: () => provisioner.close(),

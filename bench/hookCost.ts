@@ -23,7 +23,7 @@ import { BENCH_IDENTITY, callHook, publishConfig } from './drive.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { messageOf, openDurableStores } from './durableStores.js';
 import { HOOKS_NOT_BUILT, NOT_BUILT, type BenchProvisioner, type BenchStore, type HookArgs, type HookMethod, type Library } from './library.js';
-import { missing, row, within, type Row, type Spread, type Verdict } from './stats.js';
+import { missing, ratioTo, row, within, type Row, type Spread, type Verdict } from './stats.js';
 
 const INSTANT_RESPONSE: ProvisionerResponse = { status: 200, headers: {}, body: null, url: '' };
 /** The provisioner's configured hook (memory store), at most this many `structuredClone`s of the record. */
@@ -184,7 +184,7 @@ export const hookCost: Section = {
     const clone = row('b', 'structuredClone(2 KB record)', 'µs/call', samples.get('clone') ?? [], { baseline: plain });
     const verdictsFor = (subject: Subject, value: Spread): Verdict[] => {
       if (subject.kind === 'configured') {
-        const ratio = value.median / clone.value.median;
+        const ratio = ratioTo(value, clone.value);
         // The provisioner's hook journals into the memory store too: at most one clone (issue #13); the hooks alone, two.
         const most = subject.key === 'configured' ? MEMORY_HOOK_TARGET : HOOKS_ALONE_TARGET;
         return [{ target: `≤ ${most}× structuredClone (is ${ratio.toFixed(2)}×)`, pass: ratio <= most }];
@@ -202,9 +202,10 @@ export const hookCost: Section = {
     const inMemory = rows.find((r) => r.name === 'provisioner hook, configured (publish)');
     for (const run of stores.runs) {
       const values = samples.get(run.subject.key) ?? [];
-      const median = row('b', run.subject.name, 'µs/call', values).value.median;
+      const measuredAlone = row('b', run.subject.name, 'µs/call', values).value;
+      const median = measuredAlone.median;
       const known = inMemory !== undefined && Number.isFinite(inMemory.value.median);
-      const versusMemory = known ? median / inMemory.value.median : Number.NaN;
+      const versusMemory = known ? ratioTo(measuredAlone, inMemory.value) : Number.NaN;
       const note = known ? `; ${versusMemory.toFixed(1)}× the in-memory hook (+${(median - inMemory.value.median).toFixed(1)} µs)` : '';
       const what = run.subject.key === 'sqlite' ? 'appended to the intake log before the hook returns, taken into SQLite after the call' : 'encoded and buffered, sent to Redis in one pipeline after the call';
       const measured = row('b', run.subject.name, 'µs/call', values, { baseline: clone, note: `${what}; ${(run.subject.calls ?? calls).toLocaleString('en-US')} calls a round${note}` });

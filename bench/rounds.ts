@@ -2,6 +2,8 @@
  * Interleaved rounds: every contender of a measurement runs once per round, the first one
  * rotating, so that drift of the machine does not favour one of them.
  */
+import { collectGarbage } from './stats.js';
+
 /** A measured round: how many deliveries (or calls), in how long, for how much CPU. */
 export type Round = { readonly done: number; readonly wallNs: number; readonly cpuUs: number };
 
@@ -24,6 +26,8 @@ export async function interleave(
   for (let round = 0; round < rounds; round += 1) {
     for (let i = 0; i < contenders.length; i += 1) {
       const contender = contenders[(round + i) % contenders.length] as Contender;
+      // A full collection first: the garbage of the contender before is not collected on this one's clock.
+      collectGarbage();
       const result = await contender.measure(round);
       results.get(contender.name)?.push(result);
       log(

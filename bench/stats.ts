@@ -32,7 +32,7 @@ export type Row = {
   readonly value: Spread;
   /** Name of the baseline row (same section) the ratio is taken against. */
   readonly baseline?: string;
-  /** `value.median / baseline.median`. */
+  /** The median of the rounds' ratios to the baseline's same rounds (see {@link ratioTo}). */
   readonly ratio?: number;
   readonly verdicts?: readonly Verdict[];
   readonly note?: string;
@@ -54,10 +54,23 @@ export function row(
     value,
     ...(options.baseline === undefined
       ? {}
-      : { baseline: options.baseline.name, ratio: value.median / options.baseline.value.median }),
+      : { baseline: options.baseline.name, ratio: ratioTo(value, options.baseline.value) }),
     ...(options.verdicts === undefined ? {} : { verdicts: options.verdicts }),
     ...(options.note === undefined ? {} : { note: options.note }),
   };
+}
+
+/**
+ * The ratio of a measurement to its baseline. Rounds are interleaved (rounds.ts): round r of
+ * every contender ran within the same minute, under the same load, so the ratio is taken
+ * round by round and the median of those is reported; on this shared machine the load moves
+ * between rounds more than within one (one baseline's rounds spread 2×), and a ratio of the
+ * two medians pairs rounds that ran under different loads. With rounds that do not pair
+ * (different counts), the ratio of the medians.
+ */
+export function ratioTo(value: Spread, baseline: Spread): number {
+  if (value.rounds.length === 0 || value.rounds.length !== baseline.rounds.length) return value.median / baseline.median;
+  return spread(value.rounds.map((v, i) => v / (baseline.rounds[i] as number))).median;
 }
 
 /** A row that could not be measured, with the reason. */
