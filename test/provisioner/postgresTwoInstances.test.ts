@@ -31,7 +31,11 @@ describe('createProvisioner with the postgres store, two instances', () => {
     records: RECORDS,
     env: { DATABASE_URL, SCHEMA: schema, NAME: 'two', LOCK_MS: '5000', COUNT: String(EVENTS), MODE: 'commit', TX_BATCH: '50' },
     journaled: 'committed',
-    maxDuplicates: CONCURRENCY,
+    // What the killed instance left unsettled: 16 attempting, and those answered whose settling
+    // transaction had not committed. A slot is given back once its answer is in
+    // (postgresWorker.ts), so up to 16 more per settling batch: the one committing and the one
+    // gathering behind it. Seen: 31 on a loaded machine.
+    maxDuplicates: CONCURRENCY + 2 * CONCURRENCY,
     // Every outcome, whichever instance settled it, reached the survivor's outcomes$ (those the killed one settled are in the outcome table).
     minOutcomesSeen: EVENTS,
     afterExit: async () => {
