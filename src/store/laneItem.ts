@@ -82,15 +82,7 @@ export function newLaneItem<R>(deliveryId: string, event: ServiceEvent<R>, endpo
  * @internal
  */
 export function viewOf<R>(item: LaneItemOf<R>): StoredDelivery<R> {
-  return {
-    deliveryId: item.deliveryId,
-    event: item.event,
-    endpoint: item.endpoint,
-    key: item.key,
-    acceptedAt: item.acceptedAt,
-    request: item.request,
-    attempts: item.attempts,
-  };
+  return new LaneView(item, item.request);
 }
 
 /**
@@ -108,21 +100,20 @@ export function attemptInputOf<R>(item: LaneItemOf<R>, request: RequestDescripto
 }
 
 /**
- * An {@link AttemptInput} of a lane item. A class rather than an object literal: a literal
- * with a getter is built by the runtime's slow path, dozens of times slower, once per attempt.
+ * The fields of a lane item the handlers see, copied once per plan or attempt. Classes rather
+ * than object literals: a literal with a getter is built by the runtime's slow path, dozens of
+ * times slower, once per attempt.
  */
-class LaneAttemptInput<R> implements AttemptInput<R> {
+class LaneView<R> implements StoredDelivery<R> {
   readonly deliveryId: string;
   readonly event: ServiceEvent<R>;
   readonly endpoint: string;
   readonly key: string;
   readonly acceptedAt: number;
   readonly attempts: number;
-  readonly request: RequestDescriptor;
-  readonly attempt: number;
-  readonly #item: LaneItemOf<R>;
+  readonly request: RequestDescriptor | null;
 
-  constructor(item: LaneItemOf<R>, request: RequestDescriptor, attempt: number) {
+  constructor(item: LaneItemOf<R>, request: RequestDescriptor | null) {
     this.deliveryId = item.deliveryId;
     this.event = item.event;
     this.endpoint = item.endpoint;
@@ -130,6 +121,17 @@ class LaneAttemptInput<R> implements AttemptInput<R> {
     this.acceptedAt = item.acceptedAt;
     this.attempts = item.attempts;
     this.request = request;
+  }
+}
+
+/** An {@link AttemptInput} of a lane item: its view, the attempt's request and number, and its signal. */
+class LaneAttemptInput<R> extends LaneView<R> implements AttemptInput<R> {
+  declare readonly request: RequestDescriptor;
+  readonly attempt: number;
+  readonly #item: LaneItemOf<R>;
+
+  constructor(item: LaneItemOf<R>, request: RequestDescriptor, attempt: number) {
+    super(item, request);
     this.attempt = attempt;
     this.#item = item;
   }

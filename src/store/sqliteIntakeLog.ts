@@ -45,14 +45,14 @@ const FRAME_BYTES = 8;
  * @example
  * ```ts
  * const intake = IntakeLog.open(`${path}-intake`, storeId, false);
- * const pending = intake.records.filter((record) => record.seq > appliedSeq);
+ * const pending = intake.takeRecords().filter((record) => record.seq > appliedSeq);
  * intake.append([record]);
  * ```
  * @internal
  */
 export class IntakeLog {
-  /** The records found when the log was opened, oldest first. */
-  readonly records: readonly IntakeRecord[];
+  /** The records found when the log was opened, oldest first, until taken. */
+  #records: readonly IntakeRecord[];
   readonly #path: string | null;
   readonly #storeId: string;
   readonly #sync: boolean;
@@ -66,7 +66,7 @@ export class IntakeLog {
     this.#path = path;
     this.#storeId = storeId;
     this.#sync = sync;
-    this.records = records;
+    this.#records = records;
     this.#fd = path === null ? -1 : openSync(path, 'a');
   }
 
@@ -77,6 +77,16 @@ export class IntakeLog {
    */
   static open(path: string | null, storeId: string, sync: boolean): IntakeLog {
     return new IntakeLog(path, storeId, sync, path === null ? [] : readRecords(path, storeId));
+  }
+
+  /**
+   * The records found when the log was opened, oldest first; once: the log lets go of them,
+   * so a large log read on a restart is not held until the store closes.
+   */
+  takeRecords(): readonly IntakeRecord[] {
+    const records = this.#records;
+    this.#records = [];
+    return records;
   }
 
   /** Bytes appended since the last reset. */

@@ -215,7 +215,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
     // What the intake log holds above the database's mark was journaled but not yet moved in.
     const meta = readIntakeMark(db);
     this.#intake = IntakeLog.open(intakePath, meta.storeId, sync);
-    const recovered = this.#intake.records.filter((record) => record.seq > meta.appliedSeq);
+    const recovered = this.#intake.takeRecords().filter((record) => record.seq > meta.appliedSeq);
     if (recovered.length > 0) {
       this.#db.transaction(() => this.#applyInserts(recovered))();
       log('store (sqlite): %d journaled deliveries moved in from the intake log', recovered.length);
