@@ -5,7 +5,6 @@
  * @internal
  * @packageDocumentation
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'pg-boss';
 import { ClosedError, NetworkError, PayloadError, type ProvisionerError } from '../../errors.js';
 import type { DeliveryOutcome } from '../../events/outcomes.js';
@@ -20,7 +19,7 @@ import { firstValue } from '../firstOf.js';
 import { planStoredDelivery } from '../storedDelivery.js';
 import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import type { Claim, JobData } from './postgresJob.js';
-import { reserveStart } from './postgresRate.js';
+import { waitForStartSlot } from './postgresRate.js';
 import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
 
 const log = logger('delivery');
@@ -220,8 +219,7 @@ export class PostgresWorker<R> {
     const rate = handlers.rates?.[data.endpoint];
     if (rate !== undefined) {
       // Every instance together: the next start slot of the endpoint, reserved in the database.
-      const waitMs = await reserveStart(this.#context.pool, this.#context.schema, this.#context.queue, data.endpoint, 1_000 / rate);
-      if (waitMs > 0) await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+      await waitForStartSlot(this.#context.pool, this.#context.schema, this.#context.queue, data.endpoint, 1_000 / rate, signal);
     }
     let result: AttemptResult;
     try {
