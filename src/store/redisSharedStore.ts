@@ -8,7 +8,7 @@ import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
 import { ClosedError, ProvisionerError } from '../errors.js';
-import type { DeliveryOutcome } from '../events/outcomes.js';
+import type { ServiceEvent } from '../events/serviceEvent.js';
 import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
 import { endpointIdOf } from '../events/deliveryId.js';
@@ -27,7 +27,7 @@ import { selectDeadLetters } from './memoryStore.js';
 import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
-import { processJob, type ProcessContext } from './redisProcess.js';
+import { processJob, type ProcessContext, type SettledHere } from './redisProcess.js';
 import { outcomeOfWire, wireOutcome, type WireMessage } from './redisWire.js';
 import { sleep, withTimeout } from './waits.js';
 
@@ -78,7 +78,9 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   readonly #endpoints = new Set<string>();
   readonly #inFlight = new Map<string, AbortController>();
   /** Outcomes reached by this instance's processor, handed to the worker's completed/failed listeners. */
-  readonly #settled = new Map<string, DeliveryOutcome<R>>();
+  readonly #settled = new Map<string, SettledHere<R>>();
+  /** The events of the deliveries journaled here and not seen settled (as many as `#unsettled` holds): a worker here reads them rather than decoding the job's copy. */
+  readonly #journaledEvents = new Map<string, ServiceEvent<R>>();
   readonly #unsettled: UnsettledDeliveries;
   readonly #processContext: ProcessContext<R>;
   readonly #buffer: RedisJournalBuffer;
@@ -93,7 +95,13 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     this.#unsettled = new UnsettledDeliveries('redis', options.maxQueue);
     this.#endpointsKey = `${options.prefix}:${options.name}:endpoints`;
     this.#buffer = new RedisJournalBuffer({ write: (batch) => this.#write(batch), isClosed: () => this.#closed !== null });
-    this.#processContext = { bull, handlers: () => this.#handlers, inFlight: this.#inFlight, settled: this.#settled };
+    this.#processContext = {
+      bull,
+      handlers: () => this.#handlers,
+      inFlight: this.#inFlight,
+      settled: this.#settled,
+      journaledEvent: (deliveryId) => this.#journaledEvents.get(deliveryId),
+    };
     this.outcomes$ = this.#outcomes.asObservable();
     this.#stream = new OutcomeStream(connection, {
       key: outcomeStreamKey(options.prefix, options.name),
@@ -119,7 +127,10 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       jobs.map((job) => job.data.deliveryId),
       entries.length,
     );
-    if (answer.kind === 'journaled') this.#buffer.push(jobs);
+    if (answer.kind === 'journaled') {
+      for (const { deliveryId, event } of deliveries) this.#journaledEvents.set(deliveryId, event);
+      this.#buffer.push(jobs);
+    }
     return answer;
   }
 
@@ -156,7 +167,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
         }
       }
       if (unsettled === 0) {
-        for (const deliveryId of counted) this.#unsettled.settled(deliveryId);
+        for (const deliveryId of counted) this.#forget(deliveryId);
         return;
       }
       await sleep(poll);
@@ -323,16 +334,17 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   /** A job of this instance's worker was settled: emit its outcome here and append it to the stream for the others. */
   #announce(job: Job<JobData>, error: Error | null): void {
     const data = job.data;
-    let outcome = this.#settled.get(data.deliveryId);
+    let settled = this.#settled.get(data.deliveryId);
     this.#settled.delete(data.deliveryId);
-    if (outcome === undefined) {
+    if (settled === undefined) {
       if (error === null) return;
       // Failed by BullMQ itself (taken over from dead instances too many times).
-      outcome = deadLetterOf<R>(job);
+      settled = { outcome: deadLetterOf<R>(job) };
     }
-    this.#unsettled.settled(data.deliveryId);
+    const { outcome, request } = settled;
+    this.#forget(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
-    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, data.event);
+    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, data.event, request);
     this.#stream.append(JSON.stringify(wire)).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
   }
 
@@ -348,13 +360,19 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       void this.#discover([]);
       return;
     }
-    this.#unsettled.settled(wire.deliveryId);
+    this.#forget(wire.deliveryId);
     try {
       const outcome = outcomeOfWire<R>(wire);
       this.#outcomes.next({ deliveryId: wire.deliveryId, outcome, local: false });
     } catch (error) {
       log('store (redis): unreadable outcome %s from another instance: %s', wire.deliveryId, messageOf(error));
     }
+  }
+
+  /** A delivery settled, here or by another instance. */
+  #forget(deliveryId: string): void {
+    this.#unsettled.settled(deliveryId);
+    this.#journaledEvents.delete(deliveryId);
   }
 
   async #failedJobs(deliveryIds: readonly string[]): Promise<Job<JobData>[]> {
