@@ -3,7 +3,7 @@
  * @internal
  * @packageDocumentation
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
@@ -108,7 +108,6 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       maxLength: options.outcomeStreamLength,
       startId: options.streamStart,
       readerName: `${options.prefix}:${options.name}:outcome-reader:${this.#instance}`,
-      writerName: `${options.prefix}:${options.name}:outcome-writer:${this.#instance}`,
       instance: this.#instance,
       onMessage: (message) => this.#receive(message),
     });
@@ -236,7 +235,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   }
 
   #queueName(endpoint: string, key: string): string {
-    const partition = createHash('sha256').update(key).digest().readUInt32BE(0) % this.#options.partitions;
+    const partition = hash('sha256', key, 'buffer').readUInt32BE(0) % this.#options.partitions;
     return `${this.#options.name}.${endpointIdOf(endpoint)}.${partition}`;
   }
 
