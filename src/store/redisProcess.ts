@@ -7,7 +7,7 @@ import { logger } from '../util/log.js';
 import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';
-import { attemptsOf, type BullModule, type JobData } from './redisJob.js';
+import { attemptsOf, jobDataToWrite, type BullModule, type JobData } from './redisJob.js';
 import { failedOutcome, planStoredDelivery } from './storedDelivery.js';
 
 const log = logger('delivery');
@@ -24,7 +24,7 @@ export type ProcessContext<R> = {
   readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
 };
 
-/** An outcome reached here, with its request as the job stores it (JSON without secrets), when it has one. @internal */
+/** An outcome reached here, with its request as the job stores it (JSON without secrets, perhaps `verbatim`), when it has one. @internal */
 export type SettledHere<R> = { readonly outcome: DeliveryOutcome<R>; readonly request?: string };
 
 /**
@@ -56,10 +56,19 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     let request = stored;
     let stripped = data.stripped;
     let next: JobData = data;
+    // The job keeps its data as plain strings; what BullMQ writes is not scanned again.
+    const write = async (update: JobData): Promise<JobData> => {
+      const written = jobDataToWrite(update);
+      await job.updateData(written);
+      job.data = update;
+      return written;
+    };
+    /** The stored request as the outcome stream writes it, once it is escaped for updateData. */
+    let storedRequest = data.request;
     const fail = async (outcome: FailedOutcome<R>): Promise<never> => {
-      context.settled.set(data.deliveryId, next.request === null ? { outcome } : { outcome, request: next.request });
+      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
       const failure = { reason: outcome.reason, error: encodeError(outcome.error), response: outcome.response === null ? null : encodeResponse(outcome.response) };
-      await job.updateData({ ...next, attempts: outcome.attempts, failure });
+      await write({ ...next, attempts: outcome.attempts, failure });
       throw new UnrecoverableError(failure.error.message);
     };
     if (request === null) {
@@ -76,7 +85,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       }
       const encoded = encodeRequest(plan.request);
       next = { ...next, request: encoded.json, stripped: encoded.stripped };
-      await job.updateData(next);
+      storedRequest = (await write(next)).request;
       request = plan.request;
       stripped = [];
     }
@@ -102,7 +111,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
         acceptedAt: data.acceptedAt,
         settledAt: Date.now(),
       };
-      context.settled.set(data.deliveryId, next.request === null ? { outcome } : { outcome, request: next.request });
+      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
       return 'delivered';
     }
     if (result.kind === 'failed') return await fail(failedOutcome(delivery, sent, result.reason, result.error, result.response, attempt));

@@ -24,7 +24,7 @@ import type {
 } from './deliveryStore.js';
 import { journaledDeliveries, UnsettledDeliveries } from './journaledDeliveries.js';
 import { selectDeadLetters } from './memoryStore.js';
-import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
+import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, jobDataToWrite, limiterFor, verbatim, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
 import { processJob, type ProcessContext, type SettledHere } from './redisProcess.js';
@@ -287,7 +287,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     await Promise.all(
       [...byQueue].map(async ([queueName, jobs]) => {
         const queue = await this.#queue(queueName);
-        const bulk = jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
+        const bulk = jobs.map((job) => ({ name: job.name, data: jobDataToWrite(job.data), opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
         // One job is one script call: addBulk's pipeline costs more to build than it saves (ioredis copies every BullMQ script onto it).
         const [only] = bulk;
         await (bulk.length === 1 && only !== undefined ? queue.add(only.name, only.data, only.opts) : queue.addBulk(bulk));
@@ -343,7 +343,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     const { outcome, request } = settled;
     this.#forget(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
-    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, data.event, request);
+    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request);
     this.#stream.append(JSON.stringify(wire)).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
   }
 
