@@ -15,8 +15,6 @@ const log = logger('delivery');
 const READ_COUNT = 500;
 /** How long one read blocks waiting for entries; closing does not wait for it. */
 const READ_BLOCK_MS = 1_000;
-/** Entries appended by one write at most. */
-const APPEND_COUNT = 500;
 /** An entry's fields: `m`, the message, comes first, where readers look for it; `i`, the instance that wrote it. */
 const MESSAGE_FIELD = Buffer.from('m');
 const WRITER_FIELD = Buffer.from('i');
@@ -31,8 +29,6 @@ export type OutcomeStreamOptions = {
   readonly startId: string;
   /** The reader connection's client name (`CLIENT LIST` shows it). */
   readonly readerName: string;
-  /** The writer connection's client name. */
-  readonly writerName: string;
   /** The id of this instance, which marks the entries it appends. */
   readonly instance: string;
   /** Each entry's message, in stream order, but for the entries this instance appended. */
@@ -54,12 +50,13 @@ export async function latestEntryId(connection: Redis, key: string): Promise<str
 }
 
 /**
- * Appends to and reads one Redis stream, on connections of its own: one for the blocking
- * reads, one for the appends (a pipeline there is cheap to build: it holds no BullMQ scripts).
+ * Appends to and reads one Redis stream: the appends go on the store's connection (whose
+ * writes of one turn leave together, see `coalesceWrites`: they join the workers' commands),
+ * the blocking reads on a connection of their own.
  *
  * @example
  * ```ts
- * const stream = new OutcomeStream(connection, { key, maxLength: 10_000, startId, readerName, writerName, instance, onMessage: receive });
+ * const stream = new OutcomeStream(connection, { key, maxLength: 10_000, startId, readerName, instance, onMessage: receive });
  * await stream.append(JSON.stringify(wire));
  * await stream.close();
  * ```
@@ -83,8 +80,7 @@ export class OutcomeStream {
     this.#instanceBytes = Buffer.from(options.instance);
     this.#reader = connection.duplicate({ connectionName: options.readerName });
     this.#reader.on('error', (error: Error) => log('store (redis): outcome reader: %s', error.message));
-    this.#writer = connection.duplicate({ connectionName: options.writerName });
-    this.#writer.on('error', (error: Error) => log('store (redis): outcome writer: %s', error.message));
+    this.#writer = connection;
     void this.#read();
   }
 
@@ -102,21 +98,15 @@ export class OutcomeStream {
     const messages = this.#waiting;
     this.#waiting = [];
     const { key, maxLength, instance } = this.#options;
-    const writes: Promise<unknown>[] = [];
-    for (let start = 0; start < messages.length; start += APPEND_COUNT) {
-      const pipeline = this.#writer.pipeline();
-      for (const message of messages.slice(start, start + APPEND_COUNT)) pipeline.xadd(key, 'MAXLEN', '~', maxLength, '*', 'm', message, 'i', instance);
-      writes.push(pipeline.exec().then((results) => results?.find(([error]) => error !== null)?.[0]));
-    }
-    for (const error of await Promise.all(writes)) if (error) throw error;
+    // One command a message: they leave in one socket write all the same.
+    await Promise.all(messages.map((message) => this.#writer.xadd(key, 'MAXLEN', '~', maxLength, '*', 'm', message, 'i', instance)));
   }
 
-  /** Stops reading, writes what was appended, and drops both connections. */
+  /** Stops reading and drops the reader's connection; resolves when what was appended is written (the store's connection stays open). */
   async close(): Promise<void> {
     this.#closed = true;
     this.#reader.disconnect();
     await this.#written.catch(() => undefined);
-    await this.#writer.quit().catch(() => undefined);
   }
 
   async #read(): Promise<void> {

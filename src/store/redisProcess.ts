@@ -7,7 +7,7 @@ import { logger } from '../util/log.js';
 import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';
-import { attemptsOf, type BullModule, type JobData } from './redisJob.js';
+import { attemptsOf, jobDataToWrite, type BullModule, type JobData } from './redisJob.js';
 import { failedOutcome, planStoredDelivery } from './storedDelivery.js';
 
 const log = logger('delivery');
@@ -19,8 +19,13 @@ export type ProcessContext<R> = {
   /** The attempts running in this instance, by delivery id: aborted on close. */
   readonly inFlight: Map<string, AbortController>;
   /** Outcomes reached by this instance, for the worker's completed and failed listeners. */
-  readonly settled: Map<string, DeliveryOutcome<R>>;
+  readonly settled: Map<string, SettledHere<R>>;
+  /** The event of a delivery this instance journaled and has not seen settled: it is not decoded from the job again. */
+  readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
 };
+
+/** An outcome reached here, with its request as the job stores it (JSON without secrets, perhaps `verbatim`), when it has one. @internal */
+export type SettledHere<R> = { readonly outcome: DeliveryOutcome<R>; readonly request?: string };
 
 /**
  * Runs one delivery attempt of a job (planning it first when it has no request yet) with the
@@ -39,7 +44,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     let event: ServiceEvent<R>;
     let stored: RequestDescriptor | null;
     try {
-      event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
+      event = context.journaledEvent(data.deliveryId) ?? decodeEvent<R>(Buffer.from(data.event, 'base64'));
       stored = data.request === null ? null : decodeRequest(data.request);
     } catch (error) {
       throw new UnrecoverableError(`Expected delivery ${data.deliveryId} to hold a readable event and request, it did not: ${messageOf(error)}`);
@@ -51,16 +56,25 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     let request = stored;
     let stripped = data.stripped;
     let next: JobData = data;
+    // The job keeps its data as plain strings; what BullMQ writes is not scanned again.
+    const write = async (update: JobData): Promise<JobData> => {
+      const written = jobDataToWrite(update);
+      await job.updateData(written);
+      job.data = update;
+      return written;
+    };
+    /** The stored request as the outcome stream writes it, once it is escaped for updateData. */
+    let storedRequest = data.request;
     const fail = async (outcome: FailedOutcome<R>): Promise<never> => {
-      context.settled.set(data.deliveryId, outcome);
+      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
       const failure = { reason: outcome.reason, error: encodeError(outcome.error), response: outcome.response === null ? null : encodeResponse(outcome.response) };
-      await job.updateData({ ...next, attempts: outcome.attempts, failure });
+      await write({ ...next, attempts: outcome.attempts, failure });
       throw new UnrecoverableError(failure.error.message);
     };
     if (request === null) {
       const plan = await planStoredDelivery(handlers, delivery);
       if (plan.kind === 'skipped') {
-        context.settled.set(data.deliveryId, { ...plan, acceptedAt: data.acceptedAt });
+        context.settled.set(data.deliveryId, { outcome: { ...plan, acceptedAt: data.acceptedAt } });
         return 'skipped';
       }
       if (plan.kind === 'failed') return await fail({ ...plan, acceptedAt: data.acceptedAt });
@@ -71,7 +85,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       }
       const encoded = encodeRequest(plan.request);
       next = { ...next, request: encoded.json, stripped: encoded.stripped };
-      await job.updateData(next);
+      storedRequest = (await write(next)).request;
       request = plan.request;
       stripped = [];
     }
@@ -87,7 +101,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       result = { kind: 'failed', reason: 'network', error: new NetworkError(`The attempt handler of delivery ${data.deliveryId} threw: ${messageOf(error)}`, { cause: error }), response: null };
     }
     if (result.kind === 'delivered') {
-      context.settled.set(data.deliveryId, {
+      const outcome: DeliveryOutcome<R> = {
         kind: 'delivered',
         event,
         endpoint: data.endpoint,
@@ -96,7 +110,8 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
         attempts: attempt,
         acceptedAt: data.acceptedAt,
         settledAt: Date.now(),
-      });
+      };
+      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
       return 'delivered';
     }
     if (result.kind === 'failed') return await fail(failedOutcome(delivery, sent, result.reason, result.error, result.response, attempt));

@@ -3,12 +3,12 @@
  * @internal
  * @packageDocumentation
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Subject, type Observable } from 'rxjs';
 import { ClosedError, ProvisionerError } from '../errors.js';
-import type { DeliveryOutcome } from '../events/outcomes.js';
+import type { ServiceEvent } from '../events/serviceEvent.js';
 import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
 import { endpointIdOf } from '../events/deliveryId.js';
@@ -24,10 +24,10 @@ import type {
 } from './deliveryStore.js';
 import { journaledDeliveries, UnsettledDeliveries } from './journaledDeliveries.js';
 import { selectDeadLetters } from './memoryStore.js';
-import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, limiterFor, type BullModule, type Buffered, type JobData } from './redisJob.js';
+import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, jobDataToWrite, limiterFor, verbatim, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
-import { processJob, type ProcessContext } from './redisProcess.js';
+import { processJob, type ProcessContext, type SettledHere } from './redisProcess.js';
 import { outcomeOfWire, wireOutcome, type WireMessage } from './redisWire.js';
 import { sleep, withTimeout } from './waits.js';
 
@@ -78,7 +78,9 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   readonly #endpoints = new Set<string>();
   readonly #inFlight = new Map<string, AbortController>();
   /** Outcomes reached by this instance's processor, handed to the worker's completed/failed listeners. */
-  readonly #settled = new Map<string, DeliveryOutcome<R>>();
+  readonly #settled = new Map<string, SettledHere<R>>();
+  /** The events of the deliveries journaled here and not seen settled (as many as `#unsettled` holds): a worker here reads them rather than decoding the job's copy. */
+  readonly #journaledEvents = new Map<string, ServiceEvent<R>>();
   readonly #unsettled: UnsettledDeliveries;
   readonly #processContext: ProcessContext<R>;
   readonly #buffer: RedisJournalBuffer;
@@ -93,14 +95,19 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     this.#unsettled = new UnsettledDeliveries('redis', options.maxQueue);
     this.#endpointsKey = `${options.prefix}:${options.name}:endpoints`;
     this.#buffer = new RedisJournalBuffer({ write: (batch) => this.#write(batch), isClosed: () => this.#closed !== null });
-    this.#processContext = { bull, handlers: () => this.#handlers, inFlight: this.#inFlight, settled: this.#settled };
+    this.#processContext = {
+      bull,
+      handlers: () => this.#handlers,
+      inFlight: this.#inFlight,
+      settled: this.#settled,
+      journaledEvent: (deliveryId) => this.#journaledEvents.get(deliveryId),
+    };
     this.outcomes$ = this.#outcomes.asObservable();
     this.#stream = new OutcomeStream(connection, {
       key: outcomeStreamKey(options.prefix, options.name),
       maxLength: options.outcomeStreamLength,
       startId: options.streamStart,
       readerName: `${options.prefix}:${options.name}:outcome-reader:${this.#instance}`,
-      writerName: `${options.prefix}:${options.name}:outcome-writer:${this.#instance}`,
       instance: this.#instance,
       onMessage: (message) => this.#receive(message),
     });
@@ -119,7 +126,10 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       jobs.map((job) => job.data.deliveryId),
       entries.length,
     );
-    if (answer.kind === 'journaled') this.#buffer.push(jobs);
+    if (answer.kind === 'journaled') {
+      for (const { deliveryId, event } of deliveries) this.#journaledEvents.set(deliveryId, event);
+      this.#buffer.push(jobs);
+    }
     return answer;
   }
 
@@ -156,7 +166,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
         }
       }
       if (unsettled === 0) {
-        for (const deliveryId of counted) this.#unsettled.settled(deliveryId);
+        for (const deliveryId of counted) this.#forget(deliveryId);
         return;
       }
       await sleep(poll);
@@ -225,7 +235,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   }
 
   #queueName(endpoint: string, key: string): string {
-    const partition = createHash('sha256').update(key).digest().readUInt32BE(0) % this.#options.partitions;
+    const partition = hash('sha256', key, 'buffer').readUInt32BE(0) % this.#options.partitions;
     return `${this.#options.name}.${endpointIdOf(endpoint)}.${partition}`;
   }
 
@@ -277,7 +287,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     await Promise.all(
       [...byQueue].map(async ([queueName, jobs]) => {
         const queue = await this.#queue(queueName);
-        const bulk = jobs.map((job) => ({ name: job.name, data: job.data, opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
+        const bulk = jobs.map((job) => ({ name: job.name, data: jobDataToWrite(job.data), opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
         // One job is one script call: addBulk's pipeline costs more to build than it saves (ioredis copies every BullMQ script onto it).
         const [only] = bulk;
         await (bulk.length === 1 && only !== undefined ? queue.add(only.name, only.data, only.opts) : queue.addBulk(bulk));
@@ -323,16 +333,17 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   /** A job of this instance's worker was settled: emit its outcome here and append it to the stream for the others. */
   #announce(job: Job<JobData>, error: Error | null): void {
     const data = job.data;
-    let outcome = this.#settled.get(data.deliveryId);
+    let settled = this.#settled.get(data.deliveryId);
     this.#settled.delete(data.deliveryId);
-    if (outcome === undefined) {
+    if (settled === undefined) {
       if (error === null) return;
       // Failed by BullMQ itself (taken over from dead instances too many times).
-      outcome = deadLetterOf<R>(job);
+      settled = { outcome: deadLetterOf<R>(job) };
     }
-    this.#unsettled.settled(data.deliveryId);
+    const { outcome, request } = settled;
+    this.#forget(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
-    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, data.event);
+    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request);
     this.#stream.append(JSON.stringify(wire)).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
   }
 
@@ -348,13 +359,19 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       void this.#discover([]);
       return;
     }
-    this.#unsettled.settled(wire.deliveryId);
+    this.#forget(wire.deliveryId);
     try {
       const outcome = outcomeOfWire<R>(wire);
       this.#outcomes.next({ deliveryId: wire.deliveryId, outcome, local: false });
     } catch (error) {
       log('store (redis): unreadable outcome %s from another instance: %s', wire.deliveryId, messageOf(error));
     }
+  }
+
+  /** A delivery settled, here or by another instance. */
+  #forget(deliveryId: string): void {
+    this.#unsettled.settled(deliveryId);
+    this.#journaledEvents.delete(deliveryId);
   }
 
   async #failedJobs(deliveryIds: readonly string[]): Promise<Job<JobData>[]> {

@@ -7,6 +7,7 @@ import { positiveInteger } from './memoryStore.js';
 import type { BullModule } from './redisJob.js';
 import { latestEntryId } from './redisOutcomeStream.js';
 import { outcomeStreamKey, RedisSharedStore } from './redisSharedStore.js';
+import { coalesceWrites } from './redisWrites.js';
 import { withTimeout } from './waits.js';
 
 const log = logger('delivery');
@@ -109,6 +110,7 @@ export async function createRedisStore<R = AppRecord>(options: RedisStoreOptions
   const [bull, { Redis: RedisClient }] = await Promise.all([loadOptional<BullModule>('bullmq', () => import('bullmq')), loadOptional('ioredis', () => import('ioredis'))]);
   const connection = new RedisClient(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: (times) => Math.min(times * 200, 2_000) });
   connection.on('error', (error: Error) => log('store (redis): connection error: %s', error.message));
+  coalesceWrites(connection);
   try {
     await withTimeout(connection.connect(), timeoutMs);
     await withTimeout(connection.ping(), timeoutMs);

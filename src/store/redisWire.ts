@@ -17,7 +17,8 @@ export type WireEndpoints = { readonly type: 'endpoints'; readonly instance: str
 export type WireMessage = WireOutcome | WireEndpoints;
 
 /**
- * An outcome as the stream carries it; `event` is the job's encoded event.
+ * An outcome as the stream carries it; `event` is the job's encoded event, `request` its
+ * stored request when the caller has it (see `storeOutcome`).
  *
  * @example
  * ```ts
@@ -25,8 +26,8 @@ export type WireMessage = WireOutcome | WireEndpoints;
  * ```
  * @internal
  */
-export function wireOutcome<R>(instance: string, deliveryId: string, outcome: DeliveryOutcome<R>, event: string): WireOutcome {
-  return { type: 'outcome', instance, deliveryId, ...storeOutcome(outcome, event) };
+export function wireOutcome<R>(instance: string, deliveryId: string, outcome: DeliveryOutcome<R>, event: string, request?: string): WireOutcome {
+  return { type: 'outcome', instance, deliveryId, ...storeOutcome(outcome, event, request) };
 }
 
 /**

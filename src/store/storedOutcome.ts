@@ -26,7 +26,9 @@ export type StoredOutcome = {
 };
 
 /**
- * `outcome` as JSON for the other instances; `event` is the job's encoded event.
+ * `outcome` as JSON for the other instances; `event` is the job's encoded event, `request`
+ * the outcome's request as the job stored it (`encodeRequest(...).json`), when the caller has
+ * it: it is not encoded again.
  *
  * @example
  * ```ts
@@ -34,12 +36,12 @@ export type StoredOutcome = {
  * ```
  * @internal
  */
-export function storeOutcome<R>(outcome: DeliveryOutcome<R>, event: string): StoredOutcome {
+export function storeOutcome<R>(outcome: DeliveryOutcome<R>, event: string, request?: string): StoredOutcome {
   return {
     kind: outcome.kind,
     endpoint: outcome.endpoint,
     event,
-    request: outcome.kind === 'skipped' || outcome.request === null ? null : encodeRequest(outcome.request).json,
+    request: outcome.kind === 'skipped' || outcome.request === null ? null : (request ?? encodeRequest(outcome.request).json),
     response: outcome.kind === 'skipped' || outcome.response === null ? null : encodeResponse(outcome.response),
     attempts: outcome.kind === 'skipped' ? 0 : outcome.attempts,
     reason: outcome.kind === 'delivered' ? null : outcome.reason,
