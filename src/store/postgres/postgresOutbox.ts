@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import type { SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
@@ -101,35 +102,59 @@ export class PostgresOutbox {
 
   /** Moves rows in one transaction, in order: whether rows may be left. */
   async #moveOnce(): Promise<boolean> {
-    const { pool, schema, queue } = this.#context;
-    const client = await pool.connect();
+    const client = await this.#context.pool.connect();
     let broken: Error | undefined;
     try {
       // The lock before BEGIN: the transaction, and the created_on of the jobs it inserts, start after the previous move ended.
       await client.query(`SELECT pg_advisory_lock(${this.#lockKey})`);
+      let unlocked = false;
       try {
-        await client.query(BEGIN_UNFLUSHED);
-        // ORDER BY the column, not the text alias of the same name ('1000' < '401').
-        const { rows } = await client.query<{ seq: string; jobs: string }>(`SELECT seq::text AS seq, jobs FROM ${schema}.rap_outbox WHERE store = $1 ORDER BY rap_outbox.seq LIMIT ${MOVE_ROWS}`, [queue]);
-        const taken = inLaneOrder(rows.map((row) => JSON.parse(row.jobs) as NewJob[]));
-        if (taken.rows > 0) {
-          await client.query(`DELETE FROM ${schema}.rap_outbox WHERE store = $1 AND seq = ANY($2::bigint[])`, [queue, rows.slice(0, taken.rows).map((row) => row.seq)]);
-          await this.#journal.insert(taken.jobs, executorOf(client));
+        let limit = MOVE_ROWS;
+        for (;;) {
+          const moved = await this.#moveRows(client, limit);
+          if (moved.kind === 'moved') {
+            // One round trip: the COMMIT and the lock given back.
+            await client.query(`COMMIT; SELECT pg_advisory_unlock(${this.#lockKey})`);
+            unlocked = true;
+            return moved.more;
+          }
+          await client.query('ROLLBACK');
+          limit = moved.fits;
         }
-        await client.query('COMMIT');
-        return rows.length === MOVE_ROWS || taken.rows < rows.length;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        await client.query(`SELECT pg_advisory_unlock(${this.#lockKey})`).catch((error: unknown) => {
-          // A connection that could not give the lock back is dropped, and the lock with it.
-          broken = error instanceof Error ? error : new Error(String(error));
-        });
+        if (!unlocked) {
+          await client.query(`SELECT pg_advisory_unlock(${this.#lockKey})`).catch((error: unknown) => {
+            // A connection that could not give the lock back is dropped, and the lock with it.
+            broken = error instanceof Error ? error : new Error(String(error));
+          });
+        }
       }
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Takes the first `limit` rows out of the outbox and inserts their jobs, in a transaction left
+   * open; or, when not all of them keep their lanes' order in one insert, answers how many do.
+   */
+  async #moveRows(client: PoolClient, limit: number): Promise<{ readonly kind: 'moved'; readonly more: boolean } | { readonly kind: 'cut'; readonly fits: number }> {
+    const { schema, queue } = this.#context;
+    await client.query(BEGIN_UNFLUSHED);
+    // ORDER BY the column, not a text alias of the same name ('1000' < '401').
+    const { rows } = await client.query<{ seq: string; jobs: string }>(
+      `DELETE FROM ${schema}.rap_outbox WHERE store = $1 AND seq IN (SELECT o.seq FROM ${schema}.rap_outbox o WHERE o.store = $1 ORDER BY o.seq LIMIT ${limit})
+       RETURNING seq::text AS seq, jobs`,
+      [queue],
+    );
+    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+    const taken = inLaneOrder(rows.map((row) => JSON.parse(row.jobs) as NewJob[]));
+    if (taken.rows < rows.length) return { kind: 'cut', fits: taken.rows };
+    if (taken.jobs.length > 0) await this.#journal.insert(taken.jobs, executorOf(client));
+    return { kind: 'moved', more: rows.length === limit };
   }
 }
 

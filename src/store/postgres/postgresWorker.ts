@@ -24,6 +24,11 @@ import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
 
 const log = logger('delivery');
 
+/** A fetch takes up to this many times `concurrency` deliveries (a fetch reads every lane's head, whatever it takes). */
+const FETCH_FACTOR = 2;
+/** Deliveries claimed here per endpoint (attempting or ready), at most this many times `concurrency`: past it, fetches leave the endpoint out. */
+const HELD_FACTOR = 3;
+
 /** Deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, fetching waits. */
 const SETTLING_FACTOR = 4;
 
@@ -154,11 +159,12 @@ export class PostgresWorker<R> {
     const { boss, queue } = this.#context;
     const { concurrency } = this.#parts;
     const signals = this.#signals;
-    const full = [...this.#held()].filter(([, count]) => count >= 2 * concurrency).map(([endpoint]) => endpointIdOf(endpoint));
+    const batchSize = FETCH_FACTOR * concurrency;
+    const full = [...this.#held()].filter(([, count]) => count >= HELD_FACTOR * concurrency).map(([endpoint]) => endpointIdOf(endpoint));
     let jobs: Job<JobData>[];
     let plans: Map<string, StoredPlan>;
     try {
-      jobs = await boss.fetch<JobData>(queue, { batchSize: concurrency, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
+      jobs = await boss.fetch<JobData>(queue, { batchSize, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
       plans = await this.#storedPlans(jobs);
     } catch (error) {
       log('store (postgres): fetching deliveries failed: %s', messageOf(error));
@@ -175,9 +181,9 @@ export class PostgresWorker<R> {
       return;
     }
     this.#startReady();
-    if (jobs.length < concurrency) {
+    if (jobs.length < batchSize) {
       if (signals === this.#signals) this.#exhausted = true;
-    } else if ([...this.#held().values()].some((count) => count < 2 * concurrency)) {
+    } else if ([...this.#held().values()].some((count) => count < HELD_FACTOR * concurrency)) {
       // A full batch and room left: more may be due. (Endpoints not seen yet are fetched at the next signal.)
       this.#fetchAgain = true;
     }
@@ -224,7 +230,7 @@ export class PostgresWorker<R> {
       if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
       this.inFlight.delete(job.data.deliveryId);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
-      if ((this.#held().get(job.data.endpoint) ?? 0) < 2 * this.#parts.concurrency) this.wake();
+      if ((this.#held().get(job.data.endpoint) ?? 0) < HELD_FACTOR * this.#parts.concurrency) this.wake();
     }
   }
 
