@@ -163,8 +163,9 @@ export class PostgresOutbox {
  * one created_on and pg-boss breaks the tie by job id, which grows with the hooks' counter of
  * one process only. A row with a job that would sort before its lane's previous one (another
  * process wrote it) waits for the next move, whose transaction starts later.
+ * @internal
  */
-function inLaneOrder(rows: readonly (readonly NewJob[])[]): { readonly rows: number; readonly jobs: NewJob[] } {
+export function inLaneOrder(rows: readonly (readonly NewJob[])[]): { readonly rows: number; readonly jobs: NewJob[] } {
   const last = new Map<string, string>();
   const jobs: NewJob[] = [];
   let count = 0;
