@@ -29,8 +29,12 @@ const FETCH_FACTOR = 2;
 /** Deliveries claimed here per endpoint (attempting or ready), at most this many times `concurrency`: past it, fetches leave the endpoint out. */
 const HELD_FACTOR = 3;
 
-/** Deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, fetching waits. */
-const SETTLING_FACTOR = 4;
+/**
+ * Deliveries answered and waiting for their settling transaction, at most this many times
+ * `concurrency`: past it, no fetch and no ready delivery starts. What an instance that dies
+ * leaves answered but unsettled (sent again by the next) stays within this and its attempts.
+ */
+const SETTLING_FACTOR = 2;
 
 /** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
 type StoredPlan = { readonly request: string; readonly stripped: string[] };
@@ -192,6 +196,7 @@ export class PostgresWorker<R> {
   /** Starts the ready deliveries whose endpoint has a free slot. */
   #startReady(): void {
     const { concurrency } = this.#parts;
+    if (this.#settling.size >= SETTLING_FACTOR * concurrency) return;
     const waiting: Ready[] = [];
     for (const ready of this.#ready) {
       const endpoint = ready.job.data.endpoint;
@@ -228,6 +233,7 @@ export class PostgresWorker<R> {
     } finally {
       // Only now: close() waits for what is in flight, its release included, before it stops.
       if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
+      else if (!this.#parts.closing.aborted) this.#startReady();
       this.inFlight.delete(job.data.deliveryId);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
       if ((this.#held().get(job.data.endpoint) ?? 0) < HELD_FACTOR * this.#parts.concurrency) this.wake();
