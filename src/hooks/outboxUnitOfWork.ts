@@ -29,7 +29,15 @@ export type OutboxSink<T> = {
   write(executor: SqlExecutor, items: readonly T[]): Promise<void>;
   /** Called once the transaction committed, with what it wrote: start delivering at once. */
   committed(items: readonly T[]): void;
+  /** The write as one SQL statement with its values inlined through `literal`: sent with the COMMIT in one round trip. */
+  statement?(items: readonly T[], literal: (value: string) => string): string;
 };
+
+/** Escapes a string as a SQL literal, as `pg`'s clients do (`client.escapeLiteral`). */
+type Literal = (value: string) => string;
+
+/** How createPgUnitOfWork journals the hook calls as SQL text to send with its COMMIT: `null` when a store can only write through the executor (then it has written). */
+const statementsOf = new WeakMap<OutboxUnitOfWork, (literal: Literal) => Promise<string | null>>();
 
 /**
  * The transaction a journal call is made in, while a transactional unit of work writes its
@@ -176,6 +184,23 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       list.push(...items);
     },
   };
+  /** Runs the hooks' journaling (once): the stores enlist what they write. */
+  const collect = (): boolean => {
+    expectOpen('prepare');
+    if (prepared) return false;
+    prepared = true;
+    const callbacks = inTransaction;
+    inTransaction = [];
+    // The hooks' events reach the store synchronously: while they run, a transactional store enlists them here.
+    const previous = active;
+    active = transaction;
+    try {
+      runEveryCallback(callbacks, 'inTransaction');
+    } finally {
+      active = previous;
+    }
+    return true;
+  };
   const settle = (next: UnitOfWorkState): (() => void)[] => {
     const callbacks = next === 'committed' ? commitCallbacks : rollbackCallbacks;
     state = next;
@@ -185,7 +210,7 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
     return callbacks;
   };
 
-  return {
+  const uow: OutboxUnitOfWork = {
     onCommit(callback) {
       expectFunction(callback, 'onCommit');
       expectOpen('register an onCommit callback');
@@ -203,19 +228,7 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       inTransaction.push(callback);
     },
     async prepare() {
-      expectOpen('prepare');
-      if (prepared) return;
-      prepared = true;
-      const callbacks = inTransaction;
-      inTransaction = [];
-      // The hooks' events reach the store synchronously: while they run, a transactional store enlists them here.
-      const previous = active;
-      active = transaction;
-      try {
-        runEveryCallback(callbacks, 'inTransaction');
-      } finally {
-        active = previous;
-      }
+      if (!collect()) return;
       for (const sink of sinks) await sink.write(executor, pending.get(sink) ?? []);
     },
     committed() {
@@ -235,6 +248,15 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       return state;
     },
   };
+  statementsOf.set(uow, async (literal) => {
+    if (!collect()) return null;
+    if (!sinks.every((sink) => sink.statement !== undefined)) {
+      for (const sink of sinks) await sink.write(executor, pending.get(sink) ?? []);
+      return null;
+    }
+    return sinks.map((sink) => sink.statement?.(pending.get(sink) ?? [], literal) ?? '').join('; ');
+  });
+  return uow;
 }
 
 /**
@@ -263,8 +285,14 @@ export function createPgUnitOfWork(client: SqlExecutor): PgUnitOfWork {
   return Object.assign(uow, {
     async commit(): Promise<void> {
       try {
-        await uow.prepare();
-        await client.query('COMMIT');
+        // A pg client: the hook calls' statements and the COMMIT in one round trip (a simple
+        // query of several statements; should the first fail, the COMMIT is not run).
+        const escape = (client as { escapeLiteral?: unknown }).escapeLiteral;
+        const prepareAsText = statementsOf.get(uow);
+        let statements: string | null = null;
+        if (typeof escape === 'function' && prepareAsText !== undefined) statements = await prepareAsText((value) => String(escape.call(client, value)));
+        else await uow.prepare();
+        await client.query(statements === null || statements === '' ? 'COMMIT' : `${statements}; COMMIT`);
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (uow.state === 'open') uow.rolledBack();

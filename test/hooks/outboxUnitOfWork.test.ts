@@ -132,7 +132,7 @@ describe('units of work of the transactional outbox', () => {
 
       // The journal write fails inside the transaction (its table is gone for this session): the record goes with it.
       await client.query('BEGIN');
-      const failing = createPgUnitOfWork({ query: (text, values) => (text.includes('INSERT INTO') && text.includes('.job') ? Promise.reject(new Error('disk full')) : client.query(text, values as unknown[])) });
+      const failing = createPgUnitOfWork({ query: (text, values) => (text.includes('INSERT INTO') && text.includes('.rap_outbox') ? Promise.reject(new Error('disk full')) : client.query(text, values as unknown[])) });
       await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('pg-c', '{}')`);
       hooks.publish({ identity: { id: 1 }, record: { id: 'pg-c', revision_id: 1, access: { record: 'public' } }, uow: failing });
       await expect(failing.commit()).rejects.toThrow('disk full');

@@ -30,11 +30,22 @@ export function executorOf(client: PoolClient): BossExecutor {
   return { executeSql: (text, values) => client.query(text, values) };
 }
 
-/** Runs `work` in a transaction of its own on a client of `pool`. @internal */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * How the store's own bookkeeping transactions begin (settling, retries, moving the outbox):
+ * their COMMIT does not wait for the WAL flush. The app's COMMITs, which do, then flush once for
+ * all of it instead of queueing behind a flush per delivery batch (3-4 ms a COMMIT while
+ * delivering, 1 ms without). Should the database server itself crash, the last such commits
+ * may be lost: the deliveries they settled run again under the same delivery ids, an outbox
+ * move is made again; nothing committed by the app is lost.
+ * @internal
+ */
+export const BEGIN_UNFLUSHED = 'BEGIN; SET LOCAL synchronous_commit = off';
+
+/** Runs `work` in a transaction of its own on a client of `pool` (one of the store's own: see BEGIN_UNFLUSHED). @internal */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, begin = BEGIN_UNFLUSHED): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await work(client);
     await client.query('COMMIT');
     return result;

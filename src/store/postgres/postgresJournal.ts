@@ -29,6 +29,7 @@ export class PostgresJournal {
   readonly #context: PostgresContext;
   readonly #onUnwritten: OnUnwritten;
   readonly #isClosed: () => boolean;
+  readonly #beforeWrite: () => Promise<void>;
   #buffer: NewJob[] = [];
   #pushed = 0;
   #written = 0;
@@ -38,8 +39,10 @@ export class PostgresJournal {
   #analyzedAt = 0;
   #analyzing = false;
 
-  constructor(context: PostgresContext, options: { readonly onUnwritten: OnUnwritten; readonly isClosed: () => boolean }) {
+  /** `beforeWrite` runs before each buffered write: the outbox rows this instance committed go into pg-boss first, so a lane keeps its order. */
+  constructor(context: PostgresContext, options: { readonly onUnwritten: OnUnwritten; readonly isClosed: () => boolean; readonly beforeWrite: () => Promise<void> }) {
     this.#context = context;
+    this.#beforeWrite = options.beforeWrite;
     this.#onUnwritten = options.onUnwritten;
     this.#isClosed = options.isClosed;
   }
@@ -90,6 +93,7 @@ export class PostgresJournal {
       while (this.#buffer.length > 0) {
         const batch = nextBatch(this.#buffer, (job) => job.data.event.length, INSERT_BATCH);
         try {
+          await this.#beforeWrite();
           await this.insert(batch, this.#context.boss.getDb());
           failingSince = null;
           this.#buffer.splice(0, batch.length);

@@ -43,9 +43,8 @@ export class PostgresOutcomeTable<R> {
 
   /** Starts reading from the table's end, every second and on `read()`; prunes it every minute. */
   async open(): Promise<void> {
-    const { rows } = await this.#context.pool.query<{ seq: string | null }>(`SELECT max(seq)::text AS seq FROM ${this.#context.schema}.rap_outcome WHERE store = $1`, [
-      this.#context.queue,
-    ]);
+    // The whole table's: every store of the schema takes its sequence numbers from one sequence.
+    const { rows } = await this.#context.pool.query<{ seq: string | null }>(`SELECT max(seq)::text AS seq FROM ${this.#context.schema}.rap_outcome`);
     this.#watermark = Number(rows[0]?.seq ?? 0);
     const poll = setInterval(() => void this.read(), 1_000);
     poll.unref();
@@ -80,19 +79,28 @@ export class PostgresOutcomeTable<R> {
     return this.#reading;
   }
 
+  /**
+   * Reads every store's rows (sequence numbers are shared: a gap is only what is not committed
+   * yet), but only the outcomes of this store that other instances reached.
+   */
   async #readOnce(): Promise<void> {
     const { pool, schema, queue, instance } = this.#context;
+    let after = this.#watermark;
     for (;;) {
-      const { rows } = await pool.query<{ seq: string; instance: string; delivery_id: string; outcome: StoredOutcome }>(
-        `SELECT seq::text AS seq, instance, delivery_id, outcome FROM ${schema}.rap_outcome WHERE store = $1 AND seq > $2 ORDER BY seq LIMIT 1000`,
-        [queue, this.#watermark],
+      // ORDER BY the column, not the text alias of the same name ('1000' < '401').
+      const { rows } = await pool.query<{ seq: string; delivery_id: string | null; outcome: StoredOutcome | null }>(
+        `SELECT seq::text AS seq, CASE WHEN store = $1 THEN delivery_id END AS delivery_id, CASE WHEN store = $1 AND instance <> $3 THEN outcome END AS outcome
+         FROM ${schema}.rap_outcome WHERE seq > $2 ORDER BY rap_outcome.seq LIMIT 1000`,
+        [queue, after, instance],
       );
       for (const row of rows) {
         const seq = Number(row.seq);
-        if (this.#seenBeyond.has(seq)) continue;
+        after = Math.max(after, seq);
+        if (this.#seenBeyond.has(seq) || seq <= this.#watermark) continue;
         this.#seenBeyond.add(seq);
+        if (row.delivery_id === null) continue;
         this.#listener.settled(row.delivery_id);
-        if (row.instance === instance) continue;
+        if (row.outcome === null) continue;
         try {
           this.#listener.outcome(row.delivery_id, loadOutcome<R>(row.outcome));
         } catch (error) {

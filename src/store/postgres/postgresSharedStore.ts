@@ -21,6 +21,7 @@ import { executorOf, inTransaction, type PostgresContext } from './postgresConte
 import { PostgresDeadLetters } from './postgresDeadLetters.js';
 import { newJob, type NewJob } from './postgresJob.js';
 import { PostgresJournal } from './postgresJournal.js';
+import { PostgresOutbox } from './postgresOutbox.js';
 import { PostgresOutcomeTable } from './postgresOutcomeTable.js';
 import { PostgresSettler } from './postgresSettler.js';
 import { PostgresWorker } from './postgresWorker.js';
@@ -40,6 +41,8 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   readonly #closing = new AbortController();
   readonly #unsettled: UnsettledDeliveries;
   readonly #journal: PostgresJournal;
+  readonly #outbox: PostgresOutbox;
+  #outboxPoll: ReturnType<typeof setInterval> | null = null;
   readonly #outcomeTable: PostgresOutcomeTable<R>;
   readonly #deadLetters: PostgresDeadLetters<R>;
   readonly #settler: PostgresSettler<R>;
@@ -51,7 +54,12 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     this.#context = parts.context;
     this.outcomes$ = this.#outcomes.asObservable();
     this.#unsettled = new UnsettledDeliveries('postgres', parts.context.options.maxQueue ?? 10_000);
-    this.#journal = new PostgresJournal(parts.context, { onUnwritten: (jobs, error, reason) => this.#unwritten(jobs, error, reason), isClosed: () => this.#closed !== null });
+    this.#journal = new PostgresJournal(parts.context, {
+      onUnwritten: (jobs, error, reason) => this.#unwritten(jobs, error, reason),
+      isClosed: () => this.#closed !== null,
+      beforeWrite: () => (this.#outbox.holdsCommitted ? this.#outbox.move() : Promise.resolve()),
+    });
+    this.#outbox = new PostgresOutbox(parts.context, this.#journal);
     this.#outcomeTable = new PostgresOutcomeTable<R>(parts.context, {
       settled: (deliveryId) => this.#unsettled.settled(deliveryId),
       outcome: (deliveryId, outcome) => {
@@ -97,15 +105,20 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     return answer;
   }
 
-  /** Writes deliveries journaled in the app's transaction through it (the unit of work calls this before COMMIT). @internal */
+  /** Writes deliveries journaled in the app's transaction through it, into the outbox table (the unit of work calls this before COMMIT). @internal */
   async write(executor: SqlExecutor, jobs: readonly NewJob[]): Promise<void> {
-    await this.#journal.insert(jobs, { executeSql: (text, values) => executor.query(text, values) as Promise<{ rows: unknown[] }> });
+    await this.#outbox.write(executor, jobs);
   }
 
-  /** The app's transaction committed: its deliveries are pending here until settled; fetch now (the other instances get the NOTIFY sent with the COMMIT). @internal */
+  /** The same write as SQL text, sent with the app's COMMIT in one round trip (createPgUnitOfWork on a pg client). @internal */
+  statement(jobs: readonly NewJob[], literal: (value: string) => string): string {
+    return this.#outbox.statement(jobs, literal);
+  }
+
+  /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now (with a NOTIFY for the other instances), then fetched. @internal */
   committed(jobs: readonly NewJob[]): void {
     this.#unsettled.committed(jobs.map((job) => job.data.deliveryId));
-    this.#worker?.wake();
+    void this.#outbox.committed().then(() => this.#worker?.wake());
   }
 
   flush(): Promise<void> {
@@ -124,6 +137,11 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
     });
     this.#worker.wake();
+    // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed.
+    const pollOutbox = (): void => void this.#outbox.poll().then(() => this.#worker?.wake());
+    this.#outboxPoll = setInterval(pollOutbox, this.#context.options.pollIntervalMs ?? 1_000);
+    this.#outboxPoll.unref();
+    pollOutbox();
   }
 
   pending(): number {
@@ -147,11 +165,13 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     }
   }
 
-  /** Jobs of the store's queue not settled yet, in every instance. */
+  /** Deliveries of the store not settled yet, in every instance: its jobs, and its outbox rows (one snapshot: a move between the two counts is not missed). */
   async #unsettledJobs(): Promise<number> {
-    const { rows } = await this.#context.pool.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${this.#context.schema}.job WHERE name = $1 AND state < 'completed'`, [
-      this.#context.queue,
-    ]);
+    const { schema, queue } = this.#context;
+    const { rows } = await this.#context.pool.query<{ count: string }>(
+      `SELECT ((SELECT count(*) FROM ${schema}.job WHERE name = $1 AND state < 'completed') + (SELECT count(*) FROM ${schema}.rap_outbox WHERE store = $1))::text AS count`,
+      [queue],
+    );
     return Number(rows[0]?.count ?? 0);
   }
 
@@ -165,7 +185,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       const jobs = await this.#deadLetters.take(client, deliveryIds);
       await this.#journal.insert(jobs, executorOf(client));
       return jobs.map((job) => job.data.deliveryId);
-    });
+    }, 'BEGIN');
     if (ids.length > 0) this.#worker?.wake();
     return ids;
   }
@@ -178,6 +198,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     this.#closed ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 5_000;
       this.#outcomeTable.close();
+      if (this.#outboxPoll !== null) clearInterval(this.#outboxPoll);
       await Promise.race([this.flush(), sleep(timeoutMs)]);
       this.#journal.failBuffered(new ClosedError(`Expected the postgres store to write the journaled deliveries before it closed, it could not within ${timeoutMs} ms`), 'closed');
       // Attempts in flight are aborted and left to the next instance, unsettled.

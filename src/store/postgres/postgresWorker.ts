@@ -24,8 +24,17 @@ import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
 
 const log = logger('delivery');
 
-/** Deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, fetching waits. */
-const SETTLING_FACTOR = 4;
+/** A fetch takes up to this many times `concurrency` deliveries (a fetch reads every lane's head, whatever it takes). */
+const FETCH_FACTOR = 2;
+/** Deliveries claimed here per endpoint (attempting or ready), at most this many times `concurrency`: past it, fetches leave the endpoint out. */
+const HELD_FACTOR = 3;
+
+/**
+ * Deliveries answered and waiting for their settling transaction, at most this many times
+ * `concurrency`: past it, no fetch and no ready delivery starts. What an instance that dies
+ * leaves answered but unsettled (sent again by the next) stays within this and its attempts.
+ */
+const SETTLING_FACTOR = 2;
 
 /** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
 type StoredPlan = { readonly request: string; readonly stripped: string[] };
@@ -42,28 +51,38 @@ export type WorkerParts<R> = {
   readonly onEnded: (deliveryId: string, outcome: DeliveryOutcome<R> | null) => void;
 };
 
+/** A fetched delivery waiting for a slot of its endpoint. */
+type Ready = { readonly job: Job<JobData>; readonly plan: StoredPlan | null; readonly fetchedAt: number };
+
 /**
  * Fetches due deliveries, one fetch at a time: pg-boss's fetch of a key_strict_fifo queue
- * reads every queued job (about 20 ms with 2,000 queued), so one fetch per slot would load the
- * database for nothing. `concurrency` counts per endpoint: each endpoint has at most that many
- * attempts running here, and a fetch leaves out the endpoints that are full (their jobs carry
- * the endpoint as their pg-boss group), so a slow or paused endpoint cannot hold the slots of
- * the others. A delivery whose attempt is over frees its slot while it waits for its settling
- * transaction (which ends many at once). Woken by notifications and by every delivery that
- * ends, and by a poll otherwise.
+ * reads every queued job (about 5 ms with 2,000 queued), so it fetches a whole batch and keeps
+ * what has no free slot yet ready here (claimed, its lock running): a slot that frees starts
+ * the next one at once rather than after a fetch. `concurrency` counts per endpoint: each
+ * endpoint has at most that many attempts running here, and a fetch leaves out the endpoints
+ * whose slots and ready deliveries are full (their jobs carry the endpoint as their pg-boss
+ * group), so a slow or paused endpoint cannot hold the slots of the others. A delivery whose
+ * attempt is over frees its slot while it waits for its settling transaction (which ends many
+ * at once). Woken by notifications and by every delivery that ends, and by a poll otherwise.
  * @internal
  */
 export class PostgresWorker<R> {
   readonly #parts: WorkerParts<R>;
   readonly #context: PostgresContext;
-  /** The deliveries running here (attempting or settling), by delivery id. */
+  /** The deliveries claimed here (ready, attempting or settling), by delivery id. */
   readonly inFlight = new Map<string, AbortController>();
   /** Attempts running here, by endpoint: what `concurrency` bounds. */
   readonly #attempts = new Map<string, number>();
+  /** Fetched deliveries waiting for a slot, in fetch order. */
+  #ready: Ready[] = [];
   /** Deliveries whose attempt is over, waiting to settle. */
   readonly #settling = new Set<string>();
   #fetching: Promise<void> | null = null;
   #fetchAgain = false;
+  /** The last fetch found less than it asked for: nothing more is due until a signal (a wake, a lane freed) says otherwise. */
+  #exhausted = false;
+  /** Signals so far: one during a fetch keeps it from marking the queue exhausted. */
+  #signals = 0;
   #pollTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(parts: WorkerParts<R>) {
@@ -71,9 +90,16 @@ export class PostgresWorker<R> {
     this.#context = parts.context;
   }
 
-  /** Looks for due deliveries now. */
+  /** Looks for due deliveries now: there may be new ones (a notification, a retry due, a poll). */
   wake(): void {
-    if (this.#parts.closing.aborted) return;
+    this.#signals += 1;
+    this.#exhausted = false;
+    this.#look();
+  }
+
+  /** Fetches unless a fetch runs (then it fetches again after it), nothing new is due since the last one, or enough is settling here already. */
+  #look(): void {
+    if (this.#parts.closing.aborted || this.#exhausted) return;
     if (this.#fetching !== null || this.#settling.size >= SETTLING_FACTOR * this.#parts.concurrency) {
       this.#fetchAgain = true;
       return;
@@ -84,16 +110,42 @@ export class PostgresWorker<R> {
     this.#fetching = this.#fetch().finally(() => {
       this.#fetching = null;
       if (this.#parts.closing.aborted) return;
-      if (this.#fetchAgain) this.wake();
-      else this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
+      if (this.#fetchAgain) this.#look();
+      if (this.#fetching === null) this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
     });
   }
 
-  /** Stops fetching; resolves when the fetch running, if any, is over. */
+  /** Deliveries claimed here per endpoint (attempting or ready): a fetch leaves out the endpoints at twice their slots. */
+  #held(): Map<string, number> {
+    const held = new Map(this.#attempts);
+    for (const { job } of this.#ready) held.set(job.data.endpoint, (held.get(job.data.endpoint) ?? 0) + 1);
+    return held;
+  }
+
+  /** Stops fetching; resolves when the fetch running, if any, is over. Ready deliveries go back to their lanes. */
   async stop(): Promise<void> {
     if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
     await this.#fetching;
+    await this.#giveBack(this.#ready.splice(0));
+  }
+
+  /**
+   * Gives fetched deliveries that never started back to their lanes at once, unattempted: their
+   * claim undone (pg-boss has no call for it), so the next fetch makes the same attempt they
+   * would have made, rather than counting one more.
+   */
+  async #giveBack(ready: readonly Ready[]): Promise<void> {
+    if (ready.length === 0) return;
+    const { pool, schema, queue } = this.#context;
+    await pool
+      .query(
+        `UPDATE ${schema}.job SET state = (CASE WHEN retry_count > 0 THEN 'retry' ELSE 'created' END)::${schema}.job_state, started_on = NULL
+         WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`,
+        [queue, ready.map(({ job }) => job.id)],
+      )
+      .catch((error: unknown) => log('store (postgres): could not give back %d fetched deliveries (they are taken over after the lock): %s', ready.length, messageOf(error)));
+    for (const { job } of ready) this.inFlight.delete(job.data.deliveryId);
   }
 
   /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
@@ -106,34 +158,58 @@ export class PostgresWorker<R> {
     this.#pollTimer.unref();
   }
 
-  /** Fetches due deliveries of the endpoints that have a free slot, and starts them. */
+  /** Fetches due deliveries of the endpoints that have room, and starts those with a free slot. */
   async #fetch(): Promise<void> {
     const { boss, queue } = this.#context;
     const { concurrency } = this.#parts;
-    const full = [...this.#attempts].filter(([, running]) => running >= concurrency).map(([endpoint]) => endpointIdOf(endpoint));
+    const signals = this.#signals;
+    const batchSize = FETCH_FACTOR * concurrency;
+    const full = [...this.#held()].filter(([, count]) => count >= HELD_FACTOR * concurrency).map(([endpoint]) => endpointIdOf(endpoint));
     let jobs: Job<JobData>[];
     let plans: Map<string, StoredPlan>;
     try {
-      jobs = await boss.fetch<JobData>(queue, { batchSize: concurrency, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
+      jobs = await boss.fetch<JobData>(queue, { batchSize, ...(full.length > 0 ? { ignoreGroups: full } : {}) });
       plans = await this.#storedPlans(jobs);
     } catch (error) {
       log('store (postgres): fetching deliveries failed: %s', messageOf(error));
       return;
     }
+    const fetchedAt = Date.now();
+    for (const job of jobs) {
+      // Claimed from now: counted in flight, closing gives it back.
+      this.inFlight.set(job.data.deliveryId, new AbortController());
+      this.#ready.push({ job, plan: plans.get(job.data.deliveryId) ?? null, fetchedAt });
+    }
     if (this.#parts.closing.aborted) {
-      // Fetched while closing: give them back at once rather than after lockDurationMs.
-      await Promise.all(jobs.map((job) => this.#release(job, 'the store closed')));
+      await this.#giveBack(this.#ready.splice(0));
       return;
     }
-    for (const job of jobs) {
-      // In flight from now: the next fetch counts it. (Jobs journaled before endpoints were
-      // groups are not left out by the fetch and may take an endpoint past its slots: they run.)
-      this.#attempts.set(job.data.endpoint, (this.#attempts.get(job.data.endpoint) ?? 0) + 1);
-      this.inFlight.set(job.data.deliveryId, new AbortController());
-      void this.#run(job, plans.get(job.data.deliveryId) ?? null);
+    this.#startReady();
+    if (jobs.length < batchSize) {
+      if (signals === this.#signals) this.#exhausted = true;
+    } else if ([...this.#held().values()].some((count) => count < HELD_FACTOR * concurrency)) {
+      // A full batch and room left: more may be due. (Endpoints not seen yet are fetched at the next signal.)
+      this.#fetchAgain = true;
     }
-    // A full batch: more may be due.
-    if (jobs.length === concurrency) this.#fetchAgain = true;
+  }
+
+  /** Starts the ready deliveries whose endpoint has a free slot. */
+  #startReady(): void {
+    const { concurrency } = this.#parts;
+    if (this.#settling.size >= SETTLING_FACTOR * concurrency) return;
+    const waiting: Ready[] = [];
+    for (const ready of this.#ready) {
+      const endpoint = ready.job.data.endpoint;
+      const running = this.#attempts.get(endpoint) ?? 0;
+      // (Jobs journaled before endpoints were groups are not left out by the fetch: they wait here like the others.)
+      if (running >= concurrency) {
+        waiting.push(ready);
+        continue;
+      }
+      this.#attempts.set(endpoint, running + 1);
+      void this.#run(ready);
+    }
+    this.#ready = waiting;
   }
 
   /** The requests planned earlier of the deliveries fetched (retries, requeued dead letters), in one query. */
@@ -148,17 +224,19 @@ export class PostgresWorker<R> {
   }
 
   /** Runs one fetched delivery; whatever it leaves unsettled goes back to its lane's head. */
-  async #run(job: Job<JobData>, stored: StoredPlan | null): Promise<void> {
+  async #run({ job, plan, fetchedAt }: Ready): Promise<void> {
     try {
-      await this.#process(job, stored);
+      await this.#process(job, plan, fetchedAt);
     } catch (error) {
       if (!(error instanceof ClosedError)) log('store (postgres): delivery %s interrupted: %s', job.data.deliveryId, messageOf(error));
       await this.#release(job, messageOf(error));
     } finally {
       // Only now: close() waits for what is in flight, its release included, before it stops.
       if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
+      else if (!this.#parts.closing.aborted) this.#startReady();
       this.inFlight.delete(job.data.deliveryId);
-      this.wake();
+      // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
+      if ((this.#held().get(job.data.endpoint) ?? 0) < HELD_FACTOR * this.#parts.concurrency) this.wake();
     }
   }
 
@@ -174,13 +252,13 @@ export class PostgresWorker<R> {
    * here; its request is stored when it goes back for a retry, so every retry sends the same
    * one (after a crash mid-attempt the next instance plans it again, with the same delivery id).
    */
-  async #process(job: Job<JobData>, stored: StoredPlan | null): Promise<void> {
+  async #process(job: Job<JobData>, stored: StoredPlan | null, fetchedAt: number): Promise<void> {
     const { handlers, closing } = this.#parts;
     const data = job.data;
     if (closing.aborted) throw new ClosedError('The postgres store is closing');
     const abort = this.inFlight.get(data.deliveryId) ?? new AbortController();
-    // The attempt must end within the lock: past it another instance may take the delivery over.
-    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, job.expireInSeconds) * 1_000), closing]);
+    // The attempt must end within the lock (taken at the fetch): past it another instance may take the delivery over.
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(1, Math.max(1, job.expireInSeconds) * 1_000 - (Date.now() - fetchedAt))), closing]);
     const claim: Claim = { id: job.id, retryCount: job.retryCount };
     let event: ServiceEvent<R>;
     try {
@@ -250,13 +328,16 @@ export class PostgresWorker<R> {
     if (this.#settling.has(data.deliveryId)) return;
     this.#settling.add(data.deliveryId);
     this.#attemptEnded(data.endpoint);
-    this.wake();
   }
 
+  /** A slot is free: a ready delivery takes it, and the next fetch may be due (new work or not: see #exhausted). */
   #attemptEnded(endpoint: string): void {
     const running = (this.#attempts.get(endpoint) ?? 1) - 1;
     if (running > 0) this.#attempts.set(endpoint, running);
     else this.#attempts.delete(endpoint);
+    if (this.#parts.closing.aborted) return;
+    this.#startReady();
+    this.#look();
   }
 
   async #end(claim: Claim, data: JobData, end: DeliveryEnd<R>): Promise<void> {

@@ -1,0 +1,181 @@
+/**
+ * The PostgreSQL store's outbox table: what the hooks write in the app's own transaction, one
+ * narrow row per transaction, moved into pg-boss's job table after the COMMIT.
+ * @internal
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
+import { messageOf } from '../../util/describeValue.js';
+import { logger } from '../../util/log.js';
+import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
+import type { NewJob } from './postgresJob.js';
+import type { PostgresJournal } from './postgresJournal.js';
+
+const log = logger('delivery');
+
+/** Outbox rows moved in one transaction at most. */
+const MOVE_ROWS = 500;
+
+/**
+ * The app's transaction writes its deliveries here with one plain INSERT (no NOTIFY: the
+ * notification queue's lock would serialize every app COMMIT, and pg-boss's insert touches a
+ * dozen indexes). After the COMMIT this instance moves them into pg-boss at once; rows a
+ * crashed instance committed but never moved are moved by the next instance that looks (on
+ * start and every poll). One mover at a time in the whole database, holding a session lock
+ * taken before its transaction begins: pg-boss orders a lane by the inserting transaction's
+ * start time, so each move starts after the previous one ended, and rows keep their order.
+ * @internal
+ */
+export class PostgresOutbox {
+  readonly #context: PostgresContext;
+  readonly #journal: PostgresJournal;
+  readonly #lockKey: bigint;
+  #moving: Promise<void> | null = null;
+  #moveAgain = false;
+  /** Rows this instance committed and has not moved yet: journal writes of its own wait for them. */
+  #committed = 0;
+
+  constructor(context: PostgresContext, journal: PostgresJournal) {
+    this.#context = context;
+    this.#journal = journal;
+    this.#lockKey = createHash('sha256').update(`${context.schema}.rap_outbox`).digest().readBigInt64BE(0);
+  }
+
+  /** Writes `jobs` through the app's transaction: one row. */
+  async write(executor: SqlExecutor, jobs: readonly NewJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await executor.query(`INSERT INTO ${this.#context.schema}.rap_outbox (store, jobs) VALUES ($1, $2)`, [this.#context.queue, JSON.stringify(jobs)]);
+  }
+
+  /** The same INSERT with its values inlined (`literal` escapes them as the app's pg client does), to send with the COMMIT. */
+  statement(jobs: readonly NewJob[], literal: (value: string) => string): string {
+    if (jobs.length === 0) return 'SELECT 1';
+    return `INSERT INTO ${this.#context.schema}.rap_outbox (store, jobs) VALUES (${literal(this.#context.queue)}, ${literal(JSON.stringify(jobs))})`;
+  }
+
+  /** The app's transaction committed a row here: move it now. */
+  committed(): Promise<void> {
+    this.#committed += 1;
+    return this.move();
+  }
+
+  /** Whether rows this instance committed may not be moved yet. */
+  get holdsCommitted(): boolean {
+    return this.#committed > 0;
+  }
+
+  /** Moves every committed row into pg-boss, in order (one move at a time; a request meanwhile moves again after it). */
+  move(): Promise<void> {
+    if (this.#moving !== null) {
+      this.#moveAgain = true;
+      return this.#moving;
+    }
+    this.#moving = (async () => {
+      try {
+        do {
+          this.#moveAgain = false;
+          const before = this.#committed;
+          while (await this.#moveOnce());
+          this.#committed = Math.max(0, this.#committed - before);
+        } while (this.#moveAgain);
+      } catch (error) {
+        log('store (postgres): moving the outbox into pg-boss failed (the next poll tries again): %s', messageOf(error));
+      } finally {
+        this.#moving = null;
+      }
+    })();
+    return this.#moving;
+  }
+
+  /** Moves rows if there are any (another instance's left by a crash, or a unit of work never told it committed). */
+  async poll(): Promise<void> {
+    if (this.#moving !== null) return;
+    try {
+      const { rows } = await this.#context.pool.query(`SELECT 1 FROM ${this.#context.schema}.rap_outbox WHERE store = $1 LIMIT 1`, [this.#context.queue]);
+      if (rows.length > 0) await this.move();
+    } catch (error) {
+      log('store (postgres): looking at the outbox failed: %s', messageOf(error));
+    }
+  }
+
+  /** Moves rows in one transaction, in order: whether rows may be left. */
+  async #moveOnce(): Promise<boolean> {
+    const client = await this.#context.pool.connect();
+    let broken: Error | undefined;
+    try {
+      // The lock before BEGIN: the transaction, and the created_on of the jobs it inserts, start after the previous move ended.
+      await client.query(`SELECT pg_advisory_lock(${this.#lockKey})`);
+      let unlocked = false;
+      try {
+        let limit = MOVE_ROWS;
+        for (;;) {
+          const moved = await this.#moveRows(client, limit);
+          if (moved.kind === 'moved') {
+            // One round trip: the COMMIT and the lock given back.
+            await client.query(`COMMIT; SELECT pg_advisory_unlock(${this.#lockKey})`);
+            unlocked = true;
+            return moved.more;
+          }
+          await client.query('ROLLBACK');
+          limit = moved.fits;
+        }
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        if (!unlocked) {
+          await client.query(`SELECT pg_advisory_unlock(${this.#lockKey})`).catch((error: unknown) => {
+            // A connection that could not give the lock back is dropped, and the lock with it.
+            broken = error instanceof Error ? error : new Error(String(error));
+          });
+        }
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Takes the first `limit` rows out of the outbox and inserts their jobs, in a transaction left
+   * open; or, when not all of them keep their lanes' order in one insert, answers how many do.
+   */
+  async #moveRows(client: PoolClient, limit: number): Promise<{ readonly kind: 'moved'; readonly more: boolean } | { readonly kind: 'cut'; readonly fits: number }> {
+    const { schema, queue } = this.#context;
+    await client.query(BEGIN_UNFLUSHED);
+    // ORDER BY the column, not a text alias of the same name ('1000' < '401').
+    const { rows } = await client.query<{ seq: string; jobs: string }>(
+      `DELETE FROM ${schema}.rap_outbox WHERE store = $1 AND seq IN (SELECT o.seq FROM ${schema}.rap_outbox o WHERE o.store = $1 ORDER BY o.seq LIMIT ${limit})
+       RETURNING seq::text AS seq, jobs`,
+      [queue],
+    );
+    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+    const taken = inLaneOrder(rows.map((row) => JSON.parse(row.jobs) as NewJob[]));
+    if (taken.rows < rows.length) return { kind: 'cut', fits: taken.rows };
+    if (taken.jobs.length > 0) await this.#journal.insert(taken.jobs, executorOf(client));
+    return { kind: 'moved', more: rows.length === limit };
+  }
+}
+
+/**
+ * The first rows whose jobs one pg-boss insert keeps in lane order: an insert gives its jobs
+ * one created_on and pg-boss breaks the tie by job id, which grows with the hooks' counter of
+ * one process only. A row with a job that would sort before its lane's previous one (another
+ * process wrote it) waits for the next move, whose transaction starts later.
+ * @internal
+ */
+export function inLaneOrder(rows: readonly (readonly NewJob[])[]): { readonly rows: number; readonly jobs: NewJob[] } {
+  const last = new Map<string, string>();
+  const jobs: NewJob[] = [];
+  let count = 0;
+  for (const row of rows) {
+    if (count > 0 && row.some((job) => (last.get(job.singletonKey) ?? '') > job.id)) break;
+    for (const job of row) {
+      last.set(job.singletonKey, job.id);
+      jobs.push(job);
+    }
+    count += 1;
+  }
+  return { rows: count, jobs };
+}
