@@ -36,6 +36,23 @@ export type OutboxSink<T> = {
 /** Escapes a string as a SQL literal, as `pg`'s clients do (`client.escapeLiteral`). */
 type Literal = (value: string) => string;
 
+/**
+ * The literal `pg`'s `escapeLiteral` makes of `value` (quotes doubled; with a backslash, the
+ * backslashes doubled too and an `E` prefix), by native replaces rather than its loop over
+ * each character: a journaled record is kilobytes of JSON, escaped once per transaction.
+ *
+ * @example
+ * ```ts
+ * sqlLiteral("it's"); // "'it''s'"
+ * sqlLiteral('a\\b'); // " E'a\\\\b'"
+ * ```
+ * @internal
+ */
+export function sqlLiteral(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? ` E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}
+
 /** How createPgUnitOfWork journals the hook calls as SQL text to send with its COMMIT: `null` when a store can only write through the executor (then it has written). */
 const statementsOf = new WeakMap<OutboxUnitOfWork, (literal: Literal) => Promise<string | null>>();
 
@@ -287,10 +304,10 @@ export function createPgUnitOfWork(client: SqlExecutor): PgUnitOfWork {
       try {
         // A pg client: the hook calls' statements and the COMMIT in one round trip (a simple
         // query of several statements; should the first fail, the COMMIT is not run).
-        const escape = (client as { escapeLiteral?: unknown }).escapeLiteral;
+        const isPgClient = typeof (client as { escapeLiteral?: unknown }).escapeLiteral === 'function';
         const prepareAsText = statementsOf.get(uow);
         let statements: string | null = null;
-        if (typeof escape === 'function' && prepareAsText !== undefined) statements = await prepareAsText((value) => String(escape.call(client, value)));
+        if (isPgClient && prepareAsText !== undefined) statements = await prepareAsText(sqlLiteral);
         else await uow.prepare();
         await client.query(statements === null || statements === '' ? 'COMMIT' : `${statements}; COMMIT`);
       } catch (error) {

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolClient } from 'pg';
 import type { SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
@@ -17,6 +18,13 @@ const log = logger('delivery');
 
 /** Outbox rows moved in one transaction at most. */
 const MOVE_ROWS = 500;
+
+/**
+ * A busy outbox is moved at most this often (ms), so that the commits of that time share one
+ * move (five round trips and a transaction on the same database the app's transactions wait
+ * on); an outbox idle that long is moved at once after a COMMIT.
+ */
+const MOVE_SPACING_MS = 10;
 
 /**
  * The app's transaction writes its deliveries here with one plain INSERT (no NOTIFY: the
@@ -34,6 +42,8 @@ export class PostgresOutbox {
   readonly #lockKey: bigint;
   #moving: Promise<void> | null = null;
   #moveAgain = false;
+  /** When the last move started (performance.now()). */
+  #movedAt = Number.NEGATIVE_INFINITY;
   /** Rows this instance committed and has not moved yet: journal writes of its own wait for them. */
   #committed = 0;
 
@@ -66,7 +76,10 @@ export class PostgresOutbox {
     return this.#committed > 0;
   }
 
-  /** Moves every committed row into pg-boss, in order (one move at a time; a request meanwhile moves again after it). */
+  /**
+   * Moves every committed row into pg-boss, in order (one move at a time; a request meanwhile
+   * moves again after it, at least {@link MOVE_SPACING_MS} after the one before started).
+   */
   move(): Promise<void> {
     if (this.#moving !== null) {
       this.#moveAgain = true;
@@ -75,6 +88,9 @@ export class PostgresOutbox {
     this.#moving = (async () => {
       try {
         do {
+          const waitMs = this.#movedAt + MOVE_SPACING_MS - performance.now();
+          if (waitMs > 0) await sleep(waitMs);
+          this.#movedAt = performance.now();
           this.#moveAgain = false;
           const before = this.#committed;
           while (await this.#moveOnce());
