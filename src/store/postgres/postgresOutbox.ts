@@ -5,11 +5,12 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolClient } from 'pg';
 import type { SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
+import { OneAtATime } from '../oneAtATime.js';
+import { sleep } from '../waits.js';
 import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
 import type { NewJob } from './postgresJob.js';
 import type { PostgresJournal } from './postgresJournal.js';
@@ -40,8 +41,7 @@ export class PostgresOutbox {
   readonly #context: PostgresContext;
   readonly #journal: PostgresJournal;
   readonly #lockKey: bigint;
-  #moving: Promise<void> | null = null;
-  #moveAgain = false;
+  readonly #moves: OneAtATime;
   /** When the last move started (performance.now()). */
   #movedAt = Number.NEGATIVE_INFINITY;
   /** Rows this instance committed and has not moved yet: journal writes of its own wait for them. */
@@ -51,6 +51,14 @@ export class PostgresOutbox {
     this.#context = context;
     this.#journal = journal;
     this.#lockKey = createHash('sha256').update(`${context.schema}.rap_outbox`).digest().readBigInt64BE(0);
+    this.#moves = new OneAtATime(() => this.#moveAll(), {
+      beforeEach: async () => {
+        const waitMs = this.#movedAt + MOVE_SPACING_MS - performance.now();
+        if (waitMs > 0) await sleep(waitMs);
+        this.#movedAt = performance.now();
+      },
+      onError: (error) => log('store (postgres): moving the outbox into pg-boss failed (the next poll tries again): %s', messageOf(error)),
+    });
   }
 
   /** Writes `jobs` through the app's transaction: one row. */
@@ -81,33 +89,19 @@ export class PostgresOutbox {
    * moves again after it, at least {@link MOVE_SPACING_MS} after the one before started).
    */
   move(): Promise<void> {
-    if (this.#moving !== null) {
-      this.#moveAgain = true;
-      return this.#moving;
-    }
-    this.#moving = (async () => {
-      try {
-        do {
-          const waitMs = this.#movedAt + MOVE_SPACING_MS - performance.now();
-          if (waitMs > 0) await sleep(waitMs);
-          this.#movedAt = performance.now();
-          this.#moveAgain = false;
-          const before = this.#committed;
-          while (await this.#moveOnce());
-          this.#committed = Math.max(0, this.#committed - before);
-        } while (this.#moveAgain);
-      } catch (error) {
-        log('store (postgres): moving the outbox into pg-boss failed (the next poll tries again): %s', messageOf(error));
-      } finally {
-        this.#moving = null;
-      }
-    })();
-    return this.#moving;
+    return this.#moves.run();
+  }
+
+  /** Moves every row there is, one transaction at a time. */
+  async #moveAll(): Promise<void> {
+    const before = this.#committed;
+    while (await this.#moveOnce());
+    this.#committed = Math.max(0, this.#committed - before);
   }
 
   /** Moves rows if there are any (another instance's left by a crash, or a unit of work never told it committed). */
   async poll(): Promise<void> {
-    if (this.#moving !== null) return;
+    if (this.#moves.running) return;
     try {
       const { rows } = await this.#context.pool.query(`SELECT 1 FROM ${this.#context.schema}.rap_outbox WHERE store = $1 LIMIT 1`, [this.#context.queue]);
       if (rows.length > 0) await this.move();

@@ -8,6 +8,7 @@
 import type { DeliveryOutcome } from '../../events/outcomes.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
+import { OneAtATime } from '../oneAtATime.js';
 import { loadOutcome, type StoredOutcome } from '../storedOutcome.js';
 import type { PostgresContext } from './postgresContext.js';
 
@@ -31,8 +32,10 @@ export class PostgresOutcomeTable<R> {
   #watermark = 0;
   #seenBeyond = new Set<number>();
   #gapSince: number | null = null;
-  #reading: Promise<void> | null = null;
-  #readAgain = false;
+  readonly #reads = new OneAtATime(() => this.#readOnce(), {
+    goOn: () => !this.#closed,
+    onError: (error) => log('store (postgres): reading outcomes failed: %s', messageOf(error)),
+  });
   #closed = false;
   #timers: ReturnType<typeof setInterval>[] = [];
 
@@ -60,23 +63,7 @@ export class PostgresOutcomeTable<R> {
 
   /** Reads the outcomes written since the last read (one read at a time; a request meanwhile reads again after it). */
   read(): Promise<void> {
-    if (this.#reading !== null) {
-      this.#readAgain = true;
-      return this.#reading;
-    }
-    this.#reading = (async () => {
-      try {
-        do {
-          this.#readAgain = false;
-          await this.#readOnce();
-        } while (this.#readAgain && !this.#closed);
-      } catch (error) {
-        log('store (postgres): reading outcomes failed: %s', messageOf(error));
-      } finally {
-        this.#reading = null;
-      }
-    })();
-    return this.#reading;
+    return this.#reads.run();
   }
 
   /**
