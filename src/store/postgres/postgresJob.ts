@@ -37,6 +37,27 @@ export function newJob(delivery: JournaledDelivery<unknown>): NewJob {
   return { id: jobIdOf(event.eventId, endpoint), singletonKey: key, group: { id: endpointIdOf(endpoint) }, data: { v: 1, deliveryId, endpoint, key, acceptedAt, event: encoded } };
 }
 
+/**
+ * The NOTIFY payload of new jobs: `journal:` and their endpoints' ids (their groups), so that an
+ * instance whose slots for all of them are full need not fetch; plain `journal` when too long
+ * for a payload. The outbox's move inside the database builds the same in SQL
+ * ({@link JOURNAL_PAYLOAD_MAX} included). @internal
+ */
+export function journalPayload(jobs: readonly NewJob[]): string {
+  const payload = `journal:${[...new Set(jobs.map((job) => job.group.id))].join(',')}`;
+  return payload.length <= JOURNAL_PAYLOAD_MAX ? payload : 'journal';
+}
+
+/** Longest journal payload with endpoint ids (PostgreSQL takes up to 8,000 bytes). @internal */
+export const JOURNAL_PAYLOAD_MAX = 7_000;
+
+/** The endpoint ids a journal payload names; `null` when it names none (any endpoint may have new jobs). @internal */
+export function endpointIdsOfPayload(payload: string): readonly string[] | null {
+  if (!payload.startsWith('journal:')) return null;
+  const ids = payload.slice('journal:'.length).split(',').filter((id) => id !== '');
+  return ids.length > 0 ? ids : null;
+}
+
 /** Jobs and event bytes written in one insert at most (see nextBatch). @internal */
 export const INSERT_BATCH = { maxJobs: 1_000, maxBytes: 1024 * 1024 } as const;
 

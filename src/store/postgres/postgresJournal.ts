@@ -12,7 +12,7 @@ import { logger } from '../../util/log.js';
 import { sleep } from '../waits.js';
 import type { BossExecutor, PostgresContext } from './postgresContext.js';
 import { nextBatch } from '../journalBatch.js';
-import { INSERT_BATCH, type NewJob } from './postgresJob.js';
+import { INSERT_BATCH, journalPayload, type NewJob } from './postgresJob.js';
 
 const log = logger('delivery');
 
@@ -73,8 +73,13 @@ export class PostgresJournal {
    */
   async insert(jobs: readonly NewJob[], db: BossExecutor): Promise<void> {
     if (jobs.length === 0) return;
-    await this.#context.boss.insert(this.#context.queue, jobs as NewJob[], { db: notifying(db, this.#context.channel) });
+    await this.#context.boss.insert(this.#context.queue, jobs as NewJob[], { db: notifying(db, this.#context.channel, journalPayload(jobs)) });
     this.#analyzeAfter(jobs.length);
+  }
+
+  /** Jobs were inserted in a statement of another part (the outbox's move inside the database). */
+  inserted(count: number): void {
+    this.#analyzeAfter(count);
   }
 
   /** Ends every buffered job: it never reached the database. */
@@ -150,14 +155,14 @@ export class PostgresJournal {
  * jobs), so writing jobs in the app's transaction is one round trip. Should pg-boss's insert
  * ever take another shape, the NOTIFY goes as a statement of its own after it.
  */
-function notifying(db: BossExecutor, channel: string): BossExecutor {
+function notifying(db: BossExecutor, channel: string, payload: string): BossExecutor {
   return {
     executeSql: async (text, values = []) => {
       if (/^\s*INSERT\s/i.test(text) && !/;\s*\S/.test(text)) {
-        return db.executeSql(`WITH inserted AS (${text}) SELECT pg_notify($${values.length + 1}, 'journal')`, [...values, channel]);
+        return db.executeSql(`WITH inserted AS (${text}) SELECT pg_notify($${values.length + 1}, $${values.length + 2})`, [...values, channel, payload]);
       }
       const result = await db.executeSql(text, values);
-      await db.executeSql('SELECT pg_notify($1, $2)', [channel, 'journal']);
+      await db.executeSql('SELECT pg_notify($1, $2)', [channel, payload]);
       return result;
     },
   };

@@ -5,14 +5,15 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
-import type { PoolClient } from 'pg';
-import type { SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
+import type { PoolClient, QueryResult } from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { sqlLiteral, type SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { OneAtATime } from '../oneAtATime.js';
 import { sleep } from '../waits.js';
 import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
-import type { NewJob } from './postgresJob.js';
+import { JOURNAL_PAYLOAD_MAX, type NewJob } from './postgresJob.js';
 import type { PostgresJournal } from './postgresJournal.js';
 
 const log = logger('delivery');
@@ -22,10 +23,21 @@ const MOVE_ROWS = 500;
 
 /**
  * A busy outbox is moved at most this often (ms), so that the commits of that time share one
- * move (five round trips and a transaction on the same database the app's transactions wait
- * on); an outbox idle that long is moved at once after a COMMIT.
+ * move (a transaction on the same database the app's transactions wait on); an outbox idle
+ * that long is moved at once after a COMMIT.
  */
 const MOVE_SPACING_MS = 10;
+
+/**
+ * After a move, the outbox rests this many times as long as the move took (at most
+ * {@link MOVE_REST_MAX_MS}) before the next: moving takes at most about a fifth of the time, and
+ * the database's time goes to the app's transactions. A move's cost is mostly its own (a
+ * statement, a commit), not its rows': when moves get slow, more commits share the next one.
+ */
+const MOVE_REST = 4;
+
+/** Longest rest after a slow move (ms): a move held up by a lock does not hold up the next for long. */
+const MOVE_REST_MAX_MS = 100;
 
 /**
  * The app's transaction writes its deliveries here with one plain INSERT (no NOTIFY: the
@@ -42,10 +54,12 @@ export class PostgresOutbox {
   readonly #journal: PostgresJournal;
   readonly #lockKey: bigint;
   readonly #moves: OneAtATime;
-  /** When the last move started (performance.now()). */
-  #movedAt = Number.NEGATIVE_INFINITY;
+  /** When the next move may start (performance.now()). */
+  #nextMoveAt = Number.NEGATIVE_INFINITY;
   /** Rows this instance committed and has not moved yet: journal writes of its own wait for them. */
   #committed = 0;
+  /** pg-boss's insert statement of this store's queue, for moves made inside the database (`null`: rows travel through this process). */
+  #bossInsert: Promise<string | null> | null = null;
 
   constructor(context: PostgresContext, journal: PostgresJournal) {
     this.#context = context;
@@ -53,9 +67,8 @@ export class PostgresOutbox {
     this.#lockKey = createHash('sha256').update(`${context.schema}.rap_outbox`).digest().readBigInt64BE(0);
     this.#moves = new OneAtATime(() => this.#moveAll(), {
       beforeEach: async () => {
-        const waitMs = this.#movedAt + MOVE_SPACING_MS - performance.now();
+        const waitMs = this.#nextMoveAt - performance.now();
         if (waitMs > 0) await sleep(waitMs);
-        this.#movedAt = performance.now();
       },
       onError: (error) => log('store (postgres): moving the outbox into pg-boss failed (the next poll tries again): %s', messageOf(error)),
     });
@@ -86,7 +99,7 @@ export class PostgresOutbox {
 
   /**
    * Moves every committed row into pg-boss, in order (one move at a time; a request meanwhile
-   * moves again after it, at least {@link MOVE_SPACING_MS} after the one before started).
+   * moves again after it, paced by {@link MOVE_SPACING_MS} and {@link MOVE_REST}).
    */
   move(): Promise<void> {
     return this.#moves.run();
@@ -94,9 +107,15 @@ export class PostgresOutbox {
 
   /** Moves every row there is, one transaction at a time. */
   async #moveAll(): Promise<void> {
-    const before = this.#committed;
-    while (await this.#moveOnce());
-    this.#committed = Math.max(0, this.#committed - before);
+    const started = performance.now();
+    try {
+      const before = this.#committed;
+      while (await this.#moveOnce());
+      this.#committed = Math.max(0, this.#committed - before);
+    } finally {
+      const ended = performance.now();
+      this.#nextMoveAt = Math.max(started + MOVE_SPACING_MS, ended + Math.min(MOVE_REST * (ended - started), MOVE_REST_MAX_MS));
+    }
   }
 
   /** Moves rows if there are any (another instance's left by a crash, or a unit of work never told it committed). */
@@ -112,6 +131,7 @@ export class PostgresOutbox {
 
   /** Moves rows in one transaction, in order: whether rows may be left. */
   async #moveOnce(): Promise<boolean> {
+    const bossInsert = await (this.#bossInsert ??= this.#captureBossInsert());
     const client = await this.#context.pool.connect();
     let broken: Error | undefined;
     try {
@@ -119,6 +139,17 @@ export class PostgresOutbox {
       await client.query(`SELECT pg_advisory_lock(${this.#lockKey})`);
       let unlocked = false;
       try {
+        if (bossInsert !== null) {
+          // One round trip: the transaction, the move inside the database, the COMMIT and the lock given back.
+          const { schema, queue, channel } = this.#context;
+          const statement = outboxMoveStatement(bossInsert, { schema, store: queue, channel, limit: MOVE_ROWS });
+          const results = (await client.query(`${BEGIN_UNFLUSHED}; ${statement}; COMMIT; SELECT pg_advisory_unlock(${this.#lockKey})`)) as unknown as QueryResult<MoveRow>[];
+          unlocked = true;
+          const moved = results.find((result) => result.command === 'SELECT' && result.fields.some((field) => field.name === 'taken'))?.rows[0];
+          if (moved === undefined) throw new Error('Expected the outbox move to answer with a row, it answered with none');
+          this.#journal.inserted(moved.jobs);
+          return moved.taken === MOVE_ROWS || moved.cut;
+        }
         let limit = MOVE_ROWS;
         for (;;) {
           const moved = await this.#moveRows(client, limit);
@@ -145,6 +176,12 @@ export class PostgresOutbox {
     } finally {
       client.release(broken);
     }
+  }
+
+  async #captureBossInsert(): Promise<string | null> {
+    const insert = await bossInsertStatement(this.#context.boss, this.#context.queue);
+    if (insert === null) log('store (postgres): pg-boss inserts jobs with a statement this store does not know: outbox rows are moved through this process');
+    return insert;
   }
 
   /**
@@ -188,4 +225,70 @@ export function inLaneOrder(rows: readonly (readonly NewJob[])[]): { readonly ro
     count += 1;
   }
   return { rows: count, jobs };
+}
+
+/**
+ * The statement pg-boss sends to insert jobs into `queue`, taken from pg-boss itself (nothing
+ * runs: its executor only keeps the text), when it is the one-parameter INSERT that
+ * {@link outboxMoveStatement} builds on; otherwise `null`. @internal
+ */
+export async function bossInsertStatement(boss: PgBoss, queue: string): Promise<string | null> {
+  let captured: string | null = null;
+  const probe: NewJob = { id: '00000000-0000-4000-8000-000000000000', singletonKey: 'probe', group: { id: 'probe' }, data: { v: 1, deliveryId: 'probe', endpoint: 'probe', key: 'probe', acceptedAt: 0, event: '' } };
+  await boss.insert(queue, [probe], {
+    db: {
+      executeSql: async (text: string) => {
+        captured = text;
+        return { rows: [] };
+      },
+    },
+  });
+  return captured === null ? null : recognizedBossInsert(captured);
+}
+
+/** What an outbox move made inside the database answers. */
+type MoveRow = { readonly taken: number; readonly jobs: number; readonly cut: boolean };
+
+/**
+ * pg-boss's insert statement when it has the shape a move inside the database builds on: one
+ * INSERT whose only parameter is its jobs, as `$1::text::json`. @internal
+ */
+export function recognizedBossInsert(text: string): string | null {
+  if (!/^\s*INSERT\s/i.test(text) || /;\s*\S/.test(text)) return null;
+  const parameters = text.match(/\$\d+/g) ?? [];
+  return parameters.length === 1 && text.includes('$1::text::json') ? text : null;
+}
+
+/**
+ * One statement that moves the first `limit` outbox rows of `store` into pg-boss, in order, and
+ * wakes every instance: it deletes the rows, inserts their jobs with pg-boss's own insert, and
+ * notifies the store's channel when it moved any (the payload of `journalPayload`). Like {@link inLaneOrder}, it stops before
+ * the first row with a job that would sort before its lane's previous one (ids compared byte by
+ * byte, as in JavaScript); that row goes first in the next move. Answers `taken` (rows read),
+ * `jobs` (jobs inserted) and `cut` (whether it stopped early). @internal
+ */
+export function outboxMoveStatement(bossInsert: string, options: { readonly schema: string; readonly store: string; readonly channel: string; readonly limit: number }): string {
+  const { schema, channel, limit } = options;
+  const store = sqlLiteral(options.store);
+  const jobs = "(SELECT coalesce(jsonb_agg(job ORDER BY seq, ord), '[]'::jsonb) FROM moving)::text::json";
+  return `WITH taken AS (
+      SELECT seq, jobs::jsonb AS jobs FROM ${schema}.rap_outbox WHERE store = ${store} ORDER BY seq LIMIT ${limit}
+    ), elements AS (
+      SELECT t.seq, e.ord, e.job, e.job ->> 'singletonKey' AS lane, (e.job ->> 'id') COLLATE "C" AS id
+      FROM taken t CROSS JOIN LATERAL jsonb_array_elements(t.jobs) WITH ORDINALITY AS e(job, ord)
+    ), cut AS (
+      SELECT min(seq) AS seq FROM (
+        SELECT seq, id, max(id) OVER (PARTITION BY lane ORDER BY seq RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM elements
+      ) ordered WHERE before > id
+    ), moved AS (
+      DELETE FROM ${schema}.rap_outbox WHERE store = ${store} AND seq IN (SELECT seq FROM taken WHERE seq < coalesce((SELECT seq FROM cut), 9223372036854775807))
+      RETURNING seq
+    ), moving AS (
+      SELECT e.seq, e.ord, e.job || jsonb_build_object('groupId', e.job -> 'group' ->> 'id') AS job FROM elements e WHERE e.seq IN (SELECT seq FROM moved)
+    ), inserted AS (
+      ${bossInsert.replace('$1::text::json', () => jobs)}
+    )
+    SELECT (SELECT count(*) FROM taken)::int AS taken, (SELECT count(*) FROM moving)::int AS jobs, (SELECT seq FROM cut) IS NOT NULL AS cut,
+      (SELECT pg_notify(${sqlLiteral(channel)}, CASE WHEN length(payload) <= ${JOURNAL_PAYLOAD_MAX} THEN payload ELSE 'journal' END)
+         FROM (SELECT 'journal:' || string_agg(DISTINCT job ->> 'groupId', ',') AS payload FROM moving) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
 }

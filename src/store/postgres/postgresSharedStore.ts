@@ -19,7 +19,7 @@ import { sleep } from '../waits.js';
 import type { PgListener } from './pgConnection.js';
 import { executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import { PostgresDeadLetters } from './postgresDeadLetters.js';
-import { newJob, type NewJob } from './postgresJob.js';
+import { endpointIdsOfPayload, newJob, type NewJob } from './postgresJob.js';
 import { PostgresJournal } from './postgresJournal.js';
 import { PostgresOutbox } from './postgresOutbox.js';
 import { PostgresOutcomeTable } from './postgresOutcomeTable.js';
@@ -80,7 +80,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
         // Another instance's outcome (this instance's own reached outcomes$ already).
         if (payload.startsWith('outcome:') && payload !== `outcome:${instance}`) void this.#outcomeTable.read();
         // A new delivery, or a settled one that frees its lane: there may be work to fetch.
-        this.#worker?.wake();
+        this.#worker?.wake(endpointIdsOfPayload(payload));
       },
       () => {
         void this.#outcomeTable.read();
@@ -118,7 +118,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now (with a NOTIFY for the other instances), then fetched. @internal */
   committed(jobs: readonly NewJob[]): void {
     this.#unsettled.committed(jobs.map((job) => job.data.deliveryId));
-    void this.#outbox.committed().then(() => this.#worker?.wake());
+    void this.#outbox.committed().then(() => this.#worker?.wake(jobs.map((job) => job.group.id)));
   }
 
   flush(): Promise<void> {

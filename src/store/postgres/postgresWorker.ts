@@ -90,8 +90,17 @@ export class PostgresWorker<R> {
     this.#context = parts.context;
   }
 
-  /** Looks for due deliveries now: there may be new ones (a notification, a retry due, a poll). */
-  wake(): void {
+  /**
+   * Looks for due deliveries now: there may be new ones (a notification, a retry due, a poll).
+   * With the endpoint ids of the new ones, not when this instance holds all it may of each: a
+   * fetch would leave them out (and read every queued job to find that); a slot freed there wakes
+   * it again.
+   */
+  wake(endpointIds: readonly string[] | null = null): void {
+    if (endpointIds !== null && endpointIds.length > 0) {
+      const full = new Set(this.#fullEndpointIds());
+      if (endpointIds.every((id) => full.has(id))) return;
+    }
     this.#signals += 1;
     this.#exhausted = false;
     this.#look();
@@ -120,6 +129,12 @@ export class PostgresWorker<R> {
     const held = new Map(this.#attempts);
     for (const { job } of this.#ready) held.set(job.data.endpoint, (held.get(job.data.endpoint) ?? 0) + 1);
     return held;
+  }
+
+  /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
+  #fullEndpointIds(): string[] {
+    const limit = HELD_FACTOR * this.#parts.concurrency;
+    return [...this.#held()].filter(([, count]) => count >= limit).map(([endpoint]) => endpointIdOf(endpoint));
   }
 
   /** Stops fetching; resolves when the fetch running, if any, is over. Ready deliveries go back to their lanes. */
@@ -164,7 +179,7 @@ export class PostgresWorker<R> {
     const { concurrency } = this.#parts;
     const signals = this.#signals;
     const batchSize = FETCH_FACTOR * concurrency;
-    const full = [...this.#held()].filter(([, count]) => count >= HELD_FACTOR * concurrency).map(([endpoint]) => endpointIdOf(endpoint));
+    const full = this.#fullEndpointIds();
     let jobs: Job<JobData>[];
     let plans: Map<string, StoredPlan>;
     try {
