@@ -75,6 +75,7 @@ const rawJSON = (JSON as { readonly rawJSON?: (text: string) => unknown }).rawJS
  * @internal
  */
 export function verbatim(value: string, kind: 'base64' | 'escape'): string {
+  // Already verbatim: the data of a job this instance added holds what it wrote, not a string.
   if (rawJSON === undefined || typeof value !== 'string') return value;
   return rawJSON(kind === 'base64' ? `"${value}"` : JSON.stringify(value)) as string;
 }
