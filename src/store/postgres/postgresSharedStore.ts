@@ -77,9 +77,13 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     await this.#parts.listener.listen(
       this.#context.channel,
       (payload) => {
-        // Another instance's outcome (this instance's own reached outcomes$ already).
-        if (payload.startsWith('outcome:') && payload !== `outcome:${instance}`) void this.#outcomeTable.read();
-        // A new delivery, or a settled one that frees its lane: there may be work to fetch.
+        if (payload.startsWith('outcome:')) {
+          // This instance's own outcome reached outcomes$ already, and its worker looked for the
+          // freed lane's next delivery as the attempt ended.
+          if (payload === `outcome:${instance}`) return;
+          void this.#outcomeTable.read();
+        }
+        // A new delivery, or another instance's settled one that frees its lane: there may be work to fetch.
         this.#worker?.wake(endpointIdsOfPayload(payload));
       },
       () => {
