@@ -30,13 +30,13 @@ async function writeRows(rows: readonly (readonly NewJob[])[]): Promise<void> {
   for (const row of rows) await pool.query(`INSERT INTO ${schema}.rap_outbox (store, jobs) VALUES ($1, $2)`, [store, JSON.stringify(row)]);
 }
 
-async function move(): Promise<{ taken: number; jobs: number; cut: boolean }> {
+async function move(maxBytes = 1024 * 1024): Promise<{ taken: number; jobs: number; cut: boolean; more: boolean }> {
   if (bossInsert === null) throw new Error('Expected pg-boss\'s insert statement to be recognized');
   const client = await pool.connect();
   try {
-    const results = (await client.query(`BEGIN; ${outboxMoveStatement(bossInsert, { schema, store, channel, limit: 500 })}; COMMIT`)) as unknown as pg.QueryResult[];
-    const row = results[1]?.rows[0] as { taken: number; jobs: number; cut: boolean };
-    return { taken: row.taken, jobs: row.jobs, cut: row.cut };
+    const results = (await client.query(`BEGIN; ${outboxMoveStatement(bossInsert, { schema, store, channel, limit: 500, maxBytes })}; COMMIT`)) as unknown as pg.QueryResult[];
+    const row = results[1]?.rows[0] as { taken: number; jobs: number; cut: boolean; more: boolean };
+    return { taken: row.taken, jobs: row.jobs, cut: row.cut, more: row.more };
   } finally {
     client.release();
   }
@@ -83,11 +83,11 @@ describe('postgres outbox, the move inside the database', () => {
     await writeRows(rows);
     // a-40 would sort before a-50 in one insert: it waits, and c-60 behind it.
     expect(inLaneOrder(rows).rows).toBe(2);
-    expect(await move()).toEqual({ taken: 4, jobs: 3, cut: true });
+    expect(await move()).toEqual({ taken: 4, jobs: 3, cut: true, more: true });
     expect(await left()).toEqual([['a-40'], ['c-60']]);
     expect((await inserted()).map((row) => row.data.deliveryId)).toEqual(['b-20', 'b-21', 'a-50']);
 
-    expect(await move()).toEqual({ taken: 2, jobs: 2, cut: false });
+    expect(await move()).toEqual({ taken: 2, jobs: 2, cut: false, more: false });
     expect(await left()).toEqual([]);
     const jobs = await inserted();
     expect(jobs.map((row) => row.data.deliveryId)).toEqual(['b-20', 'b-21', 'a-40', 'a-50', 'c-60']);
@@ -103,15 +103,29 @@ describe('postgres outbox, the move inside the database', () => {
     listener.on('notification', (message) => payloads.push(message.payload ?? ''));
     try {
       await listener.query(`LISTEN "${channel}"`);
-      expect(await move()).toEqual({ taken: 0, jobs: 0, cut: false });
+      expect(await move()).toEqual({ taken: 0, jobs: 0, cut: false, more: false });
       await writeRows([[job('d', 70, 'ep-two'), job('e', 71, 'ep-one')], [job('f', 72, 'ep-two')]]);
-      expect(await move()).toEqual({ taken: 2, jobs: 3, cut: false });
+      expect(await move()).toEqual({ taken: 2, jobs: 3, cut: false, more: false });
       await listener.query('SELECT 1');
       expect(payloads).toHaveLength(1);
       expect([...(endpointIdsOfPayload(payloads[0] ?? '') ?? [])].sort()).toEqual(['ep-one', 'ep-two']);
     } finally {
       await listener.end();
     }
+  });
+});
+
+describe('postgres outbox, a move\'s size', () => {
+  it('takes rows up to maxBytes of their jobs\' JSON, always the first one, and says that rows are left', async () => {
+    const rows = [[job('g', 80)], [job('h', 81)], [job('i', 82)]];
+    await writeRows(rows);
+    const rowBytes = JSON.stringify(rows[0]).length;
+    // Room for two rows: the third waits for the next move.
+    expect(await move(2 * rowBytes + 1)).toEqual({ taken: 2, jobs: 2, cut: false, more: true });
+    expect(await left()).toEqual([['i-82']]);
+    // Less room than one row: the first goes all the same.
+    expect(await move(1)).toEqual({ taken: 1, jobs: 1, cut: false, more: false });
+    expect(await left()).toEqual([]);
   });
 });
 

@@ -13,7 +13,7 @@ import { logger } from '../../util/log.js';
 import { OneAtATime } from '../oneAtATime.js';
 import { sleep } from '../waits.js';
 import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
-import { JOURNAL_PAYLOAD_MAX, type NewJob } from './postgresJob.js';
+import { INSERT_BATCH, JOURNAL_PAYLOAD_MAX, type NewJob } from './postgresJob.js';
 import type { PostgresJournal } from './postgresJournal.js';
 
 const log = logger('delivery');
@@ -142,13 +142,13 @@ export class PostgresOutbox {
         if (bossInsert !== null) {
           // One round trip: the transaction, the move inside the database, the COMMIT and the lock given back.
           const { schema, queue, channel } = this.#context;
-          const statement = outboxMoveStatement(bossInsert, { schema, store: queue, channel, limit: MOVE_ROWS });
+          const statement = outboxMoveStatement(bossInsert, { schema, store: queue, channel, limit: MOVE_ROWS, maxBytes: INSERT_BATCH.maxBytes });
           const results = (await client.query(`${BEGIN_UNFLUSHED}; ${statement}; COMMIT; SELECT pg_advisory_unlock(${this.#lockKey})`)) as unknown as QueryResult<MoveRow>[];
           unlocked = true;
           const moved = results.find((result) => result.command === 'SELECT' && result.fields.some((field) => field.name === 'taken'))?.rows[0];
           if (moved === undefined) throw new Error('Expected the outbox move to answer with a row, it answered with none');
           this.#journal.inserted(moved.jobs);
-          return moved.taken === MOVE_ROWS || moved.cut;
+          return moved.more;
         }
         let limit = MOVE_ROWS;
         for (;;) {
@@ -247,7 +247,7 @@ export async function bossInsertStatement(boss: PgBoss, queue: string): Promise<
 }
 
 /** What an outbox move made inside the database answers. */
-type MoveRow = { readonly taken: number; readonly jobs: number; readonly cut: boolean };
+type MoveRow = { readonly taken: number; readonly jobs: number; readonly cut: boolean; readonly more: boolean };
 
 /**
  * pg-boss's insert statement when it has the shape a move inside the database builds on: one
@@ -260,19 +260,27 @@ export function recognizedBossInsert(text: string): string | null {
 }
 
 /**
- * One statement that moves the first `limit` outbox rows of `store` into pg-boss, in order, and
+ * One statement that moves the first `limit` outbox rows of `store` into pg-boss (fewer when
+ * their jobs' JSON passes `maxBytes`; always the first row), in order, and
  * wakes every instance: it deletes the rows, inserts their jobs with pg-boss's own insert, and
  * notifies the store's channel when it moved any (the payload of `journalPayload`). Like {@link inLaneOrder}, it stops before
  * the first row with a job that would sort before its lane's previous one (ids compared byte by
- * byte, as in JavaScript); that row goes first in the next move. Answers `taken` (rows read),
- * `jobs` (jobs inserted) and `cut` (whether it stopped early). @internal
+ * byte, as in JavaScript); that row goes first in the next move. Answers `taken` (rows read
+ * to move), `jobs` (jobs inserted), `cut` (whether it stopped before a row out of order) and
+ * `more` (whether rows may be left). @internal
  */
-export function outboxMoveStatement(bossInsert: string, options: { readonly schema: string; readonly store: string; readonly channel: string; readonly limit: number }): string {
-  const { schema, channel, limit } = options;
+export function outboxMoveStatement(
+  bossInsert: string,
+  options: { readonly schema: string; readonly store: string; readonly channel: string; readonly limit: number; readonly maxBytes: number },
+): string {
+  const { schema, channel, limit, maxBytes } = options;
   const store = sqlLiteral(options.store);
   const jobs = "(SELECT coalesce(jsonb_agg(job ORDER BY seq, ord), '[]'::jsonb) FROM moving)::text::json";
-  return `WITH taken AS (
-      SELECT seq, jobs::jsonb AS jobs FROM ${schema}.rap_outbox WHERE store = ${store} ORDER BY seq LIMIT ${limit}
+  return `WITH candidates AS (
+      SELECT seq, jobs, row_number() OVER (ORDER BY seq) AS n, sum(length(jobs)) OVER (ORDER BY seq) AS upto
+      FROM (SELECT seq, jobs FROM ${schema}.rap_outbox WHERE store = ${store} ORDER BY seq LIMIT ${limit}) first_rows
+    ), taken AS (
+      SELECT seq, jobs::jsonb AS jobs FROM candidates WHERE n = 1 OR upto <= ${maxBytes}
     ), elements AS (
       SELECT t.seq, e.ord, e.job, e.job ->> 'singletonKey' AS lane, (e.job ->> 'id') COLLATE "C" AS id
       FROM taken t CROSS JOIN LATERAL jsonb_array_elements(t.jobs) WITH ORDINALITY AS e(job, ord)
@@ -289,6 +297,7 @@ export function outboxMoveStatement(bossInsert: string, options: { readonly sche
       ${bossInsert.replace('$1::text::json', () => jobs)}
     )
     SELECT (SELECT count(*) FROM taken)::int AS taken, (SELECT count(*) FROM moving)::int AS jobs, (SELECT seq FROM cut) IS NOT NULL AS cut,
+      ((SELECT count(*) FROM candidates) = ${limit} OR (SELECT count(*) FROM taken) < (SELECT count(*) FROM candidates) OR (SELECT seq FROM cut) IS NOT NULL) AS more,
       (SELECT pg_notify(${sqlLiteral(channel)}, CASE WHEN length(payload) <= ${JOURNAL_PAYLOAD_MAX} THEN payload ELSE 'journal' END)
          FROM (SELECT 'journal:' || string_agg(DISTINCT job ->> 'groupId', ',') AS payload FROM moving) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
 }
