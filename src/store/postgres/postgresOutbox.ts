@@ -178,10 +178,16 @@ export class PostgresOutbox {
     }
   }
 
+  /** pg-boss's insert statement for moves inside the database; `null` (rows through this process) when it cannot be had. */
   async #captureBossInsert(): Promise<string | null> {
-    const insert = await bossInsertStatement(this.#context.boss, this.#context.queue);
-    if (insert === null) log('store (postgres): pg-boss inserts jobs with a statement this store does not know: outbox rows are moved through this process');
-    return insert;
+    try {
+      const insert = await bossInsertStatement(this.#context.boss, this.#context.queue);
+      if (insert === null) log('store (postgres): pg-boss inserts jobs with a statement this store does not know: outbox rows are moved through this process');
+      return insert;
+    } catch (error) {
+      log('store (postgres): could not take pg-boss\'s insert statement, outbox rows are moved through this process: %s', messageOf(error));
+      return null;
+    }
   }
 
   /**
@@ -260,14 +266,14 @@ export function recognizedBossInsert(text: string): string | null {
 }
 
 /**
- * One statement that moves the first `limit` outbox rows of `store` into pg-boss (fewer when
- * their jobs' JSON passes `maxBytes`; always the first row), in order, and
- * wakes every instance: it deletes the rows, inserts their jobs with pg-boss's own insert, and
- * notifies the store's channel when it moved any (the payload of `journalPayload`). Like {@link inLaneOrder}, it stops before
- * the first row with a job that would sort before its lane's previous one (ids compared byte by
- * byte, as in JavaScript); that row goes first in the next move. Answers `taken` (rows read
- * to move), `jobs` (jobs inserted), `cut` (whether it stopped before a row out of order) and
- * `more` (whether rows may be left). @internal
+ * One statement that moves the first `limit` outbox rows of `store` into pg-boss, in order
+ * (fewer when their jobs' JSON passes `maxBytes`; always the first row), and wakes every
+ * instance: it deletes the rows, inserts their jobs with pg-boss's own insert, and notifies the
+ * store's channel when it moved any (the payload of `journalPayload`). Like
+ * {@link inLaneOrder}, it stops before the first row with a job that would sort before its
+ * lane's previous one (ids compared byte by byte, as in JavaScript); that row goes first in the
+ * next move. Answers `taken` (rows read to move), `jobs` (jobs inserted), `cut` (whether it
+ * stopped before a row out of order) and `more` (whether rows may be left). @internal
  */
 export function outboxMoveStatement(
   bossInsert: string,
