@@ -7,7 +7,9 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointIdsOfPayload, journalPayload, type NewJob } from '../../src/store/postgres/postgresJob.js';
-import { bossInsertStatement, inLaneOrder, outboxMoveStatement, recognizedBossInsert } from '../../src/store/postgres/postgresOutbox.js';
+import type { PostgresContext } from '../../src/store/postgres/postgresContext.js';
+import { PostgresJournal } from '../../src/store/postgres/postgresJournal.js';
+import { bossInsertStatement, inLaneOrder, outboxMoveStatement, PostgresOutbox, recognizedBossInsert } from '../../src/store/postgres/postgresOutbox.js';
 import { createPostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { DATABASE_URL, assertPostgresReachable, dropSchema, uniqueSchema } from './helpers/postgres.js';
 
@@ -126,6 +128,34 @@ describe('postgres outbox, a move\'s size', () => {
     // Less room than one row: the first goes all the same.
     expect(await move(1)).toEqual({ taken: 1, jobs: 1, cut: false, more: false });
     expect(await left()).toEqual([]);
+  });
+});
+
+describe('postgres outbox, pg-boss\'s insert in a shape the move does not know', () => {
+  it('moves the rows through the process instead, in the same order and with the same cut', async () => {
+    // pg-boss, its insert statement prefixed with a comment: no longer the one-parameter INSERT the move builds on.
+    const otherShape = new Proxy(boss, {
+      get(target, property, receiver) {
+        if (property !== 'insert') return Reflect.get(target, property, receiver) as unknown;
+        return (queue: string, jobs: NewJob[], options: { db: { executeSql(text: string, values?: unknown[]): Promise<unknown> } }) =>
+          target.insert(queue, jobs, { db: { executeSql: (text: string, values?: unknown[]) => options.db.executeSql(`/* another shape */ ${text}`, values) } } as never);
+      },
+    });
+    expect(await bossInsertStatement(otherShape, store)).toBeNull();
+    const context: PostgresContext = { boss: otherShape, pool, queue: store, schema, channel, instance: 'fallback-test', options: {} };
+    const journal = new PostgresJournal(context, { onUnwritten: () => undefined, isClosed: () => false, beforeWrite: async () => undefined });
+    const outbox = new PostgresOutbox(context, journal);
+    const before = (await inserted()).length;
+    await writeRows([[job('j', 90)], [job('k', 91), job('j', 92)], [job('j', 89)], [job('l', 93)]]);
+    // One move() runs until the outbox is empty: j-89 sorts before j-92 and goes in the next transaction, l-93 behind it.
+    await outbox.move();
+    expect(await left()).toEqual([]);
+    const jobs = (await inserted()).filter((row) => ['j', 'k', 'l'].includes(row.singleton_key));
+    expect(jobs.map((row) => row.data.deliveryId).sort()).toEqual(['j-89', 'j-90', 'j-92', 'k-91', 'l-93']);
+    expect((await inserted()).length).toBe(before + 5);
+    // The cut row went in a later transaction: pg-boss's lane order (created_on, then id) keeps the journal's.
+    const { rows } = await pool.query<{ id: string; created_on: Date }>(`SELECT data->>'deliveryId' AS id, created_on FROM ${schema}.job WHERE name = $1 AND singleton_key = 'j' ORDER BY created_on, id`, [store]);
+    expect(rows.map((row) => row.id)).toEqual(['j-90', 'j-92', 'j-89']);
   });
 });
 
