@@ -69,9 +69,7 @@ export class OutcomeStream {
   readonly #instanceBytes: Buffer;
   #lastId: string;
   #closed = false;
-  /** Messages appended in this event-loop turn, written together at its end. */
-  #waiting: string[] = [];
-  /** Resolves when every message appended so far is written (or its write failed). */
+  /** The last append's write: once it is answered, every append so far is. */
   #written: Promise<void> = Promise.resolve();
 
   constructor(connection: Redis, options: OutcomeStreamOptions) {
@@ -85,21 +83,16 @@ export class OutcomeStream {
   }
 
   /**
-   * Appends a message; the stream keeps about `maxLength` entries. The messages appended in
-   * one event-loop turn go out in one write, in order, once the turn's I/O callbacks have run.
+   * Appends a message; the stream keeps about `maxLength` entries. On the store's connection,
+   * the messages appended in one event-loop turn leave in one write with the workers' commands
+   * (`coalesceWrites`).
    */
   append(message: string): Promise<void> {
-    this.#waiting.push(message);
-    if (this.#waiting.length === 1) this.#written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#writeWaiting());
-    return this.#written;
-  }
-
-  async #writeWaiting(): Promise<void> {
-    const messages = this.#waiting;
-    this.#waiting = [];
     const { key, maxLength, instance } = this.#options;
-    // One command a message: they leave in one socket write all the same.
-    await Promise.all(messages.map((message) => this.#writer.xadd(key, 'MAXLEN', '~', maxLength, '*', 'm', message, 'i', instance)));
+    const written = this.#writer.xadd(key, 'MAXLEN', '~', maxLength, '*', 'm', message, 'i', instance).then(() => undefined);
+    // Replies come in order: once the last append is answered, every earlier one is.
+    this.#written = written;
+    return written;
   }
 
   /** Stops reading and drops the reader's connection; resolves when what was appended is written (the store's connection stays open). */

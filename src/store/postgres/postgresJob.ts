@@ -44,17 +44,20 @@ export function newJob(delivery: JournaledDelivery<unknown>): NewJob {
  * ({@link JOURNAL_PAYLOAD_MAX} included). @internal
  */
 export function journalPayload(jobs: readonly NewJob[]): string {
-  const payload = `journal:${[...new Set(jobs.map((job) => job.group.id))].join(',')}`;
+  const payload = `${JOURNAL_PAYLOAD_PREFIX}${[...new Set(jobs.map((job) => job.group.id))].join(',')}`;
   return payload.length <= JOURNAL_PAYLOAD_MAX ? payload : 'journal';
 }
+
+/** What a journal payload naming endpoints starts with. @internal */
+export const JOURNAL_PAYLOAD_PREFIX = 'journal:';
 
 /** Longest journal payload with endpoint ids (PostgreSQL takes up to 8,000 bytes). @internal */
 export const JOURNAL_PAYLOAD_MAX = 7_000;
 
 /** The endpoint ids a journal payload names; `null` when it names none (any endpoint may have new jobs). @internal */
 export function endpointIdsOfPayload(payload: string): readonly string[] | null {
-  if (!payload.startsWith('journal:')) return null;
-  const ids = payload.slice('journal:'.length).split(',').filter((id) => id !== '');
+  if (!payload.startsWith(JOURNAL_PAYLOAD_PREFIX)) return null;
+  const ids = payload.slice(JOURNAL_PAYLOAD_PREFIX.length).split(',').filter((id) => id !== '');
   return ids.length > 0 ? ids : null;
 }
 

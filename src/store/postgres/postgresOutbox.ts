@@ -13,7 +13,7 @@ import { logger } from '../../util/log.js';
 import { OneAtATime } from '../oneAtATime.js';
 import { sleep } from '../waits.js';
 import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
-import { INSERT_BATCH, JOURNAL_PAYLOAD_MAX, type NewJob } from './postgresJob.js';
+import { INSERT_BATCH, JOURNAL_PAYLOAD_MAX, JOURNAL_PAYLOAD_PREFIX, type NewJob } from './postgresJob.js';
 import type { PostgresJournal } from './postgresJournal.js';
 
 const log = logger('delivery');
@@ -305,5 +305,5 @@ export function outboxMoveStatement(
     SELECT (SELECT count(*) FROM taken)::int AS taken, (SELECT count(*) FROM moving)::int AS jobs, (SELECT seq FROM cut) IS NOT NULL AS cut,
       ((SELECT count(*) FROM candidates) = ${limit} OR (SELECT count(*) FROM taken) < (SELECT count(*) FROM candidates) OR (SELECT seq FROM cut) IS NOT NULL) AS more,
       (SELECT pg_notify(${sqlLiteral(channel)}, CASE WHEN length(payload) <= ${JOURNAL_PAYLOAD_MAX} THEN payload ELSE 'journal' END)
-         FROM (SELECT 'journal:' || string_agg(DISTINCT job ->> 'groupId', ',') AS payload FROM moving) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
+         FROM (SELECT '${JOURNAL_PAYLOAD_PREFIX}' || string_agg(DISTINCT job ->> 'groupId', ',') AS payload FROM moving) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
 }

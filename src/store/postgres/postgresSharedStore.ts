@@ -119,10 +119,10 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     return this.#outbox.statement(jobs, literal);
   }
 
-  /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now (with a NOTIFY for the other instances), then fetched. @internal */
+  /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too. @internal */
   committed(jobs: readonly NewJob[]): void {
     this.#unsettled.committed(jobs.map((job) => job.data.deliveryId));
-    void this.#outbox.committed().then(() => this.#worker?.wake(jobs.map((job) => job.group.id)));
+    void this.#outbox.committed();
   }
 
   flush(): Promise<void> {
@@ -141,8 +141,8 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
     });
     this.#worker.wake();
-    // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed.
-    const pollOutbox = (): void => void this.#outbox.poll().then(() => this.#worker?.wake());
+    // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed (a move's NOTIFY wakes the worker).
+    const pollOutbox = (): void => void this.#outbox.poll();
     this.#outboxPoll = setInterval(pollOutbox, this.#context.options.pollIntervalMs ?? 1_000);
     this.#outboxPoll.unref();
     pollOutbox();
