@@ -141,7 +141,8 @@ export function runBackfill<R = AppRecord>(
             exhausted = true;
             if (total === undefined || total !== done + open.size) {
               total = done + open.size;
-              if (open.size > 0) subscriber.next(progress());
+              // Records still open, or the last one settled while the source was read: its step had no total.
+              if (total > 0) subscriber.next(progress());
             }
             break;
           }
