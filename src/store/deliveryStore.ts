@@ -131,7 +131,7 @@ export type DeliveryHandlers<R = AppRecord> = {
    * `auth_token` applies to resumed work. Without it, loaded requests go without them.
    */
   readonly restoreSecrets?: (request: RequestDescriptor, names: readonly string[]) => Readonly<Record<string, string>>;
-  /** Every endpoint of the config: stores that run workers per endpoint (Redis) start them for these. */
+  /** Every endpoint of the config: stores that run workers per endpoint (Redis) start them for these; PostgreSQL does not fetch while it holds all it may of each. */
   readonly endpoints?: readonly string[];
   /** Local stores: deliveries (of different keys) in flight at once, per endpoint. @default 16 */
   readonly concurrency?: number;

@@ -1,7 +1,9 @@
 // The PostgreSQL store's `concurrency` counts per endpoint in each instance: an endpoint whose
 // receiver holds every request keeps only its own slots, the other endpoints' deliveries go
-// on. Against the real PostgreSQL (127.0.0.1:5432 here and in CI, DATABASE_URL overrides).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+// on; an instance that holds all it may of every endpoint does not fetch. Against the real
+// PostgreSQL (127.0.0.1:5432 here and in CI, DATABASE_URL overrides).
+import { PgBoss } from 'pg-boss';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createPostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { collect } from './helpers/contract.js';
@@ -47,4 +49,28 @@ describe('postgres store, concurrency per endpoint', () => {
     expect(held.inFlight()).toBe(2);
     expect(store.pending()).toBe(4);
   }, 40_000);
+
+  it('does not fetch while it holds all it may of every endpoint (a fetch would read every queued job and take nothing)', async () => {
+    const held = await startReceiver({ delayMs: 60_000 });
+    receivers.push(held);
+    const fetches = vi.spyOn(PgBoss.prototype, 'fetch');
+    try {
+      // A poll every 50 ms: each one would fetch.
+      const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, name: 'full', lockDurationMs: 30_000, pollIntervalMs: 50, drainPollMs: 20 });
+      open.push(store);
+      store.journal([1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ event: publishEvent(`full-${n}`, 1), endpoints: [held.url()] })));
+      await store.flush();
+      // One slot: one attempt held by the receiver, and ready deliveries up to the instance's share.
+      store.start({ ...testHandlers({ concurrency: 1, timeoutMs: 60_000 }), endpoints: [held.url()] });
+      await held.waitFor(1, 5_000);
+      await expect.poll(() => fetches.mock.calls.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = fetches.mock.calls.length;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(fetches.mock.calls.length).toBe(before);
+      expect(held.requests).toHaveLength(1);
+    } finally {
+      fetches.mockRestore();
+    }
+  }, 30_000);
 });

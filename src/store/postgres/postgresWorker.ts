@@ -114,6 +114,11 @@ export class PostgresWorker<R> {
       return;
     }
     this.#fetchAgain = false;
+    if (this.#allFull()) {
+      // A slot freed here looks again; the poll goes on meanwhile.
+      this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
+      return;
+    }
     if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
     this.#fetching = this.#fetch().finally(() => {
@@ -129,6 +134,18 @@ export class PostgresWorker<R> {
     const held = new Map(this.#attempts);
     for (const { job } of this.#ready) held.set(job.data.endpoint, (held.get(job.data.endpoint) ?? 0) + 1);
     return held;
+  }
+
+  /**
+   * Whether this instance holds all it may of every endpoint it delivers to: a fetch would leave
+   * them all out and take nothing, after reading every queued job to find that.
+   */
+  #allFull(): boolean {
+    const endpoints = this.#parts.handlers.endpoints;
+    if (endpoints === undefined || endpoints.length === 0) return false;
+    const held = this.#held();
+    const limit = HELD_FACTOR * this.#parts.concurrency;
+    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= limit);
   }
 
   /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
