@@ -47,6 +47,16 @@ export function decodeEvent<R = AppRecord>(bytes: Uint8Array): ServiceEvent<R> {
   return deserialize(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1)) as ServiceEvent<R>;
 }
 
+/** An event as text, as job data and stored outcomes hold it: {@link encodeEvent} in base64. @internal */
+export function encodeEventText<R>(event: ServiceEvent<R>): string {
+  return encodeEvent(event).toString('base64');
+}
+
+/** The event {@link encodeEventText} wrote. @internal */
+export function decodeEventText<R = AppRecord>(text: string): ServiceEvent<R> {
+  return decodeEvent<R>(Buffer.from(text, 'base64'));
+}
+
 /** A request as stored: JSON without its secret headers, and the names of those headers. @internal */
 export type StoredRequest = { readonly json: string; readonly stripped: readonly string[] };
 

@@ -10,7 +10,7 @@ import { deliveryIdOf } from '../events/deliveryId.js';
 import { deliveryKey } from '../events/deliveryKey.js';
 import type { ServiceEvent } from '../events/serviceEvent.js';
 import { messageOf } from '../util/describeValue.js';
-import { encodeEvent } from './codec.js';
+import { encodeEventText } from './codec.js';
 import type { JournalEntry, JournalResult } from './deliveryStore.js';
 
 /** One delivery of a journal call. @internal */
@@ -57,7 +57,7 @@ export function journaledDeliveries<R>(store: string, entries: readonly JournalE
   try {
     for (const { event, endpoints, acceptedAt } of entries) {
       if (endpoints.length === 0) continue;
-      const encoded = encodeEvent(event).toString('base64');
+      const encoded = encodeEventText(event);
       for (const endpoint of endpoints) {
         const key = deliveryKey({ endpoint, recordId: event.recordId, draftId: event.draftId, eventId: event.eventId });
         deliveries.push({ event, encoded, endpoint, key, deliveryId: deliveryIdOf(event.eventId, endpoint), acceptedAt: acceptedAt ?? event.emittedAt });

@@ -6,7 +6,7 @@
 import type { Job } from 'bullmq';
 import { NetworkError } from '../errors.js';
 import type { FailureReason } from '../events/outcomes.js';
-import { decodeError, decodeEvent, decodeRequest, decodeResponse, type StoredError } from './codec.js';
+import { decodeError, decodeEventText, decodeRequest, decodeResponse, type StoredError } from './codec.js';
 import type { DeadLetter } from './deliveryStore.js';
 import type { JournaledJobData } from './journaledDeliveries.js';
 
@@ -102,7 +102,7 @@ export function deadLetterOf<R>(job: Job<JobData>): DeadLetter<R> {
   return {
     kind: 'failed',
     deliveryId: data.deliveryId,
-    event: decodeEvent<R>(Buffer.from(data.event, 'base64')),
+    event: decodeEventText<R>(data.event),
     endpoint: data.endpoint,
     request: data.request === null ? null : decodeRequest(data.request),
     reason: failure?.reason ?? 'network',

@@ -4,7 +4,7 @@ import type { DeliveryOutcome, FailedOutcome } from '../events/outcomes.js';
 import type { RequestDescriptor } from '../events/request.js';
 import type { ServiceEvent } from '../events/serviceEvent.js';
 import { logger } from '../util/log.js';
-import { decodeEvent, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
+import { decodeEventText, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';
 import { attemptsOf, jobDataToWrite, type BullModule, type JobData } from './redisJob.js';
@@ -44,7 +44,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     let event: ServiceEvent<R>;
     let stored: RequestDescriptor | null;
     try {
-      event = context.journaledEvent(data.deliveryId) ?? decodeEvent<R>(Buffer.from(data.event, 'base64'));
+      event = context.journaledEvent(data.deliveryId) ?? decodeEventText<R>(data.event);
       stored = data.request === null ? null : decodeRequest(data.request);
     } catch (error) {
       throw new UnrecoverableError(`Expected delivery ${data.deliveryId} to hold a readable event and request, it did not: ${messageOf(error)}`);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { DeliveryOutcome, FailureReason, SkipReason } from '../events/outcomes.js';
-import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from './codec.js';
+import { decodeError, decodeEventText, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from './codec.js';
 
 /** An outcome as JSON for the other instances. @internal */
 export type StoredOutcome = {
@@ -62,7 +62,7 @@ export function storeOutcome<R>(outcome: DeliveryOutcome<R>, event: string, requ
  * @internal
  */
 export function loadOutcome<R>(stored: StoredOutcome): DeliveryOutcome<R> {
-  const event = decodeEvent<R>(Buffer.from(stored.event, 'base64'));
+  const event = decodeEventText<R>(stored.event);
   const request = stored.request === null ? null : decodeRequest(stored.request);
   const response = stored.response === null ? null : decodeResponse(stored.response);
   const timing = { acceptedAt: stored.acceptedAt, settledAt: stored.settledAt };

@@ -9,7 +9,7 @@ import type { ProvisionerError } from '../../errors.js';
 import { endpointIdOf } from '../../events/deliveryId.js';
 import type { FailedOutcome, FailureReason } from '../../events/outcomes.js';
 import type { RequestDescriptor } from '../../events/request.js';
-import { decodeError, decodeEvent, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from '../codec.js';
+import { decodeError, decodeEventText, decodeRequest, decodeResponse, encodeError, encodeRequest, encodeResponse, type StoredError } from '../codec.js';
 import type { DeadLetter, DeadLetterFilter } from '../deliveryStore.js';
 import { selectDeadLetters } from '../memoryStore.js';
 import { jobIdOf } from './jobId.js';
@@ -123,7 +123,7 @@ export class PostgresDeadLetters<R> {
       );
     }
     return ordered.map((row): NewJob => {
-      const event = decodeEvent(Buffer.from(row.event, 'base64'));
+      const event = decodeEventText(row.event);
       return {
         id: jobIdOf(event.eventId, row.endpoint),
         singletonKey: row.lane,
@@ -156,7 +156,7 @@ function deadLetterOf<R>(row: DeadLetterRow): DeadLetter<R> {
   return {
     kind: 'failed',
     deliveryId: row.delivery_id,
-    event: decodeEvent<R>(Buffer.from(row.event, 'base64')),
+    event: decodeEventText<R>(row.event),
     endpoint: row.endpoint,
     request: row.request === null ? null : decodeRequest(row.request),
     reason: row.reason as FailureReason,

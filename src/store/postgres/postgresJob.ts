@@ -6,7 +6,7 @@
  */
 import { endpointIdOf } from '../../events/deliveryId.js';
 import type { ServiceEvent } from '../../events/serviceEvent.js';
-import { decodeEvent } from '../codec.js';
+import { decodeEventText } from '../codec.js';
 import type { JournaledDelivery, JournaledJobData } from '../journaledDeliveries.js';
 import { jobIdOf } from './jobId.js';
 
@@ -67,7 +67,7 @@ export const INSERT_BATCH = { maxJobs: 1_000, maxBytes: 1024 * 1024 } as const;
 /** The event a job holds, or `null` when it cannot be read. @internal */
 export function decodeEventOrNull<R>(encoded: string): ServiceEvent<R> | null {
   try {
-    return decodeEvent<R>(Buffer.from(encoded, 'base64'));
+    return decodeEventText<R>(encoded);
   } catch {
     return null;
   }

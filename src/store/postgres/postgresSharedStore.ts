@@ -10,7 +10,7 @@ import type { DeliveryOutcome, FailureReason } from '../../events/outcomes.js';
 import { currentOutboxTransaction, type OutboxSink, type SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
-import { decodeEvent } from '../codec.js';
+import { decodeEventText } from '../codec.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry, JournalResult, StoreCloseOptions, StoreOutcome } from '../deliveryStore.js';
 import { journaledDeliveries, UnsettledDeliveries } from '../journaledDeliveries.js';
 import { positiveInteger } from '../memoryStore.js';
@@ -231,7 +231,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   #unwritten(jobs: readonly NewJob[], error: ProvisionerError, reason: FailureReason): void {
     for (const job of jobs) {
       try {
-        const event = decodeEvent<R>(Buffer.from(job.data.event, 'base64'));
+        const event = decodeEventText<R>(job.data.event);
         this.#reached(job.data.deliveryId, failedOutcome({ event, endpoint: job.data.endpoint, acceptedAt: job.data.acceptedAt }, null, reason, error, null, 0));
       } catch (decodeFailure) {
         this.#unsettled.settled(job.data.deliveryId);

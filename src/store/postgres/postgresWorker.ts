@@ -13,7 +13,7 @@ import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { endpointIdOf } from '../../events/deliveryId.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
-import { decodeEvent, decodeRequest, encodeError, encodeRequest, restoreRequest } from '../codec.js';
+import { decodeEventText, decodeRequest, encodeError, encodeRequest, restoreRequest } from '../codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from '../deliveryStore.js';
 import { firstValue } from '../firstOf.js';
 import { planStoredDelivery } from '../storedDelivery.js';
@@ -294,7 +294,7 @@ export class PostgresWorker<R> {
     const claim: Claim = { id: job.id, retryCount: job.retryCount };
     let event: ServiceEvent<R>;
     try {
-      event = decodeEvent<R>(Buffer.from(data.event, 'base64'));
+      event = decodeEventText<R>(data.event);
     } catch (error) {
       const unreadable = new PayloadError(`Expected delivery ${data.deliveryId} to hold a readable event, it did not: ${messageOf(error)}`);
       await this.#end(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
