@@ -136,16 +136,12 @@ export class PostgresWorker<R> {
     return held;
   }
 
-  /**
-   * Whether this instance holds all it may of every endpoint it delivers to: a fetch would leave
-   * them all out and take nothing, after reading every queued job to find that.
-   */
+  /** Whether this instance holds all it may of every endpoint it delivers to: a fetch would take nothing (after reading every queued job). */
   #allFull(): boolean {
     const endpoints = this.#parts.handlers.endpoints;
     if (endpoints === undefined || endpoints.length === 0) return false;
     const held = this.#held();
-    const limit = HELD_FACTOR * this.#parts.concurrency;
-    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= limit);
+    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= HELD_FACTOR * this.#parts.concurrency);
   }
 
   /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
