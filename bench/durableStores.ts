@@ -51,7 +51,7 @@ export async function openDurableStores(library: Library, label: string, maxQueu
 }
 
 /** Deletes the keys a bench Redis store left under `prefix` (queue metadata, the failed set). */
-async function removeKeys(prefix: string): Promise<void> {
+export async function removeKeys(prefix: string): Promise<void> {
   const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
   client.on('error', () => undefined);
   try {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { of } from 'rxjs';
 import { runPool, type Client } from './clients.js';
 import { drivePublishes, publishConfig } from './drive.js';
+import { REDIS_URL, removeKeys } from './durableStores.js';
 import { effectClient } from './endToEnd.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { loadLibrary, type BenchProvisioner, type BenchStore, type Library } from './library.js';
@@ -29,6 +30,8 @@ const total = Number(process.argv[2] ?? 20_000);
 const runs = (process.argv[3] ?? 'memory').split(',');
 const rounds = Number(process.argv[4] ?? 1);
 const CONCURRENCY = 16;
+/** The Redis store's keys, removed at the end. */
+const REDIS_PREFIX = `rap-profile-${process.pid}`;
 
 type Run = { readonly measure: (count: number) => Promise<Round>; readonly close: () => Promise<void> };
 
@@ -37,7 +40,7 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
   if (create === undefined) throw new Error('Expected dist/ to export createProvisioner: run npm run build');
   let store: BenchStore | undefined;
   if (kind === 'sqlite') store = library.createSqliteStore?.({ path: join(dir, 'profile.db') });
-  else if (kind === 'redis') store = await library.createRedisStore?.({ prefix: `rap-profile-${process.pid}`, maxQueue: 100_000 });
+  else if (kind === 'redis') store = await library.createRedisStore?.({ url: REDIS_URL, prefix: REDIS_PREFIX, maxQueue: 100_000 });
   const provisioner: BenchProvisioner = create({
     events: publishConfig(url, searchDocument()),
     http: {
@@ -91,4 +94,5 @@ try {
   for (const [, run] of started) await run.close();
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
+  if (runs.includes('redis')) await removeKeys(REDIS_PREFIX);
 }
