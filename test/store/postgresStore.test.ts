@@ -67,6 +67,31 @@ describe('postgres store', () => {
     expect(receiver.requests.findIndex((a) => a.recordId === 'rec-b')).toBeLessThan(2);
   });
 
+  it('writes the outcome of a completed job naming the job, not repeating its event (longer retention than pg-boss keeps jobs: the event in full)', async () => {
+    receiver = await startReceiver();
+    const rows = (name: string): Promise<{ event: string; eventJob: string | null; job: string | null }[]> =>
+      query(
+        `SELECT o.outcome->>'event' AS event, o.outcome->>'eventJob' AS "eventJob", j.data->>'event' AS job
+         FROM ${schema}.rap_outcome o LEFT JOIN ${schema}.job j ON j.name = o.store AND j.id::text = o.outcome->>'eventJob' WHERE o.store = $1`,
+        [name],
+      );
+    const short = options();
+    const long = options({ outcomeRetentionMs: 2 * 3_600_000 });
+    const [one, two] = await Promise.all([createPostgresStore(short), createPostgresStore(long)]);
+    open.push(one, two);
+    for (const store of [one, two]) {
+      store.start(testHandlers());
+      store.journal([{ event: publishEvent('rec-row', 1), endpoints: [receiver.url()] }]);
+      await store.drain();
+    }
+    const [byReference] = await rows(short.name ?? '');
+    expect(byReference?.event).toBe('');
+    expect(byReference?.job?.length).toBeGreaterThan(100);
+    const [whole] = await rows(long.name ?? '');
+    expect(whole?.eventJob).toBeNull();
+    expect(whole?.event.length).toBeGreaterThan(100);
+  });
+
   it('says which database did not answer', async () => {
     await expect(createPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', schema })).rejects.toThrow(
       /^Expected PostgreSQL \(postgres:\/\/.*127\.0\.0\.1:1\/test\) to take the postgres store's schema/,

@@ -31,6 +31,9 @@ export const INTERRUPTED_RETRY_SECONDS = 1;
 /** Attempts pg-boss may start on a job: the pipeline's retry policy decides, this only has to be out of its reach. @internal */
 export const RETRY_LIMIT = 1_000_000;
 
+/** How long pg-boss keeps a completed job (its event is read from there by the other instances' outcome readers). @internal */
+export const COMPLETED_JOB_RETENTION_SECONDS = 3_600;
+
 /** The job of a journaled delivery. @internal */
 export function newJob(delivery: JournaledDelivery<unknown>): NewJob {
   const { event, encoded, endpoint, key, deliveryId, acceptedAt } = delivery;

@@ -9,10 +9,21 @@ import type { DeliveryOutcome } from '../../events/outcomes.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { OneAtATime } from '../oneAtATime.js';
-import { loadOutcome, type StoredOutcome } from '../storedOutcome.js';
+import { loadOutcome, storeOutcome, type StoredOutcome } from '../storedOutcome.js';
 import type { PostgresContext } from './postgresContext.js';
 
 const log = logger('delivery');
+
+/** How long outcomes stay in the outcome table by default (`outcomeRetentionMs`). @internal */
+export const OUTCOME_RETENTION_MS = 600_000;
+
+/** An outcome as the outcome table holds it: whole, or naming the completed job that holds its event (`event` then empty). @internal */
+export type OutcomeRow = StoredOutcome & { readonly eventJob?: string };
+
+/** The row of an outcome whose job is completed: the event stays in the job. @internal */
+export function outcomeRow<R>(outcome: DeliveryOutcome<R>, jobId: string): OutcomeRow {
+  return { ...storeOutcome(outcome, ''), eventJob: jobId };
+}
 
 /** What the reader hands on: another instance's outcome, or only that a delivery settled (this instance's own, or unreadable). @internal */
 export type OutcomeListener<R> = {
@@ -75,9 +86,12 @@ export class PostgresOutcomeTable<R> {
     let after = this.#watermark;
     for (;;) {
       // ORDER BY the column, not the text alias of the same name ('1000' < '401').
-      const { rows } = await pool.query<{ seq: string; delivery_id: string | null; outcome: StoredOutcome | null }>(
-        `SELECT seq::text AS seq, CASE WHEN store = $1 THEN delivery_id END AS delivery_id, CASE WHEN store = $1 AND instance <> $3 THEN outcome END AS outcome
-         FROM ${schema}.rap_outcome WHERE seq > $2 ORDER BY rap_outcome.seq LIMIT 1000`,
+      // An outcome naming its completed job gets the event from there (the job's primary key: name, id).
+      const { rows } = await pool.query<{ seq: string; delivery_id: string | null; outcome: OutcomeRow | null; job_event: string | null }>(
+        `SELECT o.seq::text AS seq, CASE WHEN o.store = $1 THEN o.delivery_id END AS delivery_id, CASE WHEN o.store = $1 AND o.instance <> $3 THEN o.outcome END AS outcome,
+           CASE WHEN o.store = $1 AND o.instance <> $3 AND o.outcome ? 'eventJob'
+             THEN (SELECT j.data->>'event' FROM ${schema}.job j WHERE j.name = $1 AND j.id = (o.outcome->>'eventJob')::uuid) END AS job_event
+         FROM ${schema}.rap_outcome o WHERE o.seq > $2 ORDER BY o.seq LIMIT 1000`,
         [queue, after, instance],
       );
       for (const row of rows) {
@@ -89,7 +103,7 @@ export class PostgresOutcomeTable<R> {
         this.#listener.settled(row.delivery_id);
         if (row.outcome === null) continue;
         try {
-          this.#listener.outcome(row.delivery_id, loadOutcome<R>(row.outcome));
+          this.#listener.outcome(row.delivery_id, loadOutcome<R>(withEvent(row.outcome, row.job_event)));
         } catch (error) {
           log('store (postgres): unreadable outcome %s from another instance: %s', row.delivery_id, messageOf(error));
         }
@@ -119,9 +133,16 @@ export class PostgresOutcomeTable<R> {
   }
 
   async #prune(): Promise<void> {
-    const retention = this.#context.options.outcomeRetentionMs ?? 600_000;
+    const retention = this.#context.options.outcomeRetentionMs ?? OUTCOME_RETENTION_MS;
     await this.#context.pool
       .query(`DELETE FROM ${this.#context.schema}.rap_outcome WHERE store = $1 AND settled_at < $2`, [this.#context.queue, Date.now() - retention])
       .catch((error: unknown) => log('store (postgres): pruning outcomes failed: %s', messageOf(error)));
   }
+}
+
+/** The outcome of a row, its event taken from its job when the row names one. */
+function withEvent(row: OutcomeRow, jobEvent: string | null): StoredOutcome {
+  if (row.eventJob === undefined) return row;
+  if (jobEvent === null) throw new Error(`Expected job ${row.eventJob} to hold the outcome's event, found no such job`);
+  return { ...row, event: jobEvent };
 }

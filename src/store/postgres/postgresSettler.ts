@@ -11,7 +11,8 @@ import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { storeOutcome } from '../storedOutcome.js';
 import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import type { DeadEnd, PostgresDeadLetters } from './postgresDeadLetters.js';
-import { decodeEventOrNull, type Claim, type JobData } from './postgresJob.js';
+import { COMPLETED_JOB_RETENTION_SECONDS, decodeEventOrNull, type Claim, type JobData } from './postgresJob.js';
+import { OUTCOME_RETENTION_MS, outcomeRow } from './postgresOutcomeTable.js';
 
 /** How a delivery ends: settled (delivered, skipped) or a dead letter. @internal */
 export type DeliveryEnd<R> = { readonly kind: 'settled'; readonly outcome: DeliveryOutcome<R> } | DeadEnd<R>;
@@ -66,7 +67,7 @@ export class PostgresSettler<R> {
           const kept = await inTransaction(this.#context.pool, async (client) => {
             const ids = await this.#complete(client, batch.map((item) => item.claim));
             const settled = batch.filter((item) => ids.has(item.claim.id));
-            await this.#closeOut(client, settled);
+            await this.#closeOut(client, settled.map(({ claim, data, outcome }) => ({ data, outcome, completedJob: claim.id })));
             return ids;
           });
           for (const item of batch) item.done(kept.has(item.claim.id));
@@ -94,11 +95,21 @@ export class PostgresSettler<R> {
     return new Set(rows.map((row) => row.id));
   }
 
-  /** Removes the plans of ended deliveries and writes their outcomes, with one NOTIFY, in one statement. */
-  async #closeOut(client: PoolClient, ended: readonly { readonly data: JobData; readonly outcome: DeliveryOutcome<R> }[]): Promise<void> {
+  /**
+   * Removes the plans of ended deliveries and writes their outcomes, with one NOTIFY, in one
+   * statement. The outcome of a completed job names the job instead of repeating its event
+   * (a third of the row): the readers take the event from the job, which pg-boss keeps longer
+   * than the outcome table keeps the row.
+   */
+  async #closeOut(client: PoolClient, ended: readonly { readonly data: JobData; readonly outcome: DeliveryOutcome<R>; readonly completedJob?: string }[]): Promise<void> {
     if (ended.length === 0) return;
     const { queue, instance, channel, schema } = this.#context;
-    const rows = ended.map(({ data, outcome }) => ({ delivery_id: data.deliveryId, outcome: storeOutcome(outcome, data.event), settled_at: outcome.settledAt }));
+    const byReference = (this.#context.options.outcomeRetentionMs ?? OUTCOME_RETENTION_MS) <= COMPLETED_JOB_RETENTION_SECONDS * 1_000;
+    const rows = ended.map(({ data, outcome, completedJob }) => ({
+      delivery_id: data.deliveryId,
+      outcome: byReference && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
+      settled_at: outcome.settledAt,
+    }));
     await client.query(
       `WITH ended AS (
          SELECT e->>'delivery_id' AS delivery_id, e->'outcome' AS outcome, (e->>'settled_at')::bigint AS settled_at, n

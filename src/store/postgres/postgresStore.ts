@@ -13,7 +13,7 @@ import type { DeliveryStore } from '../deliveryStore.js';
 import { positiveInteger } from '../memoryStore.js';
 import { bossDatabase, PgListener } from './pgConnection.js';
 import type { PostgresContext } from './postgresContext.js';
-import { INTERRUPTED_RETRY_SECONDS, RETRY_LIMIT } from './postgresJob.js';
+import { COMPLETED_JOB_RETENTION_SECONDS, INTERRUPTED_RETRY_SECONDS, RETRY_LIMIT } from './postgresJob.js';
 import { PostgresSharedStore } from './postgresSharedStore.js';
 import type { PostgresStoreOptions } from './postgresStoreOptions.js';
 import { createTables } from './postgresTables.js';
@@ -93,7 +93,7 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
       expireInSeconds,
       retryLimit: RETRY_LIMIT,
       retryDelay: INTERRUPTED_RETRY_SECONDS,
-      deleteAfterSeconds: 3_600,
+      deleteAfterSeconds: COMPLETED_JOB_RETENTION_SECONDS,
     });
     await createTables(pool, schema);
   } catch (error) {

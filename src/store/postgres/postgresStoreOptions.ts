@@ -35,6 +35,10 @@ export type PostgresStoreOptions = {
   readonly pollIntervalMs?: number;
   /** How often `drain()` counts the unsettled deliveries. @default 50 */
   readonly drainPollMs?: number;
-  /** How long outcomes stay in the outcome table for the other instances. @default 600000 */
+  /**
+   * How long outcomes stay in the outcome table for the other instances. Up to an hour (as long
+   * as pg-boss keeps a completed job), the outcome of a completed job names the job instead of
+   * repeating its event. @default 600000
+   */
   readonly outcomeRetentionMs?: number;
 };

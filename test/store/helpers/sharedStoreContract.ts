@@ -76,6 +76,7 @@ export function describeSharedStoreContract<O>(name: string, kind: SharedStoreKi
       expect(remote?.outcome.kind === 'delivered' && remote.outcome.request.deliveryId).toBe(remote?.deliveryId);
       expect(remote?.outcome.kind === 'delivered' && remote.outcome.request.headers).not.toHaveProperty('Authorization');
       expect(remote?.outcome.event.serviceType).toBe('rdm_record');
+      expect(remote?.outcome.event).toEqual(entries.find(({ event }) => deliveryIdOf(event.eventId, at.url()) === remote?.deliveryId)?.event);
     });
 
     it(`never writes secret headers to ${kind.where}, and restores them for the attempt`, async () => {
