@@ -63,7 +63,9 @@ export type StoredRequest = { readonly json: string; readonly stripped: readonly
 /**
  * Stores write requests without their secret headers (`Authorization`, token-, key-,
  * secret-, cookie-, signature-like names): they are added back from the current config when
- * the request is loaded (see `DeliveryHandlers.restoreSecrets`).
+ * the request is loaded (see `DeliveryHandlers.restoreSecrets`). A body that is exactly the
+ * payload's JSON (as planning makes it) is left out and made again when the request is
+ * loaded: stored, it would hold the payload twice, once escaped.
  * @internal
  */
 export function encodeRequest(request: RequestDescriptor): StoredRequest {
@@ -73,12 +75,17 @@ export function encodeRequest(request: RequestDescriptor): StoredRequest {
     if (isSecretName(name)) stripped.push(name);
     else headers[name] = value;
   }
+  if (typeof request.body === 'string' && request.body === JSON.stringify(request.payload)) {
+    const { body: _madeAgain, ...withoutBody } = request;
+    return { json: JSON.stringify({ ...withoutBody, headers }), stripped };
+  }
   return { json: JSON.stringify({ ...request, headers }), stripped };
 }
 
 /** The request {@link encodeRequest} wrote, without its secret headers. @internal */
 export function decodeRequest(json: string): RequestDescriptor {
-  return JSON.parse(json) as RequestDescriptor;
+  const stored = JSON.parse(json) as Omit<RequestDescriptor, 'body'> & { readonly body?: string | null };
+  return stored.body === undefined ? { ...stored, body: JSON.stringify(stored.payload) } : (stored as RequestDescriptor);
 }
 
 /**
