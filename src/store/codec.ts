@@ -75,9 +75,12 @@ export function encodeRequest(request: RequestDescriptor): StoredRequest {
     if (isSecretName(name)) stripped.push(name);
     else headers[name] = value;
   }
-  if (typeof request.body === 'string' && request.body === JSON.stringify(request.payload)) {
-    const { body: _madeAgain, ...withoutBody } = request;
-    return { json: JSON.stringify({ ...withoutBody, headers }), stripped };
+  const payloadJson = typeof request.body === 'string' ? JSON.stringify(request.payload) : undefined;
+  if (payloadJson !== undefined && request.body === payloadJson) {
+    // The payload's JSON is at hand: appended as it is rather than serialized a second time.
+    const { body: _madeAgain, payload: _appended, ...rest } = request;
+    const json = JSON.stringify({ ...rest, headers });
+    return { json: `${json.slice(0, -1)},"payload":${payloadJson}}`, stripped };
   }
   return { json: JSON.stringify({ ...request, headers }), stripped };
 }

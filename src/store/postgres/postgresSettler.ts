@@ -29,12 +29,15 @@ type Settling<R> = { readonly claim: Claim; readonly data: JobData; readonly out
 export class PostgresSettler<R> {
   readonly #context: PostgresContext;
   readonly #deadLetters: PostgresDeadLetters<R>;
+  /** Outcome rows of completed jobs name the job (pg-boss keeps it at least as long as the outcome table keeps the row). */
+  readonly #rowsNameJobs: boolean;
   #waiting: Settling<R>[] = [];
   #running = false;
 
   constructor(context: PostgresContext, deadLetters: PostgresDeadLetters<R>) {
     this.#context = context;
     this.#deadLetters = deadLetters;
+    this.#rowsNameJobs = (context.options.outcomeRetentionMs ?? OUTCOME_RETENTION_MS) <= COMPLETED_JOB_RETENTION_SECONDS * 1_000;
   }
 
   /** Ends a delivery; resolves with its outcome once committed, or `null` when its claim was lost. */
@@ -104,10 +107,9 @@ export class PostgresSettler<R> {
   async #closeOut(client: PoolClient, ended: readonly { readonly data: JobData; readonly outcome: DeliveryOutcome<R>; readonly completedJob?: string }[]): Promise<void> {
     if (ended.length === 0) return;
     const { queue, instance, channel, schema } = this.#context;
-    const byReference = (this.#context.options.outcomeRetentionMs ?? OUTCOME_RETENTION_MS) <= COMPLETED_JOB_RETENTION_SECONDS * 1_000;
     const rows = ended.map(({ data, outcome, completedJob }) => ({
       delivery_id: data.deliveryId,
-      outcome: byReference && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
+      outcome: this.#rowsNameJobs && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
       settled_at: outcome.settledAt,
     }));
     await client.query(

@@ -69,6 +69,8 @@ type Ready = { readonly job: Job<JobData>; readonly plan: StoredPlan | null; rea
 export class PostgresWorker<R> {
   readonly #parts: WorkerParts<R>;
   readonly #context: PostgresContext;
+  /** Deliveries this instance may hold per endpoint (attempting or ready). */
+  readonly #heldLimit: number;
   /** The deliveries claimed here (ready, attempting or settling), by delivery id. */
   readonly inFlight = new Map<string, AbortController>();
   /** Attempts running here, by endpoint: what `concurrency` bounds. */
@@ -88,6 +90,7 @@ export class PostgresWorker<R> {
   constructor(parts: WorkerParts<R>) {
     this.#parts = parts;
     this.#context = parts.context;
+    this.#heldLimit = HELD_FACTOR * parts.concurrency;
   }
 
   /**
@@ -141,13 +144,12 @@ export class PostgresWorker<R> {
     const endpoints = this.#parts.handlers.endpoints;
     if (endpoints === undefined || endpoints.length === 0) return false;
     const held = this.#held();
-    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= HELD_FACTOR * this.#parts.concurrency);
+    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= this.#heldLimit);
   }
 
   /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
   #fullEndpointIds(): string[] {
-    const limit = HELD_FACTOR * this.#parts.concurrency;
-    return [...this.#held()].filter(([, count]) => count >= limit).map(([endpoint]) => endpointIdOf(endpoint));
+    return [...this.#held()].filter(([, count]) => count >= this.#heldLimit).map(([endpoint]) => endpointIdOf(endpoint));
   }
 
   /** Stops fetching; resolves when the fetch running, if any, is over. Ready deliveries go back to their lanes. */
@@ -215,7 +217,7 @@ export class PostgresWorker<R> {
     this.#startReady();
     if (jobs.length < batchSize) {
       if (signals === this.#signals) this.#exhausted = true;
-    } else if ([...this.#held().values()].some((count) => count < HELD_FACTOR * concurrency)) {
+    } else if ([...this.#held().values()].some((count) => count < this.#heldLimit)) {
       // A full batch and room left: more may be due. (Endpoints not seen yet are fetched at the next signal.)
       this.#fetchAgain = true;
     }
@@ -264,7 +266,7 @@ export class PostgresWorker<R> {
       else if (!this.#parts.closing.aborted) this.#startReady();
       this.inFlight.delete(job.data.deliveryId);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
-      if ((this.#held().get(job.data.endpoint) ?? 0) < HELD_FACTOR * this.#parts.concurrency) this.wake();
+      if ((this.#held().get(job.data.endpoint) ?? 0) < this.#heldLimit) this.wake();
     }
   }
 
