@@ -7,7 +7,7 @@ import { logger } from '../util/log.js';
 import { decodeEventText, decodeRequest, encodeError, encodeRequest, encodeResponse, restoreRequest } from './codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from './deliveryStore.js';
 import { firstValue } from './firstOf.js';
-import { attemptsOf, jobDataToWrite, type BullModule, type JobData } from './redisJob.js';
+import { attemptsOf, jobDataToWrite, verbatim, type BullModule, type JobData } from './redisJob.js';
 import { failedOutcome, planStoredDelivery } from './storedDelivery.js';
 
 const log = logger('delivery');
@@ -65,6 +65,9 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     };
     /** The stored request as the outcome stream writes it, once it is escaped for updateData. */
     let storedRequest = data.request;
+    // A plan made here is written only when the delivery goes back for a retry (or fails): a
+    // first attempt that delivers, the usual case, spares a job write of its whole event.
+    let unwrittenPlan = false;
     const fail = async (outcome: FailedOutcome<R>): Promise<never> => {
       context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
       const failure = { reason: outcome.reason, error: encodeError(outcome.error), response: outcome.response === null ? null : encodeResponse(outcome.response) };
@@ -85,7 +88,8 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       }
       const encoded = encodeRequest(plan.request);
       next = { ...next, request: encoded.json, stripped: encoded.stripped };
-      storedRequest = (await write(next)).request;
+      storedRequest = verbatim(encoded.json, 'escape');
+      unwrittenPlan = true;
       request = plan.request;
       stripped = [];
     }
@@ -115,6 +119,8 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
       return 'delivered';
     }
     if (result.kind === 'failed') return await fail(failedOutcome(delivery, sent, result.reason, result.error, result.response, attempt));
+    // Every retry sends the request planned for the first attempt.
+    if (unwrittenPlan) await write(next);
     // Back to the head of the partition, which waits for the backoff: nothing overtakes the delivery.
     await queue.rateLimit(Math.max(1, Math.ceil(result.delayMs)));
     throw WorkerClass.RateLimitError();

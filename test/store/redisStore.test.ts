@@ -1,8 +1,12 @@
+import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createRedisStore, type RedisStoreOptions } from '../../src/store/redisStore.js';
-import { describeStoreContract } from './helpers/contract.js';
+import { publishEvent } from '../helpers/factories.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { collect, describeStoreContract } from './helpers/contract.js';
+import { testHandlers } from './helpers/handlers.js';
 import { describeSharedStoreContract } from './helpers/sharedStoreContract.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
 
@@ -62,5 +66,32 @@ describe('redis store', () => {
 
   it('says which Redis did not answer', async () => {
     await expect(createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^Expected Redis at redis:\/\/127\.0\.0\.1:1 to answer within 500 ms, it did not/);
+  });
+
+  it('writes a planned request into its job only when the delivery goes back for a retry', async () => {
+    // Record 1's first answer is a 503: only its job is written again, with the request its retry sends.
+    let refused = 0;
+    const receiver = await startReceiver({ status: (arrival) => (arrival.revision === 1 && (refused += 1) === 1 ? 503 : 200) });
+    const updateData = vi.spyOn(Job.prototype, 'updateData');
+    try {
+      const store = await createRedisStore(options());
+      open.push(store);
+      const outcomes = collect(store);
+      store.journal([1, 2, 3, 4].map((revision) => ({ event: publishEvent(`rec-${revision}`, revision), endpoints: [receiver.url()] })));
+      store.start(testHandlers({ retryDelayMs: 20 }));
+      await store.drain();
+
+      expect(outcomes.map((o) => o.outcome.kind)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+      expect(updateData).toHaveBeenCalledTimes(1);
+      const [written] = updateData.mock.calls[0] ?? [];
+      expect(written).toMatchObject({ deliveryId: outcomes.find((o) => o.outcome.attempts === 2)?.deliveryId });
+      expect((written as { request?: unknown }).request).not.toBeNull();
+      // The retry sent the request planned for the first attempt.
+      const [first, retry] = receiver.requests.filter((arrival) => arrival.revision === 1);
+      expect(retry?.body).toBe(first?.body);
+    } finally {
+      updateData.mockRestore();
+      await receiver.close();
+    }
   });
 });
