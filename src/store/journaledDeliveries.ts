@@ -117,6 +117,11 @@ export class UnsettledDeliveries {
     this.#committed.delete(deliveryId);
   }
 
+  /** Whether this instance journaled the delivery and has not seen it settled. */
+  has(deliveryId: string): boolean {
+    return this.#ids.has(deliveryId) || this.#committed.has(deliveryId);
+  }
+
   /** The deliveries unsettled now, to forget once a count of the shared queue finds it empty. */
   snapshot(): string[] {
     return [...this.#ids, ...this.#committed];

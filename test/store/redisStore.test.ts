@@ -84,7 +84,7 @@ describe('redis store', () => {
       expect(outcomes.map((o) => o.outcome.kind)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
       expect(updateData).toHaveBeenCalledTimes(1);
       const [written] = updateData.mock.calls[0] ?? [];
-      expect(written).toMatchObject({ deliveryId: outcomes.find((o) => o.outcome.attempts === 2)?.deliveryId });
+      expect(written).toMatchObject({ deliveryId: outcomes.find((o) => o.outcome.kind === 'delivered' && o.outcome.attempts === 2)?.deliveryId });
       expect((written as { request?: unknown }).request).not.toBeNull();
       // The retry sent the request planned for the first attempt.
       const [first, retry] = receiver.requests.filter((arrival) => arrival.revision === 1);

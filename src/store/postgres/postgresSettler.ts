@@ -12,10 +12,14 @@ import { storeOutcome } from '../storedOutcome.js';
 import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import type { DeadEnd, PostgresDeadLetters } from './postgresDeadLetters.js';
 import { COMPLETED_JOB_RETENTION_SECONDS, decodeEventOrNull, type Claim, type JobData } from './postgresJob.js';
+import { othersAliveSql } from './postgresInstances.js';
 import { OUTCOME_RETENTION_MS, outcomeRow } from './postgresOutcomeTable.js';
 
 /** How a delivery ends: settled (delivered, skipped) or a dead letter. @internal */
 export type DeliveryEnd<R> = { readonly kind: 'settled'; readonly outcome: DeliveryOutcome<R> } | DeadEnd<R>;
+
+/** A delivery that ended, and the job it completed (for a row that names it). */
+type Ended<R> = { readonly data: JobData; readonly outcome: DeliveryOutcome<R>; readonly completedJob?: string };
 
 type Settling<R> = { readonly claim: Claim; readonly data: JobData; readonly outcome: DeliveryOutcome<R>; readonly done: (kept: boolean) => void; readonly failed: (error: unknown) => void };
 
@@ -31,12 +35,18 @@ export class PostgresSettler<R> {
   readonly #deadLetters: PostgresDeadLetters<R>;
   /** Outcome rows of completed jobs name the job (pg-boss keeps it at least as long as the outcome table keeps the row). */
   readonly #rowsNameJobs: boolean;
+  /** Whether another instance was alive at the last settling: outcome rows are made for it in advance. */
+  #othersAlive = true;
   #waiting: Settling<R>[] = [];
   #running = false;
 
-  constructor(context: PostgresContext, deadLetters: PostgresDeadLetters<R>) {
+  /** Whether this instance journaled a delivery (and so needs no outcome row to learn it settled). */
+  readonly #journaledHere: (deliveryId: string) => boolean;
+
+  constructor(context: PostgresContext, deadLetters: PostgresDeadLetters<R>, journaledHere: (deliveryId: string) => boolean) {
     this.#context = context;
     this.#deadLetters = deadLetters;
+    this.#journaledHere = journaledHere;
     this.#rowsNameJobs = (context.options.outcomeRetentionMs ?? OUTCOME_RETENTION_MS) <= COMPLETED_JOB_RETENTION_SECONDS * 1_000;
   }
 
@@ -102,28 +112,61 @@ export class PostgresSettler<R> {
    * Removes the plans of ended deliveries and writes their outcomes, with one NOTIFY, in one
    * statement. The outcome of a completed job names the job instead of repeating its event
    * (a third of the row): the readers take the event from the job, which pg-boss keeps longer
-   * than the outcome table keeps the row.
+   * than the outcome table keeps the row. An outcome row is for the other instances: it is
+   * written when one of them is alive (`rap_instance`, read in the same statement, so an
+   * instance that registered before the delivery was fetched is counted), or when the delivery
+   * was journaled elsewhere (its instance, alive or started again, counts it settled).
    */
-  async #closeOut(client: PoolClient, ended: readonly { readonly data: JobData; readonly outcome: DeliveryOutcome<R>; readonly completedJob?: string }[]): Promise<void> {
+  async #closeOut(client: PoolClient, ended: readonly Ended<R>[]): Promise<void> {
     if (ended.length === 0) return;
-    const { queue, instance, channel, schema } = this.#context;
-    const rows = ended.map(({ data, outcome, completedJob }) => ({
-      delivery_id: data.deliveryId,
-      outcome: this.#rowsNameJobs && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
-      settled_at: outcome.settledAt,
-    }));
-    await client.query(
+    const { schema, queue, instance } = this.#context;
+    // An outcome row is made in JavaScript only when it may be written: the statement checks
+    // whether another instance is alive, and the rows the guess left out are written after it.
+    const guess = this.#othersAlive;
+    const first = ended.filter((item) => guess || !this.#journaledHere(item.data.deliveryId));
+    const deliveryIds = ended.map(({ data }) => data.deliveryId);
+    const { rows } = await client.query<{ others: boolean }>(
       `WITH ended AS (
-         SELECT e->>'delivery_id' AS delivery_id, e->'outcome' AS outcome, (e->>'settled_at')::bigint AS settled_at, n
+         SELECT e->>'delivery_id' AS delivery_id, e->'outcome' AS outcome, (e->>'settled_at')::bigint AS settled_at, (e->>'elsewhere')::boolean AS elsewhere, n
          FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t (e, n)
+       ), others AS (
+         SELECT ${othersAliveSql(schema, '$1', '$2')} AS alive
        ), unplanned AS (
-         DELETE FROM ${schema}.rap_plan WHERE store = $1 AND delivery_id IN (SELECT delivery_id FROM ended)
+         DELETE FROM ${schema}.rap_plan WHERE store = $1 AND delivery_id = ANY($6::text[])
        ), written AS (
          INSERT INTO ${schema}.rap_outcome (store, instance, delivery_id, outcome, settled_at)
-         SELECT $1, $2, delivery_id, outcome, settled_at FROM ended ORDER BY n
+         SELECT $1, $2, delivery_id, outcome, settled_at FROM ended WHERE elsewhere OR (SELECT alive FROM others) ORDER BY n
+         RETURNING 1
        )
-       SELECT pg_notify($4, $5)`,
-      [queue, instance, JSON.stringify(rows), channel, `outcome:${instance}`],
+       SELECT (SELECT alive FROM others) AS others, (SELECT pg_notify($4, $5) WHERE EXISTS (SELECT 1 FROM written)) AS notified`,
+      [queue, instance, this.#outcomeRows(first), this.#context.channel, `outcome:${instance}`, deliveryIds],
+    );
+    const others = rows[0]?.others === true;
+    this.#othersAlive = others;
+    if (!others || guess) return;
+    // Another instance came: the outcomes the guess left out are written for it too.
+    const left = ended.filter((item) => !first.includes(item));
+    if (left.length === 0) return;
+    await client.query(
+      `WITH written AS (
+         INSERT INTO ${schema}.rap_outcome (store, instance, delivery_id, outcome, settled_at)
+         SELECT $1, $2, e->>'delivery_id', e->'outcome', (e->>'settled_at')::bigint FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t (e, n) ORDER BY n
+         RETURNING 1
+       )
+       SELECT pg_notify($4, $5) WHERE EXISTS (SELECT 1 FROM written)`,
+      [queue, instance, this.#outcomeRows(left), this.#context.channel, `outcome:${instance}`],
+    );
+  }
+
+  /** The outcome rows of `ended`, as the JSON the statements take. */
+  #outcomeRows(ended: readonly Ended<R>[]): string {
+    return JSON.stringify(
+      ended.map(({ data, outcome, completedJob }) => ({
+        delivery_id: data.deliveryId,
+        outcome: this.#rowsNameJobs && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
+        settled_at: outcome.settledAt,
+        elsewhere: !this.#journaledHere(data.deliveryId),
+      })),
     );
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 
-/** The store's own tables beside pg-boss's: deliveries written in app transactions and not moved into pg-boss yet, requests once planned, dead letters, outcomes for the other instances, the next start slot of rate-limited endpoints. @internal */
+/** The store's own tables beside pg-boss's: deliveries written in app transactions and not moved into pg-boss yet, requests once planned, dead letters, outcomes for the other instances, the live instances, the next start slot of rate-limited endpoints. @internal */
 export async function createTables(pool: Pool, schema: string): Promise<void> {
   const client = await pool.connect();
   try {
@@ -51,6 +51,12 @@ export async function createTables(pool: Pool, schema: string): Promise<void> {
         seq bigserial NOT NULL,
         jobs text NOT NULL,
         PRIMARY KEY (store, seq)
+      );
+      CREATE TABLE IF NOT EXISTS ${schema}.rap_instance (
+        store text NOT NULL,
+        instance text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (store, instance)
       );
       CREATE TABLE IF NOT EXISTS ${schema}.rap_rate (
         store text NOT NULL,
