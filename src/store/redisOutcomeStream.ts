@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { logger } from '../util/log.js';
+import { APPEND_OUTCOME, INSTANCE_TTL_MS, RedisInstances } from './redisInstances.js';
 
 const log = logger('delivery');
 
@@ -18,6 +19,9 @@ const READ_BLOCK_MS = 1_000;
 /** An entry's fields: `m`, the message, comes first, where readers look for it; `i`, the instance that wrote it. */
 const MESSAGE_FIELD = Buffer.from('m');
 const WRITER_FIELD = Buffer.from('i');
+
+/** The script command the stream defines on its connection. */
+type OutcomeCommands = { rapAppendOutcome(...args: (string | number)[]): Promise<[number, number]> };
 
 /** Options of {@link OutcomeStream}. @internal */
 export type OutcomeStreamOptions = {
@@ -31,6 +35,8 @@ export type OutcomeStreamOptions = {
   readonly readerName: string;
   /** The id of this instance, which marks the entries it appends. */
   readonly instance: string;
+  /** The key of the store's set of live instances (`redisInstances`). */
+  readonly instancesKey: string;
   /** Each entry's message, in stream order, but for the entries this instance appended. */
   readonly onMessage: (message: string) => void;
 };
@@ -71,6 +77,9 @@ export class OutcomeStream {
   #closed = false;
   /** The last append's write: once it is answered, every append so far is. */
   #written: Promise<void> = Promise.resolve();
+  /** Whether the last outcome appended found another instance alive (at first, assumed so). */
+  #othersAlive = true;
+  readonly #instances: RedisInstances;
 
   constructor(connection: Redis, options: OutcomeStreamOptions) {
     this.#options = options;
@@ -79,7 +88,14 @@ export class OutcomeStream {
     this.#reader = connection.duplicate({ connectionName: options.readerName });
     this.#reader.on('error', (error: Error) => log('store (redis): outcome reader: %s', error.message));
     this.#writer = connection;
+    connection.defineCommand('rapAppendOutcome', { numberOfKeys: 2, lua: APPEND_OUTCOME });
+    this.#instances = new RedisInstances(connection, options.instancesKey, options.instance);
     void this.#read();
+  }
+
+  /** Says this instance is alive (`redisInstances`): the others append their outcomes for it from now on. */
+  open(): Promise<void> {
+    return this.#instances.open();
   }
 
   /**
@@ -95,10 +111,32 @@ export class OutcomeStream {
     return written;
   }
 
+  /**
+   * Appends an outcome when another instance may read it: one alive (see `redisInstances`) or
+   * the one that journaled the delivery (`elsewhere`). The message is built only when the last
+   * append found another instance alive, or for `elsewhere`; when the script finds one the
+   * guess missed, the message is sent after all.
+   */
+  appendOutcome(message: () => string, elsewhere: boolean): Promise<void> {
+    const { key, maxLength, instance, instancesKey } = this.#options;
+    const append = (text?: string): Promise<[number, number]> => {
+      const args = [key, instancesKey, maxLength, instance, INSTANCE_TTL_MS, elsewhere ? '1' : '0', ...(text === undefined ? [] : [text])];
+      return (this.#writer as unknown as OutcomeCommands).rapAppendOutcome(...args);
+    };
+    const guessed = elsewhere || this.#othersAlive;
+    const written = append(guessed ? message() : undefined).then(async ([code, alive]) => {
+      this.#othersAlive = alive === 1;
+      if (code === 2) await append(message());
+    });
+    this.#written = written;
+    return written;
+  }
+
   /** Stops reading and drops the reader's connection; resolves when what was appended is written (the store's connection stays open). */
   async close(): Promise<void> {
     this.#closed = true;
     this.#reader.disconnect();
+    await this.#instances.close();
     await this.#written.catch(() => undefined);
   }
 

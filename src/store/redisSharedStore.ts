@@ -26,9 +26,10 @@ import { journaledDeliveries, UnsettledDeliveries } from './journaledDeliveries.
 import { selectDeadLetters } from './memoryStore.js';
 import { BULL_EVENTS_KEPT, deadLetterOf, JOB_STATES_UNSETTLED, jobDataToWrite, limiterFor, verbatim, type BullModule, type Buffered, type JobData } from './redisJob.js';
 import { RedisJournalBuffer } from './redisJournalBuffer.js';
+import { instancesKey } from './redisInstances.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
 import { processJob, type ProcessContext, type SettledHere } from './redisProcess.js';
-import { outcomeOfWire, wireOutcome, type WireMessage } from './redisWire.js';
+import { outcomeOfWire, parseWire, wireOutcome, type WireMessage } from './redisWire.js';
 import { sleep, withTimeout } from './waits.js';
 
 const log = logger('delivery');
@@ -109,8 +110,14 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       startId: options.streamStart,
       readerName: `${options.prefix}:${options.name}:outcome-reader:${this.#instance}`,
       instance: this.#instance,
+      instancesKey: instancesKey(options.prefix, options.name),
       onMessage: (message) => this.#receive(message),
     });
+  }
+
+  /** Says this instance is alive before anything is journaled here: the others append the outcomes it reads from now on. */
+  open(): Promise<void> {
+    return this.#stream.open();
   }
 
   journal(entries: readonly JournalEntry<R>[]): JournalResult {
@@ -341,20 +348,16 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       settled = { outcome: deadLetterOf<R>(job) };
     }
     const { outcome, request } = settled;
+    const elsewhere = !this.#unsettled.has(data.deliveryId); // its instance counts it settled from the stream
     this.#forget(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
-    const wire = wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request);
-    this.#stream.append(JSON.stringify(wire)).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
+    const message = (): string => JSON.stringify(wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request));
+    this.#stream.appendOutcome(message, elsewhere).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
   }
 
   #receive(message: string): void {
-    let wire: WireMessage;
-    try {
-      wire = JSON.parse(message) as WireMessage;
-    } catch {
-      return;
-    }
-    if (wire.instance === this.#instance || this.#closed !== null) return;
+    const wire = parseWire(message);
+    if (wire === null || wire.instance === this.#instance || this.#closed !== null) return;
     if (wire.type === 'endpoints') {
       void this.#discover([]);
       return;

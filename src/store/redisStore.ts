@@ -132,7 +132,7 @@ export async function createRedisStore<R = AppRecord>(options: RedisStoreOptions
     );
   }
   const streamStart = await latestEntryId(connection, outcomeStreamKey(prefix, name));
-  return new RedisSharedStore<R>(bull, connection, {
+  const store = new RedisSharedStore<R>(bull, connection, {
     prefix,
     name,
     partitions,
@@ -145,6 +145,8 @@ export async function createRedisStore<R = AppRecord>(options: RedisStoreOptions
     outcomeStreamLength,
     streamStart,
   });
+  await store.open();
+  return store;
 }
 
 async function loadOptional<M>(name: string, load: () => Promise<M>): Promise<M> {

@@ -42,3 +42,12 @@ export function wireOutcome<R>(instance: string, deliveryId: string, outcome: De
 export function outcomeOfWire<R>(wire: WireOutcome): DeliveryOutcome<R> {
   return loadOutcome(wire);
 }
+
+/** A message read from the outcome stream, or `null` when it is not JSON. @internal */
+export function parseWire(message: string): WireMessage | null {
+  try {
+    return JSON.parse(message) as WireMessage;
+  } catch {
+    return null;
+  }
+}
