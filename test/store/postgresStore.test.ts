@@ -41,6 +41,10 @@ describeSharedStoreContract('postgres', {
     );
     return String(rows[0]?.['text']);
   },
+  outcomesWritten: async (shared) => Number((await query(`SELECT count(*)::int AS n FROM ${schema}.rap_outcome WHERE store = $1`, [shared.name]))[0]?.['n']),
+  forgetInstances: async (shared) => {
+    await query(`DELETE FROM ${schema}.rap_instance WHERE store = $1`, [shared.name]);
+  },
 });
 
 describe('postgres store', () => {
@@ -92,45 +96,6 @@ describe('postgres store', () => {
     const [whole] = await rows(long.name ?? '');
     expect(whole?.eventJob).toBeNull();
     expect(whole?.event.length).toBeGreaterThan(100);
-  });
-
-  it('writes outcome rows only for other instances: none alone, every one while another is alive, and always for a delivery journaled elsewhere', async () => {
-    receiver = await startReceiver();
-    const shared = options();
-    const count = async (): Promise<number> => Number((await query(`SELECT count(*)::int AS n FROM ${schema}.rap_outcome WHERE store = $1`, [shared.name]))[0]?.['n']);
-    const publish = (store: DeliveryStore, revision: number): void => {
-      store.journal([{ event: publishEvent('rec-rows', revision), endpoints: [receiver.url()] }]);
-    };
-    const worker = await createPostgresStore(shared);
-    open.push(worker);
-    worker.start(testHandlers());
-    publish(worker, 1);
-    await worker.drain();
-    expect(await count()).toBe(0);
-
-    // Another instance alive: it sees the outcome, read from its row.
-    const other = await createPostgresStore(shared);
-    const seen: string[] = [];
-    other.outcomes$.subscribe(({ deliveryId, local }) => seen.push(`${deliveryId} ${String(local)}`));
-    publish(worker, 2);
-    await worker.drain();
-    await other.drain();
-    expect(await count()).toBe(1);
-    expect(seen).toEqual([expect.stringMatching(/ false$/)]);
-
-    // Journaled by the other instance, whose liveness row is gone (as after a long pause): the row is written all the same, and the other counts it settled.
-    await query(`DELETE FROM ${schema}.rap_instance WHERE store = $1`, [shared.name]);
-    publish(other, 3);
-    await other.drain();
-    expect(other.pending()).toBe(0);
-    expect(await count()).toBe(2);
-    await other.close();
-
-    // Alone again: no row.
-    publish(worker, 4);
-    await worker.drain();
-    expect(await count()).toBe(2);
-    expect(receiver.requests.map((arrival) => arrival.revision)).toEqual([1, 2, 3, 4]);
   });
 
   it('says which database did not answer', async () => {

@@ -47,7 +47,23 @@ describeSharedStoreContract('redis', {
       client.disconnect();
     }
   },
+  outcomesWritten: (shared) =>
+    withClient(async (client) => {
+      const entries = await client.xrange(`${prefix}:${shared.name}:outcome-stream`, '-', '+');
+      return entries.filter(([, fields]) => (JSON.parse(fields[1] ?? '{}') as { type?: string }).type === 'outcome').length;
+    }),
+  forgetInstances: (shared) => withClient(async (client) => void (await client.del(`${prefix}:${shared.name}:instances`))),
 });
+
+/** Runs `work` with a Redis client of its own. */
+async function withClient<T>(work: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(REDIS_URL);
+  try {
+    return await work(client);
+  } finally {
+    client.disconnect();
+  }
+}
 
 describe('redis store', () => {
   const open: DeliveryStore[] = [];
@@ -91,57 +107,6 @@ describe('redis store', () => {
       expect(retry?.body).toBe(first?.body);
     } finally {
       updateData.mockRestore();
-      await receiver.close();
-    }
-  });
-
-  it('appends outcomes to the stream only for other instances: none alone, every one while another is alive, and always for a delivery journaled elsewhere', async () => {
-    const receiver = await startReceiver();
-    const shared = options();
-    const client = new Redis(REDIS_URL);
-    const streamKey = `${prefix}:${shared.name}:outcome-stream`;
-    const appended = async (): Promise<number> =>
-      (await client.xrange(streamKey, '-', '+')).filter(([, fields]) => (JSON.parse(fields[1] ?? '{}') as { type?: string }).type === 'outcome').length;
-    const until = async (condition: () => boolean | Promise<boolean>): Promise<void> => {
-      for (let tries = 0; tries < 200 && !(await condition()); tries += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    };
-    const publish = (store: DeliveryStore, revision: number): void => {
-      store.journal([{ event: publishEvent('rec-stream', revision), endpoints: [receiver.url()] }]);
-    };
-    try {
-      const worker = await createRedisStore(shared);
-      open.push(worker);
-      worker.start(testHandlers());
-      publish(worker, 1);
-      await worker.drain();
-      expect(await appended()).toBe(0);
-
-      // Another instance alive: it sees the outcome, read from the stream.
-      const other = await createRedisStore(shared);
-      const seen: boolean[] = [];
-      other.outcomes$.subscribe(({ local }) => seen.push(local));
-      publish(worker, 2);
-      await worker.drain();
-      await until(() => seen.length === 1);
-      expect(seen).toEqual([false]);
-      expect(await appended()).toBe(1);
-
-      // Journaled by the other instance, gone from the set of live ones (as after a long pause): appended all the same, and counted settled there.
-      await client.del(`${prefix}:${shared.name}:instances`);
-      publish(other, 3);
-      await other.flush();
-      await until(() => other.pending() === 0);
-      expect(other.pending()).toBe(0);
-      expect(await appended()).toBe(2);
-      await other.close();
-
-      // Alone again: nothing appended.
-      publish(worker, 4);
-      await worker.drain();
-      expect(await appended()).toBe(2);
-      expect(receiver.requests.map((arrival) => arrival.revision)).toEqual([1, 2, 3, 4]);
-    } finally {
-      client.disconnect();
       await receiver.close();
     }
   });

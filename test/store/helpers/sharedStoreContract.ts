@@ -19,6 +19,10 @@ export type SharedStoreKind<O> = {
   readonly storedText: (options: O) => Promise<string>;
   /** Where the store keeps its state, for test names: 'Redis', 'the database'. */
   readonly where: string;
+  /** How many outcomes the store has written for the other instances of `options` (stream entries, rows). */
+  readonly outcomesWritten: (options: O) => Promise<number>;
+  /** Forgets which instances of `options` are alive, as if none had been seen lately. */
+  readonly forgetInstances: (options: O) => Promise<void>;
 };
 
 /** Waits until `condition` holds, checking every 10 ms. */
@@ -77,6 +81,44 @@ export function describeSharedStoreContract<O>(name: string, kind: SharedStoreKi
       expect(remote?.outcome.kind === 'delivered' && remote.outcome.request.headers).not.toHaveProperty('Authorization');
       expect(remote?.outcome.event.serviceType).toBe('rdm_record');
       expect(remote?.outcome.event).toEqual(entries.find(({ event }) => deliveryIdOf(event.eventId, at.url()) === remote?.deliveryId)?.event);
+    });
+
+    it('writes outcomes only for other instances: none alone, every one while another is alive, and always for a delivery journaled elsewhere', async () => {
+      const at = await startReceiver();
+      receiver = at;
+      const shared = kind.options();
+      const publish = (store: DeliveryStore, revision: number): void => {
+        store.journal([{ event: publishEvent('rec-others', revision), endpoints: [at.url()] }]);
+      };
+      const worker = await kind.open(shared);
+      open.push(worker);
+      worker.start(testHandlers());
+      publish(worker, 1);
+      await worker.drain();
+      expect(await kind.outcomesWritten(shared)).toBe(0);
+
+      // Another instance alive: it sees the outcome.
+      const other = await kind.open(shared);
+      const seen = collect(other);
+      publish(worker, 2);
+      await worker.drain();
+      await until(() => seen.length === 1, 'the other instance to see the outcome');
+      expect(seen.map((outcome) => outcome.local)).toEqual([false]);
+      expect(await kind.outcomesWritten(shared)).toBe(1);
+
+      // Journaled by the other instance, not seen alive lately (a long pause): written all the same, and counted settled there.
+      await kind.forgetInstances(shared);
+      publish(other, 3);
+      await other.flush();
+      await until(() => other.pending() === 0, 'the other instance to count its delivery settled');
+      expect(await kind.outcomesWritten(shared)).toBe(2);
+      await other.close();
+
+      // Alone again: nothing written.
+      publish(worker, 4);
+      await worker.drain();
+      expect(await kind.outcomesWritten(shared)).toBe(2);
+      expect(at.requests.map((arrival) => arrival.revision)).toEqual([1, 2, 3, 4]);
     });
 
     it(`never writes secret headers to ${kind.where}, and restores them for the attempt`, async () => {
