@@ -8,7 +8,8 @@
  */
 import type { Redis } from 'ioredis';
 import { logger } from '../util/log.js';
-import { APPEND_OUTCOME, INSTANCE_TTL_MS, RedisInstances } from './redisInstances.js';
+import { INSTANCE_TTL_MS, type Heartbeat } from './liveInstances.js';
+import { APPEND_OUTCOME, redisHeartbeat } from './redisInstances.js';
 
 const log = logger('delivery');
 
@@ -79,7 +80,7 @@ export class OutcomeStream {
   #written: Promise<void> = Promise.resolve();
   /** Whether the last outcome appended found another instance alive (at first, assumed so). */
   #othersAlive = true;
-  readonly #instances: RedisInstances;
+  readonly #heartbeat: Heartbeat;
 
   constructor(connection: Redis, options: OutcomeStreamOptions) {
     this.#options = options;
@@ -89,13 +90,13 @@ export class OutcomeStream {
     this.#reader.on('error', (error: Error) => log('store (redis): outcome reader: %s', error.message));
     this.#writer = connection;
     connection.defineCommand('rapAppendOutcome', { numberOfKeys: 2, lua: APPEND_OUTCOME });
-    this.#instances = new RedisInstances(connection, options.instancesKey, options.instance);
+    this.#heartbeat = redisHeartbeat(connection, options.instancesKey, options.instance);
     void this.#read();
   }
 
   /** Says this instance is alive (`redisInstances`): the others append their outcomes for it from now on. */
   open(): Promise<void> {
-    return this.#instances.open();
+    return this.#heartbeat.open();
   }
 
   /**
@@ -136,7 +137,7 @@ export class OutcomeStream {
   async close(): Promise<void> {
     this.#closed = true;
     this.#reader.disconnect();
-    await this.#instances.close();
+    await this.#heartbeat.close();
     await this.#written.catch(() => undefined);
   }
 

@@ -37,16 +37,12 @@ describeSharedStoreContract('redis', {
   open: createRedisStore,
   where: 'Redis',
   // Every key of the test run, whichever store name it belongs to.
-  storedText: async () => {
-    const client = new Redis(REDIS_URL);
-    try {
+  storedText: () =>
+    withClient(async (client) => {
       const keys = await client.keys(`${prefix}:*`);
       const values = await Promise.all(keys.map(async (key) => ((await client.type(key)) === 'hash' ? JSON.stringify(await client.hgetall(key)) : '')));
       return values.join('');
-    } finally {
-      client.disconnect();
-    }
-  },
+    }),
   outcomesWritten: (shared) =>
     withClient(async (client) => {
       const entries = await client.xrange(`${prefix}:${shared.name}:outcome-stream`, '-', '+');

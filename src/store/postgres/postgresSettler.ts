@@ -123,9 +123,9 @@ export class PostgresSettler<R> {
     // An outcome row is made in JavaScript only when it may be written: the statement checks
     // whether another instance is alive, and the rows the guess left out are written after it.
     const guess = this.#othersAlive;
-    const first = ended.filter((item) => guess || !this.#journaledHere(item.data.deliveryId));
+    const rows = ended.map((item) => ({ item, elsewhere: !this.#journaledHere(item.data.deliveryId) }));
     const deliveryIds = ended.map(({ data }) => data.deliveryId);
-    const { rows } = await client.query<{ others: boolean }>(
+    const answer = await client.query<{ others: boolean }>(
       `WITH ended AS (
          SELECT e->>'delivery_id' AS delivery_id, e->'outcome' AS outcome, (e->>'settled_at')::bigint AS settled_at, (e->>'elsewhere')::boolean AS elsewhere, n
          FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t (e, n)
@@ -139,14 +139,13 @@ export class PostgresSettler<R> {
          RETURNING 1
        )
        SELECT (SELECT alive FROM others) AS others, (SELECT pg_notify($4, $5) WHERE EXISTS (SELECT 1 FROM written)) AS notified`,
-      [queue, instance, this.#outcomeRows(first), this.#context.channel, `outcome:${instance}`, deliveryIds],
+      [queue, instance, this.#outcomeRows(rows.filter((row) => guess || row.elsewhere)), this.#context.channel, `outcome:${instance}`, deliveryIds],
     );
-    const others = rows[0]?.others === true;
+    const others = answer.rows[0]?.others === true;
     this.#othersAlive = others;
-    if (!others || guess) return;
     // Another instance came: the outcomes the guess left out are written for it too.
-    const left = ended.filter((item) => !first.includes(item));
-    if (left.length === 0) return;
+    const left = rows.filter((row) => !row.elsewhere);
+    if (!others || guess || left.length === 0) return;
     await client.query(
       `WITH written AS (
          INSERT INTO ${schema}.rap_outcome (store, instance, delivery_id, outcome, settled_at)
@@ -158,14 +157,14 @@ export class PostgresSettler<R> {
     );
   }
 
-  /** The outcome rows of `ended`, as the JSON the statements take. */
-  #outcomeRows(ended: readonly Ended<R>[]): string {
+  /** The outcome rows of these deliveries (and whether each was journaled elsewhere), as the JSON the statements take. */
+  #outcomeRows(rows: readonly { readonly item: Ended<R>; readonly elsewhere: boolean }[]): string {
     return JSON.stringify(
-      ended.map(({ data, outcome, completedJob }) => ({
+      rows.map(({ item: { data, outcome, completedJob }, elsewhere }) => ({
         delivery_id: data.deliveryId,
         outcome: this.#rowsNameJobs && completedJob !== undefined ? outcomeRow(outcome, completedJob) : storeOutcome(outcome, data.event),
         settled_at: outcome.settledAt,
-        elsewhere: !this.#journaledHere(data.deliveryId),
+        elsewhere,
       })),
     );
   }

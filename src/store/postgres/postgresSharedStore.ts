@@ -20,7 +20,8 @@ import type { PgListener } from './pgConnection.js';
 import { executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import { PostgresDeadLetters } from './postgresDeadLetters.js';
 import { endpointIdsOfPayload, newJob, type NewJob } from './postgresJob.js';
-import { PostgresInstances } from './postgresInstances.js';
+import type { Heartbeat } from '../liveInstances.js';
+import { postgresHeartbeat } from './postgresInstances.js';
 import { PostgresJournal } from './postgresJournal.js';
 import { PostgresOutbox } from './postgresOutbox.js';
 import { PostgresOutcomeTable } from './postgresOutcomeTable.js';
@@ -47,7 +48,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   readonly #outcomeTable: PostgresOutcomeTable<R>;
   readonly #deadLetters: PostgresDeadLetters<R>;
   readonly #settler: PostgresSettler<R>;
-  readonly #instances: PostgresInstances;
+  readonly #heartbeat: Heartbeat;
   #worker: PostgresWorker<R> | null = null;
   #closed: Promise<void> | null = null;
 
@@ -70,13 +71,13 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     });
     this.#deadLetters = new PostgresDeadLetters<R>(parts.context);
     this.#settler = new PostgresSettler<R>(parts.context, this.#deadLetters, (deliveryId) => this.#unsettled.has(deliveryId));
-    this.#instances = new PostgresInstances(parts.context);
+    this.#heartbeat = postgresHeartbeat(parts.context);
   }
 
   /** Starts following the outcome table (from now on: outcomes are hot, not replayed) and the store's notifications. */
   async open(): Promise<void> {
     // Alive before anything is journaled here: the others write the outcomes this instance reads from now on.
-    await this.#instances.open();
+    await this.#heartbeat.open();
     await this.#outcomeTable.open();
     const instance = this.#context.instance;
     await this.#parts.listener.listen(
@@ -220,7 +221,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
         log('store (postgres): stopping pg-boss failed: %s', messageOf(error));
       }
       await this.#parts.listener.close();
-      await this.#instances.close();
+      await this.#heartbeat.close();
       if (this.#parts.ownPool) await this.#context.pool.end().catch((error: unknown) => log('store (postgres): closing the pool failed: %s', messageOf(error)));
       this.#outcomes.complete();
     })();
