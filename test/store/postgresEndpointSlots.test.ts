@@ -58,7 +58,8 @@ describe('postgres store, concurrency per endpoint', () => {
       // A poll every 50 ms: each one would fetch.
       const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, name: 'full', lockDurationMs: 30_000, pollIntervalMs: 50, drainPollMs: 20 });
       open.push(store);
-      store.journal([1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ event: publishEvent(`full-${n}`, 1), endpoints: [held.url()] })));
+      // More than the instance's share (10 × concurrency): it ends up holding all it may.
+      store.journal(Array.from({ length: 12 }, (_, n) => ({ event: publishEvent(`full-${n + 1}`, 1), endpoints: [held.url()] })));
       await store.flush();
       // One slot: one attempt held by the receiver, and ready deliveries up to the instance's share.
       store.start({ ...testHandlers({ concurrency: 1, timeoutMs: 60_000 }), endpoints: [held.url()] });
