@@ -1,6 +1,7 @@
 // The PostgreSQL store's `concurrency` counts per endpoint in each instance: an endpoint whose
 // receiver holds every request keeps only its own slots, the other endpoints' deliveries go
-// on; an instance that holds all it may of every endpoint does not fetch. Against the real
+// on; an instance that holds all it may of every endpoint does not fetch, nor for new
+// deliveries of lanes it holds a delivery of. Against the real
 // PostgreSQL (127.0.0.1:5432 here and in CI, DATABASE_URL overrides).
 import { PgBoss } from 'pg-boss';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -70,6 +71,34 @@ describe('postgres store, concurrency per endpoint', () => {
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(fetches.mock.calls.length).toBe(before);
       expect(held.requests).toHaveLength(1);
+    } finally {
+      fetches.mockRestore();
+    }
+  }, 30_000);
+
+  it('does not fetch for new deliveries of lanes it holds a delivery of (pg-boss hands them out only after it), and fetches for another lane', async () => {
+    const held = await startReceiver({ delayMs: 60_000 });
+    receivers.push(held);
+    const fetches = vi.spyOn(PgBoss.prototype, 'fetch');
+    try {
+      // No poll during the test: only the notifications of new deliveries wake the worker.
+      const store = await createPostgresStore({ connectionString: DATABASE_URL, schema, name: 'lanes', lockDurationMs: 30_000, pollIntervalMs: 30_000, drainPollMs: 20 });
+      open.push(store);
+      store.start({ ...testHandlers({ concurrency: 4, timeoutMs: 60_000 }), endpoints: [held.url()] });
+      store.journal([{ event: publishEvent('lane-1', 1), endpoints: [held.url()] }]);
+      await held.waitFor(1, 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = fetches.mock.calls.length;
+      // Three more of the lane whose delivery the receiver holds: no fetch could take them.
+      store.journal([2, 3, 4].map((n) => ({ event: publishEvent('lane-1', n), endpoints: [held.url()] })));
+      await store.flush();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(fetches.mock.calls.length).toBe(before);
+      // One of another lane: fetched and sent at once.
+      store.journal([{ event: publishEvent('lane-2', 1), endpoints: [held.url()] }]);
+      await held.waitFor(2, 5_000);
+      expect(fetches.mock.calls.length).toBeGreaterThan(before);
+      expect(held.requests.map((request) => request.recordId)).toEqual(['lane-1', 'lane-2']);
     } finally {
       fetches.mockRestore();
     }

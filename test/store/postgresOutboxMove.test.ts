@@ -1,12 +1,12 @@
 // The PostgreSQL store moves its outbox into pg-boss inside the database, in one statement:
 // the rows' jobs go in with pg-boss's own insert, in lane order (a row whose job would sort
 // before its lane's previous one waits for the next move, as inLaneOrder decides), and the
-// NOTIFY names the endpoints of the jobs moved. Needs the real PostgreSQL (DATABASE_URL
+// NOTIFY names the endpoints and lanes of the jobs moved. Needs the real PostgreSQL (DATABASE_URL
 // overrides 127.0.0.1:5432); fails, not skipped, when it does not answer.
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpointIdsOfPayload, journalPayload, type NewJob } from '../../src/store/postgres/postgresJob.js';
+import { endpointIdsOfPayload, journalPayload, lanesOfPayload, type NewJob } from '../../src/store/postgres/postgresJob.js';
 import type { PostgresContext } from '../../src/store/postgres/postgresContext.js';
 import { PostgresJournal } from '../../src/store/postgres/postgresJournal.js';
 import { bossInsertStatement, inLaneOrder, outboxMoveStatement, PostgresOutbox, recognizedBossInsert } from '../../src/store/postgres/postgresOutbox.js';
@@ -98,7 +98,7 @@ describe('postgres outbox, the move inside the database', () => {
     expect(a40).toEqual({ id: job('a', 40).id, singleton_key: 'a', group_id: 'ep-one', data: job('a', 40).data });
   });
 
-  it('moves nothing from an empty outbox, and notifies only when it moved jobs, naming their endpoints', async () => {
+  it('moves nothing from an empty outbox, and notifies only when it moved jobs, naming their endpoints and lanes', async () => {
     const listener = new pg.Client({ connectionString: DATABASE_URL });
     await listener.connect();
     const payloads: string[] = [];
@@ -111,6 +111,7 @@ describe('postgres outbox, the move inside the database', () => {
       await listener.query('SELECT 1');
       expect(payloads).toHaveLength(1);
       expect([...(endpointIdsOfPayload(payloads[0] ?? '') ?? [])].sort()).toEqual(['ep-one', 'ep-two']);
+      expect([...(lanesOfPayload(payloads[0] ?? '') ?? [])].sort()).toEqual(['d', 'e', 'f']);
     } finally {
       await listener.end();
     }
@@ -160,12 +161,20 @@ describe('postgres outbox, pg-boss\'s insert in a shape the move does not know',
 });
 
 describe('postgres journal notifications', () => {
-  it('name the endpoints of the new jobs once each, and any endpoint when too many to name', () => {
-    const payload = journalPayload([job('a', 1, 'ep-one'), job('b', 2, 'ep-two'), job('c', 3, 'ep-one')]);
+  it('name the endpoints and lanes of the new jobs once each, the endpoints alone when the lanes are too many, and any endpoint when those are', () => {
+    const payload = journalPayload([job('a', 1, 'ep-one'), job('b|c,"d"', 2, 'ep-two'), job('a', 3, 'ep-one')]);
     expect(endpointIdsOfPayload(payload)).toEqual(['ep-one', 'ep-two']);
+    expect(lanesOfPayload(payload)).toEqual(['a', 'b|c,"d"']);
+    // Lanes past the payload's 7,000 bytes (counted in bytes, not characters): the endpoints only.
+    const wide = Array.from({ length: 800 }, (_, n) => job(`é-lane-${n}`, n, 'ep-one'));
+    expect(Buffer.byteLength(JSON.stringify(wide.map((j) => j.singletonKey)))).toBeGreaterThan(7_000);
+    expect(journalPayload(wide)).toBe('journal:ep-one');
+    expect(lanesOfPayload(journalPayload(wide))).toBeNull();
     const many = Array.from({ length: 1_000 }, (_, n) => job(`l${n}`, n, `endpoint-${String(n).padStart(6, '0')}`));
     expect(journalPayload(many)).toBe('journal');
     expect(endpointIdsOfPayload('journal')).toBeNull();
+    expect(lanesOfPayload('journal')).toBeNull();
     expect(endpointIdsOfPayload('outcome:instance-1')).toBeNull();
+    expect(lanesOfPayload('outcome:instance-1')).toBeNull();
   });
 });

@@ -41,27 +41,45 @@ export function newJob(delivery: JournaledDelivery<unknown>): NewJob {
 }
 
 /**
- * The NOTIFY payload of new jobs: `journal:` and their endpoints' ids (their groups), so that an
- * instance whose slots for all of them are full need not fetch; plain `journal` when too long
- * for a payload. The outbox's move inside the database builds the same in SQL
- * ({@link JOURNAL_PAYLOAD_MAX} included). @internal
+ * The NOTIFY payload of new jobs: `journal:`, their endpoints' ids (their groups), `|` and the
+ * JSON array of their lanes, so that an instance whose slots for all of them are full, or that
+ * holds a delivery of each of their lanes (pg-boss hands out none of a lane's others meanwhile),
+ * need not fetch; without the lanes, or plain `journal`, when too long for a payload. The outbox's
+ * move inside the database builds the same in SQL ({@link JOURNAL_PAYLOAD_MAX} included). @internal
  */
 export function journalPayload(jobs: readonly NewJob[]): string {
-  const payload = `${JOURNAL_PAYLOAD_PREFIX}${[...new Set(jobs.map((job) => job.group.id))].join(',')}`;
-  return payload.length <= JOURNAL_PAYLOAD_MAX ? payload : 'journal';
+  const endpoints = `${JOURNAL_PAYLOAD_PREFIX}${[...new Set(jobs.map((job) => job.group.id))].join(',')}`;
+  const withLanes = `${endpoints}${LANES_SEPARATOR}${JSON.stringify([...new Set(jobs.map((job) => job.singletonKey))])}`;
+  if (Buffer.byteLength(withLanes) <= JOURNAL_PAYLOAD_MAX) return withLanes;
+  return endpoints.length <= JOURNAL_PAYLOAD_MAX ? endpoints : 'journal';
 }
+
+/** Between a journal payload's endpoint ids (which never hold it) and its lanes. @internal */
+export const LANES_SEPARATOR = '|';
 
 /** What a journal payload naming endpoints starts with. @internal */
 export const JOURNAL_PAYLOAD_PREFIX = 'journal:';
 
-/** Longest journal payload with endpoint ids (PostgreSQL takes up to 8,000 bytes). @internal */
+/** Longest journal payload naming endpoints or lanes, in bytes (PostgreSQL takes up to 8,000). @internal */
 export const JOURNAL_PAYLOAD_MAX = 7_000;
 
 /** The endpoint ids a journal payload names; `null` when it names none (any endpoint may have new jobs). @internal */
 export function endpointIdsOfPayload(payload: string): readonly string[] | null {
   if (!payload.startsWith(JOURNAL_PAYLOAD_PREFIX)) return null;
-  const ids = payload.slice(JOURNAL_PAYLOAD_PREFIX.length).split(',').filter((id) => id !== '');
+  const ids = payload.slice(JOURNAL_PAYLOAD_PREFIX.length).split(LANES_SEPARATOR, 1)[0]?.split(',').filter((id) => id !== '') ?? [];
   return ids.length > 0 ? ids : null;
+}
+
+/** The lanes a journal payload names; `null` when it names none (any lane may have new jobs). @internal */
+export function lanesOfPayload(payload: string): readonly string[] | null {
+  const at = payload.startsWith(JOURNAL_PAYLOAD_PREFIX) ? payload.indexOf(LANES_SEPARATOR) : -1;
+  if (at < 0) return null;
+  try {
+    const lanes: unknown = JSON.parse(payload.slice(at + 1));
+    return Array.isArray(lanes) && lanes.length > 0 && lanes.every((lane) => typeof lane === 'string') ? (lanes as string[]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Jobs and event bytes written in one insert at most (see nextBatch). @internal */

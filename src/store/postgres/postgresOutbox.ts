@@ -13,7 +13,7 @@ import { logger } from '../../util/log.js';
 import { OneAtATime } from '../oneAtATime.js';
 import { sleep } from '../waits.js';
 import { BEGIN_UNFLUSHED, executorOf, type PostgresContext } from './postgresContext.js';
-import { INSERT_BATCH, JOURNAL_PAYLOAD_MAX, JOURNAL_PAYLOAD_PREFIX, type NewJob } from './postgresJob.js';
+import { INSERT_BATCH, JOURNAL_PAYLOAD_MAX, JOURNAL_PAYLOAD_PREFIX, LANES_SEPARATOR, type NewJob } from './postgresJob.js';
 import type { PostgresJournal } from './postgresJournal.js';
 
 const log = logger('delivery');
@@ -269,7 +269,7 @@ export function recognizedBossInsert(text: string): string | null {
  * One statement that moves the first `limit` outbox rows of `store` into pg-boss, in order
  * (fewer when their jobs' JSON passes `maxBytes`; always the first row), and wakes every
  * instance: it deletes the rows, inserts their jobs with pg-boss's own insert, and notifies the
- * store's channel when it moved any (the payload of `journalPayload`). Like
+ * store's channel when it moved any (the payload of `journalPayload`, its endpoints and lanes). Like
  * {@link inLaneOrder}, it stops before the first row with a job that would sort before its
  * lane's previous one (ids compared byte by byte, as in JavaScript); that row goes first in the
  * next move. Answers `taken` (rows read to move), `jobs` (jobs inserted), `cut` (whether it
@@ -281,7 +281,9 @@ export function outboxMoveStatement(
 ): string {
   const { schema, channel, limit, maxBytes } = options;
   const store = sqlLiteral(options.store);
-  const jobs = "(SELECT coalesce(jsonb_agg(job ORDER BY seq, ord), '[]'::jsonb) FROM moving)::text::json";
+  // json_agg makes the json pg-boss's insert reads without parsing it again: `jsonb_agg(...)::text::json`
+  // validated the whole text, a quarter of the move's time with 3 KB events.
+  const jobs = "(SELECT coalesce(json_agg(job ORDER BY seq, ord), '[]'::json) FROM moving)";
   return `WITH candidates AS (
       SELECT seq, jobs, row_number() OVER (ORDER BY seq) AS n, sum(length(jobs)) OVER (ORDER BY seq) AS upto
       FROM (SELECT seq, jobs FROM ${schema}.rap_outbox WHERE store = ${store} ORDER BY seq LIMIT ${limit}) first_rows
@@ -304,6 +306,8 @@ export function outboxMoveStatement(
     )
     SELECT (SELECT count(*) FROM taken)::int AS taken, (SELECT count(*) FROM moving)::int AS jobs, (SELECT seq FROM cut) IS NOT NULL AS cut,
       ((SELECT count(*) FROM candidates) = ${limit} OR (SELECT count(*) FROM taken) < (SELECT count(*) FROM candidates) OR (SELECT seq FROM cut) IS NOT NULL) AS more,
-      (SELECT pg_notify(${sqlLiteral(channel)}, CASE WHEN length(payload) <= ${JOURNAL_PAYLOAD_MAX} THEN payload ELSE 'journal' END)
-         FROM (SELECT '${JOURNAL_PAYLOAD_PREFIX}' || string_agg(DISTINCT job ->> 'groupId', ',') AS payload FROM moving) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
+      (SELECT pg_notify(${sqlLiteral(channel)}, CASE WHEN octet_length(with_lanes) <= ${JOURNAL_PAYLOAD_MAX} THEN with_lanes WHEN length(endpoints) <= ${JOURNAL_PAYLOAD_MAX} THEN endpoints ELSE 'journal' END)
+         FROM (SELECT endpoints, endpoints || '${LANES_SEPARATOR}' || lanes AS with_lanes FROM (
+           SELECT '${JOURNAL_PAYLOAD_PREFIX}' || string_agg(DISTINCT job ->> 'groupId', ',') AS endpoints, json_agg(DISTINCT job ->> 'singletonKey')::text AS lanes FROM moving
+         ) named) p WHERE EXISTS (SELECT 1 FROM moving)) AS notified`;
 }

@@ -19,7 +19,7 @@ import { sleep } from '../waits.js';
 import type { PgListener } from './pgConnection.js';
 import { executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import { PostgresDeadLetters } from './postgresDeadLetters.js';
-import { endpointIdsOfPayload, newJob, type NewJob } from './postgresJob.js';
+import { endpointIdsOfPayload, lanesOfPayload, newJob, type NewJob } from './postgresJob.js';
 import type { Heartbeat } from '../liveInstances.js';
 import { postgresHeartbeat } from './postgresInstances.js';
 import { PostgresJournal } from './postgresJournal.js';
@@ -90,7 +90,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
           void this.#outcomeTable.read();
         }
         // A new delivery, or another instance's settled one that frees its lane: there may be work to fetch.
-        this.#worker?.wake(endpointIdsOfPayload(payload));
+        this.#worker?.wake(endpointIdsOfPayload(payload), lanesOfPayload(payload));
       },
       () => {
         void this.#outcomeTable.read();

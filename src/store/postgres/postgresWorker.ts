@@ -18,6 +18,7 @@ import type { AttemptResult, DeliveryHandlers, StoredDelivery } from '../deliver
 import { firstValue } from '../firstOf.js';
 import { planStoredDelivery } from '../storedDelivery.js';
 import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
+import { ClaimedDeliveries } from './claimedDeliveries.js';
 import type { Claim, JobData } from './postgresJob.js';
 import { waitForStartSlot } from './postgresRate.js';
 import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
@@ -29,11 +30,7 @@ const FETCH_FACTOR = 8;
 /** Deliveries claimed here per endpoint (attempting or ready), at most this many times `concurrency`: past it, fetches leave the endpoint out. */
 const HELD_FACTOR = 10;
 
-/**
- * Deliveries answered and waiting for their settling transaction, at most this many times
- * `concurrency`: past it, no fetch and no ready delivery starts. What an instance that dies
- * leaves answered but unsettled (sent again by the next) stays within this and its attempts.
- */
+/** Answered deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, no fetch and no ready delivery starts (what a dying instance leaves answered, sent again by the next, stays within it). */
 const SETTLING_FACTOR = 2;
 
 /** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
@@ -72,7 +69,8 @@ export class PostgresWorker<R> {
   /** Deliveries this instance may hold per endpoint (attempting or ready). */
   readonly #heldLimit: number;
   /** The deliveries claimed here (ready, attempting or settling), by delivery id. */
-  readonly inFlight = new Map<string, AbortController>();
+  readonly #claims = new ClaimedDeliveries();
+  readonly inFlight = this.#claims.inFlight;
   /** Attempts running here, by endpoint: what `concurrency` bounds. */
   readonly #attempts = new Map<string, number>();
   /** Fetched deliveries waiting for a slot, in fetch order. */
@@ -95,11 +93,12 @@ export class PostgresWorker<R> {
 
   /**
    * Looks for due deliveries now: there may be new ones (a notification, a retry due, a poll).
-   * With the endpoint ids of the new ones, not when this instance holds all it may of each: a
-   * fetch would leave them out (and read every queued job to find that); a slot freed there wakes
-   * it again.
+   * With the endpoint ids or lanes of the new ones, not when this instance holds all it may of
+   * each endpoint, or a delivery of each lane: a fetch would leave them out or find them blocked
+   * (and read every queued job to find that); a slot or lane freed here wakes it again.
    */
-  wake(endpointIds: readonly string[] | null = null): void {
+  wake(endpointIds: readonly string[] | null = null, lanes: readonly string[] | null = null): void {
+    if (lanes !== null && lanes.length > 0 && this.#claims.holdsEvery(lanes)) return;
     if (endpointIds !== null && endpointIds.length > 0) {
       const full = new Set(this.#fullEndpointIds());
       if (endpointIds.every((id) => full.has(id))) return;
@@ -175,7 +174,7 @@ export class PostgresWorker<R> {
         [queue, ready.map(({ job }) => job.id)],
       )
       .catch((error: unknown) => log('store (postgres): could not give back %d fetched deliveries (they are taken over after the lock): %s', ready.length, messageOf(error)));
-    for (const { job } of ready) this.inFlight.delete(job.data.deliveryId);
+    for (const { job } of ready) this.#claims.release(job.data.deliveryId, job.data.key);
   }
 
   /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
@@ -207,7 +206,7 @@ export class PostgresWorker<R> {
     const fetchedAt = Date.now();
     for (const job of jobs) {
       // Claimed from now: counted in flight, closing gives it back.
-      this.inFlight.set(job.data.deliveryId, new AbortController());
+      this.#claims.claim(job.data.deliveryId, job.data.key);
       this.#ready.push({ job, plan: plans.get(job.data.deliveryId) ?? null, fetchedAt });
     }
     if (this.#parts.closing.aborted) {
@@ -264,7 +263,7 @@ export class PostgresWorker<R> {
       // Only now: close() waits for what is in flight, its release included, before it stops.
       if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
       else if (!this.#parts.closing.aborted) this.#startReady();
-      this.inFlight.delete(job.data.deliveryId);
+      this.#claims.release(job.data.deliveryId, job.data.key);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
       if ((this.#held().get(job.data.endpoint) ?? 0) < this.#heldLimit) this.wake();
     }
