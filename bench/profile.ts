@@ -3,19 +3,22 @@
  * receiver, without the bench's other contenders, so that `node --cpu-prof` sees the
  * client's work per delivery.
  *
- *   npm run build && node --import tsx [--cpu-prof --cpu-prof-dir /tmp/prof] bench/profile.ts [deliveries] [runs] [rounds]
+ *   npm run build && node --import tsx [--cpu-prof --cpu-prof-dir /tmp/prof] bench/profile.ts [deliveries] [runs] [rounds] [outstanding]
  *
  * `runs` is a comma-separated list, measured in interleaved rounds:
  * - `memory`: `createProvisioner` with the default memory store and effect;
- * - `sqlite`, `redis`: the same over those stores;
+ * - `sqlite`, `redis`, `postgres`: the same over those stores (PostgreSQL at DATABASE_URL, in a
+ *   schema of its own, dropped at the end);
  * - `instant`: the memory store with an effect that answers at once (the pipeline's own CPU);
  * - `effect`: the default effect alone, as section a runs it.
- * Prints deliveries/s and CPU per delivery of each round.
+ * `outstanding` is how many hook calls wait for their outcome at once (default 2 × 16; section f
+ * journals a whole round at once). Prints deliveries/s and CPU per delivery of each round.
  */
 import './nodeVersion.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { of } from 'rxjs';
 import { runPool, type Client } from './clients.js';
 import { drivePublishes, publishConfig } from './drive.js';
@@ -30,8 +33,13 @@ const total = Number(process.argv[2] ?? 20_000);
 const runs = (process.argv[3] ?? 'memory').split(',');
 const rounds = Number(process.argv[4] ?? 1);
 const CONCURRENCY = 16;
+const outstanding = Number(process.argv[5] ?? 2 * CONCURRENCY);
 /** The Redis store's keys, removed at the end. */
 const REDIS_PREFIX = `rap-profile-${process.pid}`;
+const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The PostgreSQL store's schema, dropped at the end. */
+const PG_SCHEMA = `rap_profile_${process.pid}`;
+let pool: pg.Pool | undefined;
 
 type Run = { readonly measure: (count: number) => Promise<Round>; readonly close: () => Promise<void> };
 
@@ -41,6 +49,10 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
   let store: BenchStore | undefined;
   if (kind === 'sqlite') store = library.createSqliteStore?.({ path: join(dir, 'profile.db') });
   else if (kind === 'redis') store = await library.createRedisStore?.({ url: REDIS_URL, prefix: REDIS_PREFIX, maxQueue: 100_000 });
+  else if (kind === 'postgres') {
+    pool ??= new pg.Pool({ connectionString: DATABASE_URL, max: 30 });
+    store = await library.createPostgresStore?.({ pool, schema: PG_SCHEMA, name: 'profile' });
+  }
   const provisioner: BenchProvisioner = create({
     events: publishConfig(url, searchDocument()),
     http: {
@@ -58,7 +70,7 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
     async measure(count) {
       const start = offset;
       offset += count;
-      const run = await drivePublishes(provisioner, count, 2 * CONCURRENCY, (n) => recordWithId(base, recordId(start + n)), 120_000);
+      const run = await drivePublishes(provisioner, count, outstanding, (n) => recordWithId(base, recordId(start + n)), 120_000);
       return { done: run.tally.delivered, wallNs: run.wallNs, cpuUs: run.cpuUs };
     },
     close: () => provisioner.close(),
@@ -95,4 +107,8 @@ try {
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
   if (runs.includes('redis')) await removeKeys(REDIS_PREFIX);
+  if (pool !== undefined) {
+    await pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
+    await pool.end();
+  }
 }

@@ -69,23 +69,30 @@ export function journaledDeliveries<R>(store: string, entries: readonly JournalE
   return deliveries;
 }
 
+/** A delivery journaled here: its id and its event. @internal */
+export type UnsettledDelivery<R> = { readonly deliveryId: string; readonly event: ServiceEvent<R> };
+
 /**
  * The deliveries this instance journaled and has not seen settled (here or by another
- * instance): `maxQueue` bounds them.
+ * instance): `maxQueue` bounds them. Their events are kept too (at most `maxQueue` of them),
+ * so that a worker here runs the hook's event rather than decoding the job's copy of it.
  *
  * @example
  * ```ts
- * const answer = unsettled.admit(ids, entries.length);
+ * const answer = unsettled.admit(deliveries, entries.length);
  * if (answer.kind === 'journaled') buffer.push(jobs);
+ * const event = unsettled.eventOf(job.data.deliveryId) ?? decodeEventText(job.data.event);
  * ```
  * @internal
  */
-export class UnsettledDeliveries {
+export class UnsettledDeliveries<R> {
   readonly #store: string;
   readonly #maxQueue: number;
   readonly #ids = new Set<string>();
   /** Written through an app's transaction: counted by `pending()`, not bounded by `maxQueue`. */
   readonly #committed = new Set<string>();
+  /** The events of unsettled deliveries, at most `maxQueue` (those committed past it are read from their jobs). */
+  readonly #events = new Map<string, ServiceEvent<R>>();
 
   constructor(store: string, maxQueue: number) {
     this.#store = store;
@@ -93,28 +100,47 @@ export class UnsettledDeliveries {
   }
 
   /** Takes the deliveries of a journal call, or answers `overflow` when they would pass `maxQueue` (taking none). */
-  admit(deliveryIds: readonly string[], events: number): JournalResult {
-    if (this.#ids.size + deliveryIds.length > this.#maxQueue) {
+  admit(deliveries: readonly UnsettledDelivery<R>[], events: number): JournalResult {
+    if (this.#ids.size + deliveries.length > this.#maxQueue) {
       return {
         kind: 'overflow',
         error: new OverflowError(
-          `Expected fewer than ${this.#maxQueue} deliveries pending in the ${this.#store} store (maxQueue), found ${this.#ids.size}; ${deliveryIds.length} deliveries of ${events} event(s) were not accepted`,
+          `Expected fewer than ${this.#maxQueue} deliveries pending in the ${this.#store} store (maxQueue), found ${this.#ids.size}; ${deliveries.length} deliveries of ${events} event(s) were not accepted`,
         ),
       };
     }
-    for (const deliveryId of deliveryIds) this.#ids.add(deliveryId);
+    const deliveryIds: string[] = [];
+    for (const delivery of deliveries) {
+      this.#ids.add(delivery.deliveryId);
+      this.#keep(delivery);
+      deliveryIds.push(delivery.deliveryId);
+    }
     return { kind: 'journaled', deliveryIds };
   }
 
   /** Deliveries an app's transaction wrote and committed: pending until settled, whatever `maxQueue`. */
-  committed(deliveryIds: readonly string[]): void {
-    for (const deliveryId of deliveryIds) if (!this.#ids.has(deliveryId)) this.#committed.add(deliveryId);
+  committed(deliveries: readonly { readonly deliveryId: string; readonly event: ServiceEvent<R> | undefined }[]): void {
+    for (const delivery of deliveries) {
+      if (this.#ids.has(delivery.deliveryId)) continue;
+      this.#committed.add(delivery.deliveryId);
+      this.#keep(delivery);
+    }
+  }
+
+  #keep({ deliveryId, event }: { readonly deliveryId: string; readonly event: ServiceEvent<R> | undefined }): void {
+    if (event !== undefined && this.#events.size < this.#maxQueue) this.#events.set(deliveryId, event);
+  }
+
+  /** The event of a delivery journaled here and not settled yet, if kept. */
+  eventOf(deliveryId: string): ServiceEvent<R> | undefined {
+    return this.#events.get(deliveryId);
   }
 
   /** The delivery settled (or will never be written). */
   settled(deliveryId: string): void {
     this.#ids.delete(deliveryId);
     this.#committed.delete(deliveryId);
+    this.#events.delete(deliveryId);
   }
 
   /** Whether this instance journaled the delivery and has not seen it settled. */

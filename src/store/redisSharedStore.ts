@@ -80,9 +80,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   readonly #inFlight = new Map<string, AbortController>();
   /** Outcomes reached by this instance's processor, handed to the worker's completed/failed listeners. */
   readonly #settled = new Map<string, SettledHere<R>>();
-  /** The events of the deliveries journaled here and not seen settled (as many as `#unsettled` holds): a worker here reads them rather than decoding the job's copy. */
-  readonly #journaledEvents = new Map<string, ServiceEvent<R>>();
-  readonly #unsettled: UnsettledDeliveries;
+  readonly #unsettled: UnsettledDeliveries<R>;
   readonly #processContext: ProcessContext<R>;
   readonly #buffer: RedisJournalBuffer;
   #handlers: DeliveryHandlers<R> | null = null;
@@ -101,7 +99,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       handlers: () => this.#handlers,
       inFlight: this.#inFlight,
       settled: this.#settled,
-      journaledEvent: (deliveryId) => this.#journaledEvents.get(deliveryId),
+      journaledEvent: (deliveryId) => this.#unsettled.eventOf(deliveryId),
     };
     this.outcomes$ = this.#outcomes.asObservable();
     this.#stream = new OutcomeStream(connection, {
@@ -129,14 +127,8 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
       name: `${event.serviceType}.${event.method}`,
       data: { v: 1, deliveryId, endpoint, key, acceptedAt, event: encoded, request: null, stripped: [], attempts: 0 },
     }));
-    const answer = this.#unsettled.admit(
-      jobs.map((job) => job.data.deliveryId),
-      entries.length,
-    );
-    if (answer.kind === 'journaled') {
-      for (const { deliveryId, event } of deliveries) this.#journaledEvents.set(deliveryId, event);
-      this.#buffer.push(jobs);
-    }
+    const answer = this.#unsettled.admit(deliveries, entries.length);
+    if (answer.kind === 'journaled') this.#buffer.push(jobs);
     return answer;
   }
 
@@ -374,7 +366,6 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
   /** A delivery settled, here or by another instance. */
   #forget(deliveryId: string): void {
     this.#unsettled.settled(deliveryId);
-    this.#journaledEvents.delete(deliveryId);
   }
 
   async #failedJobs(deliveryIds: readonly string[]): Promise<Job<JobData>[]> {

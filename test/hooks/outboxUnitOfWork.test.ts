@@ -105,6 +105,10 @@ describe('units of work of the transactional outbox', () => {
     const provisioner = await provisionerFor('pg');
     const hooks = provisioner.hooks('rdm_record');
     const client = await pool.connect();
+    const events: unknown[] = [];
+    const outcomeEvents: unknown[] = [];
+    provisioner.events$.subscribe((event) => events.push(event));
+    provisioner.outcomes$.subscribe((outcome) => outcomeEvents.push(outcome.event));
     try {
       await client.query('BEGIN');
       const uow = createPgUnitOfWork(client);
@@ -119,6 +123,9 @@ describe('units of work of the transactional outbox', () => {
       expect(afterCommit).toEqual(['committed']);
       await provisioner.drain();
       expect(arrivalsOf('pg-a')).toEqual([1]);
+      // This instance delivered the event its hook journaled, not a copy decoded from the job.
+      expect(outcomeEvents).toHaveLength(1);
+      expect(outcomeEvents[0]).toBe(events[0]);
 
       await client.query('BEGIN');
       const dropped = createPgUnitOfWork(client);

@@ -7,12 +7,13 @@
 import { Subject, type Observable } from 'rxjs';
 import { ClosedError, ProvisionerError } from '../../errors.js';
 import type { DeliveryOutcome, FailureReason } from '../../events/outcomes.js';
+import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { currentOutboxTransaction, type OutboxSink, type SqlExecutor } from '../../hooks/outboxUnitOfWork.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { decodeEventText } from '../codec.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry, JournalResult, StoreCloseOptions, StoreOutcome } from '../deliveryStore.js';
-import { journaledDeliveries, UnsettledDeliveries } from '../journaledDeliveries.js';
+import { journaledDeliveries, UnsettledDeliveries, type JournaledDelivery } from '../journaledDeliveries.js';
 import { positiveInteger } from '../memoryStore.js';
 import { failedOutcome } from '../storedDelivery.js';
 import { sleep } from '../waits.js';
@@ -41,7 +42,9 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   readonly #parts: PostgresStoreParts;
   readonly #context: PostgresContext;
   readonly #closing = new AbortController();
-  readonly #unsettled: UnsettledDeliveries;
+  readonly #unsettled: UnsettledDeliveries<R>;
+  /** The events of the jobs written through an app's transaction, kept once it commits (gone with the jobs if it rolls back). */
+  readonly #outboxEvents = new WeakMap<NewJob, ServiceEvent<R>>();
   readonly #journal: PostgresJournal;
   readonly #outbox: PostgresOutbox;
   #outboxPoll: ReturnType<typeof setInterval> | null = null;
@@ -103,14 +106,14 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     const deliveries = journaledDeliveries('postgres', entries, this.#closed !== null);
     if (!Array.isArray(deliveries)) return deliveries;
     const jobs = deliveries.map((delivery) => newJob(delivery));
-    const deliveryIds = jobs.map((job) => job.data.deliveryId);
     const transaction = currentOutboxTransaction();
     if (transaction !== null) {
       // In the app's transaction: written there by the unit of work, just before its COMMIT.
+      jobs.forEach((job, at) => this.#outboxEvents.set(job, (deliveries[at] as JournaledDelivery<R>).event));
       transaction.enlist<NewJob>(this, jobs);
-      return { kind: 'journaled', deliveryIds };
+      return { kind: 'journaled', deliveryIds: jobs.map((job) => job.data.deliveryId) };
     }
-    const answer = this.#unsettled.admit(deliveryIds, entries.length);
+    const answer = this.#unsettled.admit(deliveries, entries.length);
     if (answer.kind === 'journaled') this.#journal.push(jobs);
     return answer;
   }
@@ -127,7 +130,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
 
   /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too. @internal */
   committed(jobs: readonly NewJob[]): void {
-    this.#unsettled.committed(jobs.map((job) => job.data.deliveryId));
+    this.#unsettled.committed(jobs.map((job) => ({ deliveryId: job.data.deliveryId, event: this.#outboxEvents.get(job) })));
     void this.#outbox.committed();
   }
 
@@ -145,6 +148,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       concurrency: positiveInteger('concurrency', this.#context.options.concurrency ?? handlers.concurrency ?? 16),
       closing: this.#closing.signal,
       onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
+      journaledEvent: (deliveryId) => this.#unsettled.eventOf(deliveryId),
     });
     this.#worker.wake();
     // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed (a move's NOTIFY wakes the worker).

@@ -19,6 +19,7 @@ import { firstValue } from '../firstOf.js';
 import { planStoredDelivery } from '../storedDelivery.js';
 import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import { ClaimedDeliveries } from './claimedDeliveries.js';
+import { ReadyDeliveries } from './readyDeliveries.js';
 import type { Claim, JobData } from './postgresJob.js';
 import { waitForStartSlot } from './postgresRate.js';
 import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
@@ -46,6 +47,8 @@ export type WorkerParts<R> = {
   readonly closing: AbortSignal;
   /** A delivery ended here with this outcome, or `null` when another instance took it over (and reports it). */
   readonly onEnded: (deliveryId: string, outcome: DeliveryOutcome<R> | null) => void;
+  /** The event of a delivery journaled here and not settled yet: run rather than decoding the job's copy. */
+  readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
 };
 
 /** A fetched delivery waiting for a slot of its endpoint. */
@@ -73,8 +76,8 @@ export class PostgresWorker<R> {
   readonly inFlight = this.#claims.inFlight;
   /** Attempts running here, by endpoint: what `concurrency` bounds. */
   readonly #attempts = new Map<string, number>();
-  /** Fetched deliveries waiting for a slot, in fetch order. */
-  #ready: Ready[] = [];
+  /** Fetched deliveries waiting for a slot of their endpoint, in fetch order. */
+  readonly #ready = new ReadyDeliveries<Ready>((ready) => ready.job.data.endpoint);
   /** Deliveries whose attempt is over, waiting to settle. */
   readonly #settling = new Set<string>();
   #fetching: Promise<void> | null = null;
@@ -131,24 +134,26 @@ export class PostgresWorker<R> {
     });
   }
 
-  /** Deliveries claimed here per endpoint (attempting or ready): a fetch leaves out the endpoints at twice their slots. */
-  #held(): Map<string, number> {
-    const held = new Map(this.#attempts);
-    for (const { job } of this.#ready) held.set(job.data.endpoint, (held.get(job.data.endpoint) ?? 0) + 1);
-    return held;
+  /** Deliveries of `endpoint` claimed here (attempting or ready): a fetch leaves it out at {@link HELD_FACTOR} times its slots. */
+  #held(endpoint: string): number {
+    return (this.#attempts.get(endpoint) ?? 0) + this.#ready.count(endpoint);
+  }
+
+  /** The endpoints with deliveries claimed here (attempting or ready). */
+  #holding(): Set<string> {
+    return new Set([...this.#attempts.keys(), ...this.#ready.endpoints()]);
   }
 
   /** Whether this instance holds all it may of every endpoint it delivers to: a fetch would take nothing (after reading every queued job). */
   #allFull(): boolean {
     const endpoints = this.#parts.handlers.endpoints;
     if (endpoints === undefined || endpoints.length === 0) return false;
-    const held = this.#held();
-    return endpoints.every((endpoint) => (held.get(endpoint) ?? 0) >= this.#heldLimit);
+    return endpoints.every((endpoint) => this.#held(endpoint) >= this.#heldLimit);
   }
 
   /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
   #fullEndpointIds(): string[] {
-    return [...this.#held()].filter(([, count]) => count >= this.#heldLimit).map(([endpoint]) => endpointIdOf(endpoint));
+    return [...this.#holding()].filter((endpoint) => this.#held(endpoint) >= this.#heldLimit).map(endpointIdOf);
   }
 
   /** Stops fetching; resolves when the fetch running, if any, is over. Ready deliveries go back to their lanes. */
@@ -156,7 +161,7 @@ export class PostgresWorker<R> {
     if (this.#pollTimer !== null) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
     await this.#fetching;
-    await this.#giveBack(this.#ready.splice(0));
+    await this.#giveBack(this.#ready.takeAll());
   }
 
   /**
@@ -210,13 +215,13 @@ export class PostgresWorker<R> {
       this.#ready.push({ job, plan: plans.get(job.data.deliveryId) ?? null, fetchedAt });
     }
     if (this.#parts.closing.aborted) {
-      await this.#giveBack(this.#ready.splice(0));
+      await this.#giveBack(this.#ready.takeAll());
       return;
     }
     this.#startReady();
     if (jobs.length < batchSize) {
       if (signals === this.#signals) this.#exhausted = true;
-    } else if ([...this.#held().values()].some((count) => count < this.#heldLimit)) {
+    } else if ([...this.#holding()].some((endpoint) => this.#held(endpoint) < this.#heldLimit)) {
       // A full batch and room left: more may be due. (Endpoints not seen yet are fetched at the next signal.)
       this.#fetchAgain = true;
     }
@@ -226,19 +231,16 @@ export class PostgresWorker<R> {
   #startReady(): void {
     const { concurrency } = this.#parts;
     if (this.#settling.size >= SETTLING_FACTOR * concurrency) return;
-    const waiting: Ready[] = [];
-    for (const ready of this.#ready) {
-      const endpoint = ready.job.data.endpoint;
-      const running = this.#attempts.get(endpoint) ?? 0;
-      // (Jobs journaled before endpoints were groups are not left out by the fetch: they wait here like the others.)
-      if (running >= concurrency) {
-        waiting.push(ready);
-        continue;
+    // (Jobs journaled before endpoints were groups are not left out by the fetch: they wait here like the others.)
+    for (const endpoint of this.#ready.endpoints()) {
+      // Counted afresh each time: an attempt may end before its first await (an unreadable event).
+      while ((this.#attempts.get(endpoint) ?? 0) < concurrency) {
+        const ready = this.#ready.shift(endpoint);
+        if (ready === undefined) break;
+        this.#attempts.set(endpoint, (this.#attempts.get(endpoint) ?? 0) + 1);
+        void this.#run(ready);
       }
-      this.#attempts.set(endpoint, running + 1);
-      void this.#run(ready);
     }
-    this.#ready = waiting;
   }
 
   /** The requests planned earlier of the deliveries fetched (retries, requeued dead letters), in one query. */
@@ -265,7 +267,7 @@ export class PostgresWorker<R> {
       else if (!this.#parts.closing.aborted) this.#startReady();
       this.#claims.release(job.data.deliveryId, job.data.key);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
-      if ((this.#held().get(job.data.endpoint) ?? 0) < this.#heldLimit) this.wake();
+      if (this.#held(job.data.endpoint) < this.#heldLimit) this.wake();
     }
   }
 
@@ -291,11 +293,10 @@ export class PostgresWorker<R> {
     const claim: Claim = { id: job.id, retryCount: job.retryCount };
     let event: ServiceEvent<R>;
     try {
-      event = decodeEventText<R>(data.event);
+      event = this.#parts.journaledEvent(data.deliveryId) ?? decodeEventText<R>(data.event);
     } catch (error) {
       const unreadable = new PayloadError(`Expected delivery ${data.deliveryId} to hold a readable event, it did not: ${messageOf(error)}`);
-      await this.#end(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
-      return;
+      return this.#end(claim, data, { kind: 'dead', reason: 'payload', error: unreadable, request: null, response: null, attempts: 0 });
     }
     const attempt = job.retryCount + 1;
     const delivery: StoredDelivery<R> = { deliveryId: data.deliveryId, event, endpoint: data.endpoint, key: data.key, acceptedAt: data.acceptedAt, request: null, attempts: attempt - 1 };

@@ -83,6 +83,34 @@ export function describeSharedStoreContract<O>(name: string, kind: SharedStoreKi
       expect(remote?.outcome.event).toEqual(entries.find(({ event }) => deliveryIdOf(event.eventId, at.url()) === remote?.deliveryId)?.event);
     });
 
+    it("runs the event journaled in this instance as the hook gave it (no decoded copy), and another instance's from its job", async () => {
+      const at = await startReceiver();
+      receiver = at;
+      const shared = kind.options();
+      const [app, worker] = await Promise.all([kind.open(shared), kind.open(shared)]);
+      open.push(app, worker);
+      const planned = new Map<string, unknown>();
+      const handlers = testHandlers();
+      worker.start({
+        ...handlers,
+        plan: (delivery) => {
+          planned.set(delivery.event.recordId ?? '', delivery.event);
+          return handlers.plan(delivery);
+        },
+      });
+      const here = publishEvent('rec-here', 1);
+      const elsewhere = publishEvent('rec-elsewhere', 1);
+      worker.journal([{ event: here, endpoints: [at.url()] }]);
+      app.journal([{ event: elsewhere, endpoints: [at.url()] }]);
+      await Promise.all([worker.drain(), app.drain()]);
+      await at.waitFor(2, 10_000);
+      expect(planned.get('rec-here')).toBe(here);
+      expect(planned.get('rec-elsewhere')).not.toBe(elsewhere);
+      expect(planned.get('rec-elsewhere')).toEqual(elsewhere);
+      // Settled: the event is let go (a requeue, a takeover reads the job).
+      expect(worker.pending()).toBe(0);
+    });
+
     it('writes outcomes only for other instances: none alone, every one while another is alive, and always for a delivery journaled elsewhere', async () => {
       const at = await startReceiver();
       receiver = at;
