@@ -33,9 +33,9 @@ describe('createProvisioner with the postgres store, two instances', () => {
     journaled: 'committed',
     // What the killed instance left unsettled: 16 attempting, and those answered whose settling
     // transaction had not committed. A slot is given back once its answer is in
-    // (postgresWorker.ts), so up to 16 more per settling batch: the one committing and the one
-    // gathering behind it. Seen: 31 on a loaded machine.
-    maxDuplicates: CONCURRENCY + 2 * CONCURRENCY,
+    // (postgresWorker.ts), and up to 8 × 16 answered deliveries wait for a settling transaction
+    // (the one committing and those gathering behind it). Seen: 31 on a loaded machine.
+    maxDuplicates: CONCURRENCY + 8 * CONCURRENCY,
     // Every outcome, whichever instance settled it, reached the survivor's outcomes$ (those the killed one settled are in the outcome table).
     minOutcomesSeen: EVENTS,
     afterExit: async () => {

@@ -58,9 +58,10 @@ describe('postgres store, the transactional outbox with real processes', () => {
       expect(expected.size).toBe(EVENTS);
       // At most the requests unsettled when the app died went twice: 4 attempting (4 lanes at
       // once), and those answered whose settling transaction had not committed. A slot is given
-      // back once its answer is in (postgresWorker.ts), so up to 4 more per settling batch: the
-      // one committing and the one gathering behind it. Seen: 7 on a loaded machine.
-      const check = expectEveryDeliveryOnceInOrder(receiver.requests, expected, 4 + 2 * 4);
+      // back once its answer is in (postgresWorker.ts), and up to 8 × 4 answered deliveries wait
+      // for a settling transaction (the one committing and those gathering behind it). Seen: 7
+      // on a loaded machine.
+      const check = expectEveryDeliveryOnceInOrder(receiver.requests, expected, 4 + 8 * 4);
       if (process.env['PRINT_FIGURES'] !== undefined) {
         console.info(JSON.stringify({ test: 'postgres outbox crash after COMMIT', events: EVENTS, perTransactionUs: Math.round(committed.perTransactionUs), arrivedBeforeKill, duplicates: check.duplicates, committedMs, drainedMs }));
       }
