@@ -24,8 +24,12 @@ export type ProcessContext<R> = {
   readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
 };
 
-/** An outcome reached here, with its request as the job stores it (JSON without secrets, perhaps `verbatim`), when it has one. @internal */
-export type SettledHere<R> = { readonly outcome: DeliveryOutcome<R>; readonly request?: string };
+/**
+ * An outcome reached here, and its request as the job stores it (JSON without secrets, perhaps
+ * `verbatim`), when it has one: encoded only when asked (the outcome stream writes it only for
+ * other instances). @internal
+ */
+export type SettledHere<R> = { readonly outcome: DeliveryOutcome<R>; readonly request?: () => string | null };
 
 /**
  * Runs one delivery attempt of a job (planning it first when it has no request yet) with the
@@ -65,11 +69,21 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
     };
     /** The stored request as the outcome stream writes it, once it is escaped for updateData. */
     let storedRequest = data.request;
-    // A plan made here is written only when the delivery goes back for a retry (or fails): a
-    // first attempt that delivers, the usual case, spares a job write of its whole event.
-    let unwrittenPlan = false;
+    // A plan made here is encoded and written only when the delivery goes back for a retry (or
+    // fails): a first attempt that delivers, the usual case, spares a job write of its whole
+    // event, and the encoding too unless another instance's outcome stream wants the request.
+    let unwrittenPlan: RequestDescriptor | null = null;
+    const storedRequestOf = (): string | null => {
+      if (unwrittenPlan !== null && next.request === null) {
+        const encoded = encodeRequest(unwrittenPlan);
+        next = { ...next, request: encoded.json, stripped: encoded.stripped };
+        storedRequest = verbatim(encoded.json, 'escape');
+      }
+      return storedRequest;
+    };
     const fail = async (outcome: FailedOutcome<R>): Promise<never> => {
-      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
+      context.settled.set(data.deliveryId, { outcome, request: storedRequestOf });
+      storedRequestOf(); // written with the failure: a requeued dead letter sends it again
       const failure = { reason: outcome.reason, error: encodeError(outcome.error), response: outcome.response === null ? null : encodeResponse(outcome.response) };
       await write({ ...next, attempts: outcome.attempts, failure });
       throw new UnrecoverableError(failure.error.message);
@@ -86,10 +100,7 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
           failedOutcome(delivery, null, 'payload', new PayloadError(`Expected the planned request of ${data.endpoint} to have delivery id ${data.deliveryId}, got ${plan.request.deliveryId}`), null, 0),
         );
       }
-      const encoded = encodeRequest(plan.request);
-      next = { ...next, request: encoded.json, stripped: encoded.stripped };
-      storedRequest = verbatim(encoded.json, 'escape');
-      unwrittenPlan = true;
+      unwrittenPlan = plan.request;
       request = plan.request;
       stripped = [];
     }
@@ -115,12 +126,15 @@ export async function processJob<R>(context: ProcessContext<R>, queue: Queue, jo
         acceptedAt: data.acceptedAt,
         settledAt: Date.now(),
       };
-      context.settled.set(data.deliveryId, storedRequest === null ? { outcome } : { outcome, request: storedRequest });
+      context.settled.set(data.deliveryId, { outcome, request: storedRequestOf });
       return 'delivered';
     }
     if (result.kind === 'failed') return await fail(failedOutcome(delivery, sent, result.reason, result.error, result.response, attempt));
     // Every retry sends the request planned for the first attempt.
-    if (unwrittenPlan) await write(next);
+    if (unwrittenPlan !== null) {
+      storedRequestOf();
+      await write(next);
+    }
     // Back to the head of the partition, which waits for the backoff: nothing overtakes the delivery.
     await queue.rateLimit(Math.max(1, Math.ceil(result.delayMs)));
     throw WorkerClass.RateLimitError();

@@ -343,7 +343,7 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     const elsewhere = !this.#unsettled.has(data.deliveryId); // its instance counts it settled from the stream
     this.#forget(data.deliveryId);
     this.#outcomes.next({ deliveryId: data.deliveryId, outcome, local: true });
-    const message = (): string => JSON.stringify(wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request));
+    const message = (): string => JSON.stringify(wireOutcome(this.#instance, data.deliveryId, outcome, verbatim(data.event, 'base64'), request?.() ?? undefined));
     this.#stream.appendOutcome(message, elsewhere).catch((appendError: unknown) => log('store (redis): could not append outcome %s to the stream: %s', data.deliveryId, messageOf(appendError)));
   }
 
