@@ -69,8 +69,8 @@ export function journaledDeliveries<R>(store: string, entries: readonly JournalE
   return deliveries;
 }
 
-/** A delivery journaled here: its id and its event. @internal */
-export type UnsettledDelivery<R> = { readonly deliveryId: string; readonly event: ServiceEvent<R> };
+/** A delivery journaled here: its id and its event (`undefined` when the caller no longer has it). @internal */
+export type UnsettledDelivery<R> = { readonly deliveryId: string; readonly event: ServiceEvent<R> | undefined };
 
 /**
  * The deliveries this instance journaled and has not seen settled (here or by another
@@ -119,7 +119,7 @@ export class UnsettledDeliveries<R> {
   }
 
   /** Deliveries an app's transaction wrote and committed: pending until settled, whatever `maxQueue`. */
-  committed(deliveries: readonly { readonly deliveryId: string; readonly event: ServiceEvent<R> | undefined }[]): void {
+  committed(deliveries: readonly UnsettledDelivery<R>[]): void {
     for (const delivery of deliveries) {
       if (this.#ids.has(delivery.deliveryId)) continue;
       this.#committed.add(delivery.deliveryId);
@@ -127,7 +127,7 @@ export class UnsettledDeliveries<R> {
     }
   }
 
-  #keep({ deliveryId, event }: { readonly deliveryId: string; readonly event: ServiceEvent<R> | undefined }): void {
+  #keep({ deliveryId, event }: UnsettledDelivery<R>): void {
     if (event !== undefined && this.#events.size < this.#maxQueue) this.#events.set(deliveryId, event);
   }
 

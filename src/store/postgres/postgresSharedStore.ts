@@ -13,7 +13,7 @@ import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { decodeEventText } from '../codec.js';
 import type { DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, JournalEntry, JournalResult, StoreCloseOptions, StoreOutcome } from '../deliveryStore.js';
-import { journaledDeliveries, UnsettledDeliveries, type JournaledDelivery } from '../journaledDeliveries.js';
+import { journaledDeliveries, UnsettledDeliveries } from '../journaledDeliveries.js';
 import { positiveInteger } from '../memoryStore.js';
 import { failedOutcome } from '../storedDelivery.js';
 import { sleep } from '../waits.js';
@@ -105,11 +105,14 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   journal(entries: readonly JournalEntry<R>[]): JournalResult {
     const deliveries = journaledDeliveries('postgres', entries, this.#closed !== null);
     if (!Array.isArray(deliveries)) return deliveries;
-    const jobs = deliveries.map((delivery) => newJob(delivery));
     const transaction = currentOutboxTransaction();
+    const jobs = deliveries.map((delivery) => {
+      const job = newJob(delivery);
+      if (transaction !== null) this.#outboxEvents.set(job, delivery.event);
+      return job;
+    });
     if (transaction !== null) {
       // In the app's transaction: written there by the unit of work, just before its COMMIT.
-      jobs.forEach((job, at) => this.#outboxEvents.set(job, (deliveries[at] as JournaledDelivery<R>).event));
       transaction.enlist<NewJob>(this, jobs);
       return { kind: 'journaled', deliveryIds: jobs.map((job) => job.data.deliveryId) };
     }

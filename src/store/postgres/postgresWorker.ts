@@ -31,7 +31,7 @@ const FETCH_FACTOR = 8;
 /** Deliveries claimed here per endpoint (attempting or ready), at most this many times `concurrency`: past it, fetches leave the endpoint out. */
 const HELD_FACTOR = 10;
 
-/** Answered deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, no fetch and no ready delivery starts (what a dying instance leaves answered, sent again by the next, stays within it). Settling is one transaction at a time, so what it can take at once bounds the rate: 8 rather than 2 made 11–35% more deliveries a second. */
+/** Answered deliveries waiting for their settling transaction, at most this many times `concurrency`: past it, no fetch and no ready delivery starts (what a dying instance leaves answered, sent again by the next, stays within it). Settling is one transaction at a time, so what it may take at once bounds the rate. */
 const SETTLING_FACTOR = 8;
 
 /** A request planned earlier (a retry, a requeued dead letter), as the plan table holds it. */
