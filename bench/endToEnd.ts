@@ -51,7 +51,7 @@ function poolContender(name: string, client: Client, total: number, concurrency:
 }
 
 /** Stock ky, as an app would use it without the library: `retry: 0`, `.json()`. */
-function kyClient(url: string): Client {
+export function kyClient(url: string): Client {
   return {
     async send(payload) {
       await ky.post(url, { json: payload, retry: 0, timeout: 10_000 }).json();

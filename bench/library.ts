@@ -93,8 +93,8 @@ export type Library = {
 };
 
 /** Loads the built package and picks the entry points that exist so far. */
-export async function loadLibrary(): Promise<Library> {
-  const exported = (await import('remote-api-provisioner')) as unknown as Record<string, unknown>;
+export async function loadLibrary(from = 'remote-api-provisioner'): Promise<Library> {
+  const exported = (await import(from)) as unknown as Record<string, unknown>;
   const pick = <T>(name: string): T | undefined =>
     typeof exported[name] === 'function' ? (exported[name] as T) : undefined;
   return {

@@ -10,20 +10,26 @@
  * - `sqlite`, `redis`, `postgres`: the same over those stores (PostgreSQL at DATABASE_URL, in a
  *   schema of its own, dropped at the end);
  * - `instant`: the memory store with an effect that answers at once (the pipeline's own CPU);
- * - `effect`: the default effect alone, as section a runs it.
+ * - `effect`: the default effect alone, as section a runs it;
+ * - `undici`, `fetch`, `kystock`: section a's other clients (raw undici `request`, the global
+ *   `fetch`, stock ky), to see how they share the process with the library's runs.
+ * A run written `kind@dir` uses the library built into `dir` (a copy of dist/ inside the project,
+ * so that it finds node_modules): `memory@.tmp/dist-before,memory` compares two builds in one
+ * process, on the same machine state.
  * `outstanding` is how many hook calls wait for their outcome at once (default 2 × 16; section f
  * journals a whole round at once). Prints deliveries/s and CPU per delivery of each round.
  */
 import './nodeVersion.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { of } from 'rxjs';
-import { runPool, type Client } from './clients.js';
+import { fetchClient, runPool, undiciClient, type Client } from './clients.js';
 import { drivePublishes, publishConfig } from './drive.js';
 import { REDIS_URL, removeKeys } from './durableStores.js';
-import { effectClient } from './endToEnd.js';
+import { effectClient, kyClient } from './endToEnd.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { loadLibrary, type BenchProvisioner, type BenchStore, type Library } from './library.js';
 import { startReceiver } from './receiverProcess.js';
@@ -77,9 +83,8 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
   };
 }
 
-function effectRun(library: Library, url: string): Run {
-  if (library.createKyEffect === undefined) throw new Error('Expected dist/ to export createKyEffect: run npm run build');
-  const client: Client = effectClient(library.createKyEffect, url, CONCURRENCY);
+function clientRun(library: Library, url: string, kind: string): Run {
+  const client: Client = clientOf(library, url, kind);
   const document = searchDocument();
   return {
     measure: (count) => runPool(client, count, CONCURRENCY, (n) => ({ ...document, id: recordId(n) }), 120_000),
@@ -87,13 +92,30 @@ function effectRun(library: Library, url: string): Run {
   };
 }
 
+function clientOf(library: Library, url: string, kind: string): Client {
+  if (kind === 'undici') return undiciClient(url, CONCURRENCY);
+  if (kind === 'fetch') return fetchClient(url);
+  if (kind === 'kystock') return kyClient(url);
+  if (library.createKyEffect === undefined) throw new Error('Expected dist/ to export createKyEffect: run npm run build');
+  return effectClient(library.createKyEffect, url, CONCURRENCY);
+}
+
+/** The pool clients that are not the provisioner. */
+const CLIENT_RUNS = new Set(['effect', 'undici', 'fetch', 'kystock']);
+
 const library = await loadLibrary();
 const receiver = await startReceiver();
 const dir = mkdtempSync(join(tmpdir(), 'rap-profile-'));
 const url = `${receiver.origin}/api/v1/documents`;
 const started: [string, Run][] = [];
 try {
-  for (const kind of runs) started.push([kind, kind === 'effect' ? effectRun(library, url) : await provisionerRun(library, url, kind, dir)]);
+  for (const run of runs) {
+    // `kind@dir`: the library built into `dir` (a copy of dist/ under the project, so that it
+    // finds node_modules), to compare two builds in one process.
+    const [kind = run, dir_] = run.split('@');
+    const built = dir_ === undefined ? library : await loadLibrary(pathToFileURL(resolve(dir_, 'index.js')).href);
+    started.push([run, CLIENT_RUNS.has(kind) ? clientRun(built, url, kind) : await provisionerRun(built, url, kind, dir)]);
+  }
   for (const [, run] of started) await run.measure(2_000);
   for (let round = 0; round < rounds; round += 1) {
     for (const [kind, run] of started) {

@@ -102,13 +102,12 @@ const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * the request. `close()` closes the connection pool.
  *
  * ky builds a `Request` for every call; to keep that cheap, the exact body and the headers
- * travel to the lean fetch as a pass-through option (ky keeps options it does not know, as it
- * does undici's `dispatcher`), so they are never turned into web streams or copied between
- * `Headers` objects. The lean fetch is called from a `beforeRequest` hook, whose response ky
- * takes as the answer: that spares the clone of the `Request` (with its abort signal) that ky
- * makes before calling `fetch`, for retries of its own, which are off here. ky still builds the
- * request, runs its hooks and settles the response. With another `fetch`, everything goes
- * through ky as usual.
+ * travel to the lean fetch as a pass-through option (ky hands its `fetch` the options it does
+ * not know, as it does undici's `dispatcher`), so they are never turned into web streams or
+ * copied between `Headers` objects. ky is called with as few options as it needs (it merges
+ * each key per call) and its own retries and timeout off: with no retries it does not clone its
+ * `Request` before calling `fetch`. ky still builds the request, runs the user's hooks and
+ * settles the response. With another `fetch`, the body and headers go through ky as usual.
  *
  * ```
  * request ──► effect(request) ──────────(response|)      any status, one emission
@@ -146,22 +145,18 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   };
   const hasUserHooks = userBeforeRequest.length > 0 || (userHooks?.afterResponse?.length ?? 0) > 0 || (userHooks?.beforeError?.length ?? 0) > 0;
 
-  // ky hands the hook its request and its options (ours included, `lean` among them). The
-  // lean hook comes last, after the user's: the request it sends is the one they left.
-  const leanHook: BeforeRequestHook | undefined =
+  // ky calls its `fetch` with its Request and the options it does not know (`lean` among them).
+  const kyFetch =
     leanFetch === undefined
       ? undefined
-      : ({ request: kyRequest, options: kyOptions }) => {
-          const init = kyOptions as unknown as LeanFetchInit;
+      : (kyRequest: Request, init?: LeanFetchInit): Promise<Response> => {
           if (userBeforeRequest.length === 0) return leanFetch(kyRequest, init);
           // A user's hook may have changed the headers (read them from the Request) or put
           // another Request in place (send its body, not ours).
-          const lean = init.lean;
+          const lean = init?.lean;
           const extras = replacedRequests.has(kyRequest) ? { abortEmitter: lean?.abortEmitter } : { body: lean?.body, abortEmitter: lean?.abortEmitter };
           return leanFetch(kyRequest, { ...init, lean: extras as LeanFetchExtras });
         };
-  const leanHooks: KyOptions['hooks'] =
-    leanHook === undefined ? undefined : { ...userHookList, beforeRequest: [...(userHookList.beforeRequest ?? []), leanHook] };
   const effect = (request: RequestDescriptor): Observable<ProvisionerResponse> =>
     new Observable<ProvisionerResponse>((subscriber) => {
       const timeoutMs = request.timeoutMs ?? defaultTimeoutMs;
@@ -198,14 +193,14 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               ...(hasUserHooks ? { hooks: userHookList } : {}),
             }
           : {
-              // Only what matters when the hook answers (ky's timeout and the redirect mode apply
-              // to its `fetch` call, which is skipped): ky merges every option key per call.
+              // Only what the lean fetch needs: ky merges every option key per call.
               method: request.method,
               retry: 0,
               throwHttpErrors: false,
-              // Never called (the hook answers first); given so that ky does not bind the global one.
-              fetch: leanFetch as NonNullable<KyOptions['fetch']>,
-              hooks: leanHooks as NonNullable<KyOptions['hooks']>,
+              // Our own timer covers the whole attempt; ky's would only add a race per call.
+              timeout: false,
+              fetch: kyFetch as NonNullable<KyOptions['fetch']>,
+              ...(hasUserHooks ? { hooks: userHookList } : {}),
               // The user's beforeRequest hooks see (and may change) the headers on ky's Request.
               ...(userBeforeRequest.length > 0 ? { headers } : {}),
               lean: { headers, body: request.body, abortEmitter: abortEmitter as AttemptAbort },
