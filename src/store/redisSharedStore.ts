@@ -164,12 +164,23 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
           for (const count of Object.values(counts)) unsettled += count;
         }
       }
-      if (unsettled === 0) {
+      if (unsettled === 0 && !this.#announcing()) {
         for (const deliveryId of counted) this.#forget(deliveryId);
         return;
       }
       await sleep(poll);
     }
+  }
+
+  /**
+   * Whether a job settled here waits for its outcome to be emitted: Redis counts it settled as
+   * soon as the worker's move runs, before the worker hears back and emits it. A worker that
+   * lost the job's lock never does, so an outcome older than the lock is not waited for.
+   */
+  #announcing(): boolean {
+    const lockedSince = Date.now() - this.#options.lockDurationMs;
+    for (const { outcome } of this.#settled.values()) if (outcome.settledAt > lockedSince) return true;
+    return false;
   }
 
   async deadLetters(filter: DeadLetterFilter = {}): Promise<readonly DeadLetter<R>[]> {

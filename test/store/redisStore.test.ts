@@ -1,4 +1,4 @@
-import { Job } from 'bullmq';
+import { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
@@ -78,6 +78,32 @@ describe('redis store', () => {
 
   it('says which Redis did not answer', async () => {
     await expect(createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^Expected Redis at redis:\/\/127\.0\.0\.1:1 to answer within 500 ms, it did not/);
+  });
+
+  it('resolves drain() only once the outcomes of what it settled are out, however late a worker hears back from Redis', async () => {
+    const receiver = await startReceiver();
+    // Redis counts a job settled when the worker's move runs; the worker emits it once the
+    // reply is in. Hold that back, as a slow reply on the worker's connection would.
+    const emit = Worker.prototype.emit;
+    const late = vi.spyOn(Worker.prototype, 'emit').mockImplementation(function (this: Worker, event: string | symbol, ...args: unknown[]) {
+      if (event !== 'completed') return emit.call(this, event as 'completed', ...(args as [never, never, never]));
+      setTimeout(() => emit.call(this, event, ...(args as [never, never, never])), 200);
+      return true;
+    } as typeof emit);
+    try {
+      const store = await createRedisStore(options());
+      open.push(store);
+      const outcomes = collect(store);
+      store.journal([1, 2].map((revision) => ({ event: publishEvent(`rec-late-${revision}`, revision), endpoints: [receiver.url()] })));
+      store.start(testHandlers());
+      await store.drain();
+
+      expect(outcomes.map((o) => o.outcome.kind)).toEqual(['delivered', 'delivered']);
+      expect(store.pending()).toBe(0);
+    } finally {
+      late.mockRestore();
+      await receiver.close();
+    }
   });
 
   it('writes a planned request into its job only when the delivery goes back for a retry', async () => {
