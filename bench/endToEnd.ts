@@ -23,6 +23,8 @@ export const CONCURRENCIES = [1, 16, 64] as const;
 
 /** Deliveries each contender sends before its measured rounds: enough for the JIT to settle on the whole path (200 left the provisioner's first rounds interpreted). */
 const WARM_UP = 2_000;
+/** Untimed deliveries before each round, after its full collection (rounds.ts). */
+const REWARM = 500;
 
 const LEAN = 'lean fetch alone, no ky';
 const AGENT_REQUEST = 'Agent.request(), lean fetch options';
@@ -44,6 +46,9 @@ function poolContender(name: string, client: Client, total: number, concurrency:
     name,
     warmUp: async () => {
       await runPool(client, Math.min(total, WARM_UP), concurrency, payload, maxMs);
+    },
+    rewarm: async () => {
+      await runPool(client, Math.min(total, REWARM), concurrency, payload, maxMs);
     },
     measure: () => runPool(client, total, concurrency, payload, maxMs),
     close: () => client.close(),
@@ -179,6 +184,9 @@ export function provisionerContender(
     name,
     warmUp: async () => {
       await runFor(Math.min(total, WARM_UP));
+    },
+    rewarm: async () => {
+      await runFor(Math.min(total, REWARM));
     },
     measure: () => runFor(total),
     close: () => provisioner.close(),

@@ -12,6 +12,13 @@ export type Contender = {
   readonly name: string;
   warmUp(): Promise<void>;
   measure(round: number): Promise<Round>;
+  /**
+   * A few untimed deliveries after the full collection that precedes each round. The
+   * collection also throws away code optimized for objects that died with the round before
+   * (V8's "embedded weak objects cleared"); without this, a short round would measure that
+   * code's re-optimization rather than the steady state an app runs in.
+   */
+  rewarm?(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -28,6 +35,9 @@ export async function interleave(
       const contender = contenders[(round + i) % contenders.length] as Contender;
       // A full collection first: the garbage of the contender before is not collected on this one's clock.
       collectGarbage();
+      // The cleanup the collection scheduled (finalization registries) runs off the clock too.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await contender.rewarm?.();
       const result = await contender.measure(round);
       results.get(contender.name)?.push(result);
       log(
