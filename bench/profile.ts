@@ -110,10 +110,8 @@ const url = `${receiver.origin}/api/v1/documents`;
 const started: [string, Run][] = [];
 try {
   for (const run of runs) {
-    // `kind@dir`: the library built into `dir` (a copy of dist/ under the project, so that it
-    // finds node_modules), to compare two builds in one process.
-    const [kind = run, dir_] = run.split('@');
-    const built = dir_ === undefined ? library : await loadLibrary(pathToFileURL(resolve(dir_, 'index.js')).href);
+    const [kind = run, builtInto] = run.split('@');
+    const built = builtInto === undefined ? library : await loadLibrary(pathToFileURL(resolve(builtInto, 'index.js')).href);
     started.push([run, CLIENT_RUNS.has(kind) ? clientRun(built, url, kind) : await provisionerRun(built, url, kind, dir)]);
   }
   for (const [, run] of started) await run.measure(2_000);
