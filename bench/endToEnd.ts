@@ -148,7 +148,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 const AGENT_REQUEST_MARGIN = 1.1;
 
 /** A ky `beforeRequest` hook as a user would give it: one header on every delivery. */
-const USER_KY_OPTIONS = {
+export const USER_KY_OPTIONS = {
   hooks: {
     beforeRequest: [
       ({ request }: { request: Request }): void => {

@@ -7,6 +7,7 @@
  *
  * `runs` is a comma-separated list, measured in interleaved rounds:
  * - `memory`: `createProvisioner` with the default memory store and effect;
+ * - `hooked`: the same with section a's user `beforeRequest` hook (one header on every delivery);
  * - `sqlite`, `redis`, `postgres`: the same over those stores (PostgreSQL at DATABASE_URL, in a
  *   schema of its own, dropped at the end);
  * - `instant`: the memory store with an effect that answers at once (the pipeline's own CPU);
@@ -29,7 +30,7 @@ import { of } from 'rxjs';
 import { fetchClient, runPool, undiciClient, type Client } from './clients.js';
 import { drivePublishes, publishConfig } from './drive.js';
 import { REDIS_URL, removeKeys } from './durableStores.js';
-import { effectClient, kyClient } from './endToEnd.js';
+import { effectClient, kyClient, USER_KY_OPTIONS } from './endToEnd.js';
 import { bigRecord, recordId, recordWithId, searchDocument } from './fixtures.js';
 import { loadLibrary, type BenchProvisioner, type BenchStore, type Library } from './library.js';
 import { startReceiver } from './receiverProcess.js';
@@ -67,6 +68,7 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
       timeoutMs: 10_000,
       retry: { limit: 0 },
       ...(kind === 'instant' ? { effect: () => of({ status: 200, headers: {}, body: null, url }) } : {}),
+      ...(kind === 'hooked' ? { ky: USER_KY_OPTIONS } : {}),
     },
     ...(store === undefined ? {} : { store }),
   });

@@ -146,13 +146,13 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const hasUserHooks = userBeforeRequest.length > 0 || (userHooks?.afterResponse?.length ?? 0) > 0 || (userHooks?.beforeError?.length ?? 0) > 0;
 
   // ky calls its `fetch` with its Request and the options it does not know (`lean` among them).
+  // Chosen once: the lean fetch itself, or, when a user's beforeRequest hook may have changed
+  // the headers (read them from the Request) or put another Request in place (send its body,
+  // not ours), a wrapper that says so.
   const kyFetch =
-    leanFetch === undefined
-      ? undefined
+    leanFetch === undefined || userBeforeRequest.length === 0
+      ? leanFetch
       : (kyRequest: Request, init?: LeanFetchInit): Promise<Response> => {
-          if (userBeforeRequest.length === 0) return leanFetch(kyRequest, init);
-          // A user's hook may have changed the headers (read them from the Request) or put
-          // another Request in place (send its body, not ours).
           const lean = init?.lean;
           const extras = replacedRequests.has(kyRequest) ? { abortEmitter: lean?.abortEmitter } : { body: lean?.body, abortEmitter: lean?.abortEmitter };
           return leanFetch(kyRequest, { ...init, lean: extras as LeanFetchExtras });
