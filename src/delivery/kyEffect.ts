@@ -132,14 +132,20 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   // Requests that a user's beforeRequest hook put in place of ky's: their body is theirs, not ours.
   const replacedRequests = new WeakSet<Request>();
   const userHookList: KyOptions['hooks'] = {
-    beforeRequest: userBeforeRequest.map(
-      (hook): BeforeRequestHook =>
-        async (state) => {
-          const result = await hook(state);
-          if (result instanceof Request) replacedRequests.add(result);
-          return result;
-        },
-    ),
+    beforeRequest:
+      userBeforeRequest.length === 0
+        ? []
+        : [
+            putHeadersOnRequest,
+            ...userBeforeRequest.map(
+              (hook): BeforeRequestHook =>
+                async (state) => {
+                  const result = await hook(state);
+                  if (result instanceof Request) replacedRequests.add(result);
+                  return result;
+                },
+            ),
+          ],
     afterResponse: [...(userHooks?.afterResponse ?? [])],
     beforeError: [...(userHooks?.beforeError ?? [])],
   };
@@ -201,8 +207,6 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
               timeout: false,
               fetch: kyFetch as NonNullable<KyOptions['fetch']>,
               ...(hasUserHooks ? { hooks: userHookList } : {}),
-              // The user's beforeRequest hooks see (and may change) the headers on ky's Request.
-              ...(userBeforeRequest.length > 0 ? { headers } : {}),
               lean: { headers, body: request.body, abortEmitter: abortEmitter as AttemptAbort },
             };
 
@@ -239,6 +243,18 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 
   return Object.assign(effect, { close: async () => leanFetch?.close() });
 }
+
+/**
+ * The first beforeRequest hook when a user gave some: puts the request's headers on ky's
+ * `Request`, where the user's hooks see (and may change) them. Given to ky as its `headers`
+ * option instead, they would be validated into four `Headers` objects per call (ky merges,
+ * checks the content type, and the `Request` copies); here, once.
+ */
+const putHeadersOnRequest: BeforeRequestHook = ({ request, options }) => {
+  const headers = (options as LeanFetchInit).lean?.headers;
+  if (headers === undefined) return;
+  for (const name in headers) request.headers.set(name, headers[name] as string);
+};
 
 /** Lets go of a response nobody waits for any more, so that its connection is freed. */
 function discardBody(response: Response): void {

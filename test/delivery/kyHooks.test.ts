@@ -62,6 +62,39 @@ describe('createKyEffect with the ky options of a user', () => {
     }
   });
 
+  it('shows a beforeRequest hook the request\'s headers, ky defaults included, and sends what the hook changed', async () => {
+    const seen: (string | null)[][] = [];
+    const effect = createKyEffect({
+      ky: {
+        headers: { 'User-Agent': 'records-app/1.4' },
+        hooks: {
+          beforeRequest: [
+            ({ request }) => {
+              seen.push([request.headers.get('content-type'), request.headers.get('user-agent'), request.headers.get('idempotency-key')]);
+              request.headers.set('user-agent', 'records-app/1.5');
+              request.headers.delete('x-trace');
+            },
+            ({ request }) => {
+              // A later hook sees what the earlier one did.
+              seen.push([request.headers.get('user-agent')]);
+            },
+          ],
+        },
+      },
+    });
+    try {
+      const base = deliveryRequest(server.url('/seen'));
+      const request = { ...base, headers: { ...base.headers, 'X-Trace': 'abc' } };
+      await firstValueFrom(effect(request));
+      expect(seen).toEqual([['application/json', 'records-app/1.4', request.deliveryId], ['records-app/1.5']]);
+      expect(lastRequest()?.headers['user-agent']).toBe('records-app/1.5');
+      expect(lastRequest()?.headers['x-trace']).toBeUndefined();
+      expect(lastRequest()?.headers['idempotency-key']).toBe(request.deliveryId);
+    } finally {
+      await effect.close();
+    }
+  });
+
   it('sends the body of a Request that a beforeRequest hook puts in place of ky\'s', async () => {
     const effect = createKyEffect({
       ky: { hooks: { beforeRequest: [({ request }) => new Request(request, { body: '{"replaced":true}' })] } },
