@@ -136,7 +136,8 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
       userBeforeRequest.length === 0
         ? []
         : [
-            putHeadersOnRequest,
+            // With another fetch the headers go through ky's own option, as usual.
+            ...(leanFetch === undefined ? [] : [putHeadersOnRequest]),
             ...userBeforeRequest.map(
               (hook): BeforeRequestHook =>
                 async (state) => {

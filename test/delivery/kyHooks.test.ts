@@ -62,9 +62,13 @@ describe('createKyEffect with the ky options of a user', () => {
     }
   });
 
-  it('shows a beforeRequest hook the request\'s headers, ky defaults included, and sends what the hook changed', async () => {
+  it.each([
+    ['the lean fetch (default)', {}],
+    ['the global fetch', { fetch: (input: Request, init?: RequestInit) => fetch(input, init) }],
+  ])('shows a beforeRequest hook the request\'s headers, ky defaults included, and sends what the hook changed (over %s)', async (_, fetchOptions) => {
     const seen: (string | null)[][] = [];
     const effect = createKyEffect({
+      ...fetchOptions,
       ky: {
         headers: { 'User-Agent': 'records-app/1.4' },
         hooks: {
