@@ -46,12 +46,14 @@ export async function createTables(pool: Pool, schema: string): Promise<void> {
         settled_at bigint NOT NULL
       );
       CREATE INDEX IF NOT EXISTS rap_outcome_store_seq ON ${schema}.rap_outcome (store, seq);
+      -- A row of the app's transaction (one delivery's job, about 3 KB) stays in its page,
+      -- uncompressed: moved into the TOAST table it cost the transaction about 0.1 ms more.
       CREATE TABLE IF NOT EXISTS ${schema}.rap_outbox (
         store text NOT NULL,
         seq bigserial NOT NULL,
         jobs text NOT NULL,
         PRIMARY KEY (store, seq)
-      );
+      ) WITH (toast_tuple_target = 8160);
       CREATE TABLE IF NOT EXISTS ${schema}.rap_instance (
         store text NOT NULL,
         instance text NOT NULL,
