@@ -297,10 +297,11 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     await Promise.all(
       [...byQueue].map(async ([queueName, jobs]) => {
         const queue = await this.#queue(queueName);
-        const bulk = jobs.map((job) => ({ name: job.name, data: jobDataToWrite(job.data), opts: { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false } }));
-        // One job is one script call: addBulk's pipeline costs more to build than it saves (ioredis copies every BullMQ script onto it).
-        const [only] = bulk;
-        await (bulk.length === 1 && only !== undefined ? queue.add(only.name, only.data, only.opts) : queue.addBulk(bulk));
+        // One add per job, not addBulk: its pipeline costs more to build than it saves (ioredis
+        // copies every BullMQ script onto it), and the connection's writes of one turn leave
+        // together anyway (coalesceWrites). The adds are issued in order, each after the same
+        // steps, so their scripts reach Redis in the order of the queue's lane.
+        await Promise.all(jobs.map((job) => queue.add(job.name, jobDataToWrite(job.data), { jobId: job.data.deliveryId, removeOnComplete: true, removeOnFail: false })));
       }),
     );
     for (const endpoint of endpoints) {
