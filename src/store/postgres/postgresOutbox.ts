@@ -86,10 +86,10 @@ export class PostgresOutbox {
     return `INSERT INTO ${this.#context.schema}.rap_outbox (store, jobs) VALUES (${literal(this.#context.queue)}, ${literal(JSON.stringify(jobs))})`;
   }
 
-  /** The app's transaction committed a row here: move it now. */
-  committed(): Promise<void> {
+  /** The app's transaction committed a row here: moved now, or with the next move when `moveNow` is false. */
+  committed(moveNow: boolean): Promise<void> {
     this.#committed += 1;
-    return this.move();
+    return moveNow ? this.move() : Promise.resolve();
   }
 
   /** Whether rows this instance committed may not be moved yet. */
@@ -118,12 +118,12 @@ export class PostgresOutbox {
     }
   }
 
-  /** Moves rows if there are any (another instance's left by a crash, or a unit of work never told it committed). */
-  async poll(): Promise<void> {
-    if (this.#moves.running) return;
+  /** Moves rows if there are any (another instance's left by a crash, or a unit of work never told it committed) and `mayMove` still says so once they are found. */
+  async poll(mayMove: () => boolean): Promise<void> {
+    if (this.#moves.running || !mayMove()) return;
     try {
       const { rows } = await this.#context.pool.query(`SELECT 1 FROM ${this.#context.schema}.rap_outbox WHERE store = $1 LIMIT 1`, [this.#context.queue]);
-      if (rows.length > 0) await this.move();
+      if (rows.length > 0 && mayMove()) await this.move();
     } catch (error) {
       log('store (postgres): looking at the outbox failed: %s', messageOf(error));
     }

@@ -131,10 +131,17 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
     return this.#outbox.statement(jobs, literal);
   }
 
-  /** The app's transaction committed: its deliveries are pending here until settled; moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too. @internal */
+  /**
+   * The app's transaction committed: its deliveries are pending here until settled. They are
+   * moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too; or,
+   * while this instance's worker holds all it may of every endpoint (its receivers are slow or
+   * down), once it has room again: the app's transactions meanwhile do not share the database
+   * with inserts of jobs nobody here can take, and the wait is moved in one go. Another instance
+   * with room moves them at its next poll. @internal
+   */
   committed(jobs: readonly NewJob[]): void {
     this.#unsettled.committed(jobs.map((job) => ({ deliveryId: job.data.deliveryId, event: this.#outboxEvents.get(job) })));
-    void this.#outbox.committed();
+    void this.#outbox.committed(this.#worker?.canStart(jobs.map((job) => job.data.key)) ?? true);
   }
 
   flush(): Promise<void> {
@@ -152,10 +159,18 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       closing: this.#closing.signal,
       onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
       journaledEvent: (deliveryId) => this.#unsettled.eventOf(deliveryId),
+      onRoom: () => {
+        if (this.#outbox.holdsCommitted) void this.#outbox.move();
+      },
     });
     this.#worker.wake();
     // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed (a move's NOTIFY wakes the worker).
-    const pollOutbox = (): void => void this.#outbox.poll();
+    // Not while rows committed here wait for lanes held here: the move as one frees takes these too.
+    const mayMove = (): boolean => {
+      const worker = this.#worker;
+      return worker === null || (worker.hasRoom && (!this.#outbox.holdsCommitted || worker.inFlight.size === 0));
+    };
+    const pollOutbox = (): void => void this.#outbox.poll(mayMove);
     this.#outboxPoll = setInterval(pollOutbox, this.#context.options.pollIntervalMs ?? 1_000);
     this.#outboxPoll.unref();
     pollOutbox();

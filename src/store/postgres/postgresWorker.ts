@@ -13,15 +13,16 @@ import type { ServiceEvent } from '../../events/serviceEvent.js';
 import { endpointIdOf } from '../../events/deliveryId.js';
 import { messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
-import { decodeEventText, decodeRequest, encodeError, encodeRequest, restoreRequest } from '../codec.js';
+import { decodeEventText, decodeRequest, restoreRequest } from '../codec.js';
 import type { AttemptResult, DeliveryHandlers, StoredDelivery } from '../deliveryStore.js';
 import { firstValue } from '../firstOf.js';
 import { planStoredDelivery } from '../storedDelivery.js';
-import { affectedOf, executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
+import type { PostgresContext } from './postgresContext.js';
 import { ClaimedDeliveries } from './claimedDeliveries.js';
 import { ReadyDeliveries } from './readyDeliveries.js';
 import type { Claim, JobData } from './postgresJob.js';
 import { waitForStartSlot } from './postgresRate.js';
+import { sendBackForRetry } from './postgresRetry.js';
 import type { DeliveryEnd, PostgresSettler } from './postgresSettler.js';
 
 const log = logger('delivery');
@@ -49,6 +50,8 @@ export type WorkerParts<R> = {
   readonly onEnded: (deliveryId: string, outcome: DeliveryOutcome<R> | null) => void;
   /** The event of a delivery journaled here and not settled yet: run rather than decoding the job's copy. */
   readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
+  /** An endpoint that held all it may has room again (see {@link PostgresWorker.hasRoom}). */
+  readonly onRoom: () => void;
 };
 
 /** A fetched delivery waiting for a slot of its endpoint. */
@@ -119,7 +122,7 @@ export class PostgresWorker<R> {
       return;
     }
     this.#fetchAgain = false;
-    if (this.#allFull()) {
+    if (!this.hasRoom) {
       // A slot freed here looks again; the poll goes on meanwhile.
       this.#schedulePoll(this.#context.options.pollIntervalMs ?? 1_000);
       return;
@@ -144,11 +147,15 @@ export class PostgresWorker<R> {
     return new Set([...this.#attempts.keys(), ...this.#ready.endpoints()]);
   }
 
-  /** Whether this instance holds all it may of every endpoint it delivers to: a fetch would take nothing (after reading every queued job). */
-  #allFull(): boolean {
+  /** Whether a fetch could take anything now: not while this instance holds all it may of every endpoint (it would read every queued job to take nothing). */
+  get hasRoom(): boolean {
     const endpoints = this.#parts.handlers.endpoints;
-    if (endpoints === undefined || endpoints.length === 0) return false;
-    return endpoints.every((endpoint) => this.#held(endpoint) >= this.#heldLimit);
+    return endpoints === undefined || endpoints.length === 0 || endpoints.some((endpoint) => this.#held(endpoint) < this.#heldLimit);
+  }
+
+  /** Whether deliveries of these lanes could be started now, here or elsewhere: not while a fetch could take nothing, or this instance holds a delivery of each lane. */
+  canStart(lanes: readonly string[]): boolean {
+    return this.hasRoom && !this.#claims.holdsEvery(lanes);
   }
 
   /** The ids of the endpoints this instance holds all it may of (a fetch leaves them out). */
@@ -164,11 +171,7 @@ export class PostgresWorker<R> {
     await this.#giveBack(this.#ready.takeAll());
   }
 
-  /**
-   * Gives fetched deliveries that never started back to their lanes at once, unattempted: their
-   * claim undone (pg-boss has no call for it), so the next fetch makes the same attempt they
-   * would have made, rather than counting one more.
-   */
+  /** Gives fetched deliveries that never started back to their lanes at once, unattempted: their claim undone (pg-boss has no call for it), so the next fetch makes the same attempt they would have made. */
   async #giveBack(ready: readonly Ready[]): Promise<void> {
     if (ready.length === 0) return;
     const { pool, schema, queue } = this.#context;
@@ -267,7 +270,10 @@ export class PostgresWorker<R> {
       else if (!this.#parts.closing.aborted) this.#startReady();
       this.#claims.release(job.data.deliveryId, job.data.key);
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
-      if (this.#held(job.data.endpoint) < this.#heldLimit) this.wake();
+      if (this.#held(job.data.endpoint) < this.#heldLimit) {
+        this.#parts.onRoom();
+        this.wake();
+      }
     }
   }
 
@@ -375,26 +381,10 @@ export class PostgresWorker<R> {
     this.#parts.onEnded(data.deliveryId, await this.#parts.settler.settle(claim, data, end));
   }
 
-  /**
-   * Back to the head of its lane, due after `delayMs`, its request stored when it was planned
-   * for this attempt: the lane stays held (pg-boss's retry state) meanwhile.
-   */
+  /** Back to the head of its lane, due after `delayMs`: the lane stays held (pg-boss's retry state) meanwhile. */
   async #retry(claim: Claim, data: JobData, planned: RequestDescriptor | null, delayMs: number, error: ProvisionerError): Promise<void> {
-    const { boss, queue, schema, pool } = this.#context;
     this.#attemptOver(data);
-    await inTransaction(pool, async (client) => {
-      const db = executorOf(client);
-      const failed = await boss.fail(queue, claim, { message: encodeError(error).message }, { db });
-      if (affectedOf(failed) === 0) return;
-      await boss.update(queue, undefined, { id: claim.id, startAfter: `${Math.max(0, Math.ceil(delayMs))} milliseconds`, db });
-      if (planned === null) return;
-      const encoded = encodeRequest(planned);
-      await client.query(
-        `INSERT INTO ${schema}.rap_plan (store, delivery_id, request, stripped) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (store, delivery_id) DO UPDATE SET request = EXCLUDED.request, stripped = EXCLUDED.stripped`,
-        [queue, data.deliveryId, encoded.json, encoded.stripped],
-      );
-    });
+    await sendBackForRetry(this.#context, claim, data, planned, delayMs, error);
     if (delayMs < (this.#context.options.pollIntervalMs ?? 1_000)) setTimeout(() => this.wake(), Math.max(0, Math.ceil(delayMs)) + 5).unref();
   }
 }
