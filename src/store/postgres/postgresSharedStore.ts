@@ -160,7 +160,7 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       onEnded: (deliveryId, outcome) => this.#reached(deliveryId, outcome),
       journaledEvent: (deliveryId) => this.#unsettled.eventOf(deliveryId),
       onRoom: () => {
-        if (this.#outbox.holdsCommitted) void this.#outbox.move();
+        if (this.#closed === null && this.#outbox.holdsCommitted) void this.#outbox.move();
       },
     });
     this.#worker.wake();
