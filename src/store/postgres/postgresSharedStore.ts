@@ -133,11 +133,12 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
 
   /**
    * The app's transaction committed: its deliveries are pending here until settled. They are
-   * moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too; or,
-   * while this instance's worker holds all it may of every endpoint (its receivers are slow or
-   * down), once it has room again: the app's transactions meanwhile do not share the database
-   * with inserts of jobs nobody here can take, and the wait is moved in one go. Another instance
-   * with room moves them at its next poll. @internal
+   * moved into pg-boss now, whose NOTIFY wakes every instance's worker, this one's too; or, while
+   * this instance holds a delivery of each of their lanes (pg-boss hands them to no instance
+   * before those end) or all it may of every endpoint (its receivers are slow or down), as a
+   * lane or a slot frees here, with whatever waits: the app's transactions meanwhile do not
+   * share the database with inserts of jobs nobody can start. Another instance with room moves
+   * them at its next poll. @internal
    */
   committed(jobs: readonly NewJob[]): void {
     this.#unsettled.committed(jobs.map((job) => ({ deliveryId: job.data.deliveryId, event: this.#outboxEvents.get(job) })));

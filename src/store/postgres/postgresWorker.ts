@@ -50,7 +50,7 @@ export type WorkerParts<R> = {
   readonly onEnded: (deliveryId: string, outcome: DeliveryOutcome<R> | null) => void;
   /** The event of a delivery journaled here and not settled yet: run rather than decoding the job's copy. */
   readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
-  /** An endpoint that held all it may has room again (see {@link PostgresWorker.hasRoom}). */
+  /** A delivery ended here and its endpoint has room: its lane, and perhaps a slot, are free (held outbox rows may move). */
   readonly onRoom: () => void;
 };
 
