@@ -5,6 +5,7 @@
 // as soon as the lane frees; a delivery of a free lane committed meanwhile is moved and sent at
 // once. Needs the real PostgreSQL (DATABASE_URL overrides 127.0.0.1:5432); fails, not skipped,
 // when it does not answer.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgUnitOfWork, createPostgresStore, createProvisioner } from '../../src/index.js';
@@ -23,8 +24,6 @@ afterAll(async () => {
   await pool?.end();
   await dropSchema(schema);
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('postgres store, the outbox while a lane is busy', () => {
   it('keeps a committed delivery whose lane is busy here in the outbox, moves it as the lane frees, and sends a free lane at once', async () => {
