@@ -1,3 +1,4 @@
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
@@ -15,63 +16,187 @@ const CHECKPOINT_ROWS = 8_192;
 /** Rows after which a checkpoint runs inline, when the caller has not yielded since one was due. */
 const CHECKPOINT_INLINE_ROWS = 65_536;
 
+/** A checkpoint whose file syncs run on libuv's threads: `wal` before the copy, `db` after it. */
+type Background = { readonly generation: number; stage: 'wal' | 'db'; readonly rows: number; readonly started: number };
+
 /**
- * When the SQLite store copies its WAL back into the database file (automatic checkpoints are
- * off, see `openDatabase`): once enough commits have gathered, after the caller's turn, so
- * that no hook call pays for it. A commit is durable in the WAL already: checkpointing later
- * changes where it is read from, not what survives a crash. A caller that never yields (one
- * long loop of hook calls) gets a checkpoint inline now and then, so that the WAL stays bounded.
+ * When and how the SQLite store copies its WAL back into the database file (automatic
+ * checkpoints are off, see `openDatabase`): once enough rows have gathered, after the caller's
+ * turn, so that no hook call pays for it. A commit is durable in the WAL already:
+ * checkpointing later changes where it is read from, not what survives a crash.
+ *
+ * The fsyncs of a checkpoint (most of its time: tens of milliseconds on a disk) do not block
+ * the event loop. SQLite's own order is kept: the WAL is synced, its pages are copied
+ * (`synchronous = OFF` for the copy alone: SQLite would sync inline), then the database file
+ * is synced. Until that last sync ends, nothing is written (the next write would start the WAL
+ * over and overwrite frames whose pages may not be on disk yet): the store's commits wait
+ * for {@link writable} (the callback given here runs them), and a write that cannot wait
+ * calls {@link settleNow}, which finishes the checkpoint inline. A caller that never yields
+ * gets a checkpoint inline now and then, so that the WAL stays bounded. A database in memory
+ * has no files to sync: its checkpoints are inline.
  *
  * @example
  * ```ts
- * const checkpoints = new SqliteCheckpoints(db);
- * insert.run(...);
+ * const checkpoints = new SqliteCheckpoints(db, () => persistence.commit());
+ * if (checkpoints.writable) commitNow();
  * checkpoints.committed(1);
  * ```
  * @internal
  */
 export class SqliteCheckpoints {
   readonly #db: BetterSqlite3.Database;
+  readonly #onWritable: () => void;
   /** Rows written since the last checkpoint, and the checkpoint waiting for the caller's turn to end. */
   #rows = 0;
   #due: NodeJS.Immediate | null = null;
+  #background: Background | null = null;
+  /** Counts checkpoints, so that a sync finishing after its checkpoint was settled inline or stopped does nothing. */
+  #generation = 0;
+  /** The WAL's and the database file's descriptors, for the syncs; opened at the first checkpoint, kept until close (see {@link close}). */
+  #files: { readonly wal: number; readonly db: number } | null = null;
+  /** The store's `synchronous` setting, restored after each copy. */
+  #synchronous: number | null = null;
 
-  constructor(db: BetterSqlite3.Database) {
+  /** `onWritable` runs when a background checkpoint has ended and writes may go on. */
+  constructor(db: BetterSqlite3.Database, onWritable: () => void) {
     this.#db = db;
+    this.#onWritable = onWritable;
+  }
+
+  /** Whether the store may write now: no checkpoint waits for a file sync. */
+  get writable(): boolean {
+    return this.#background === null;
   }
 
   /** A transaction that wrote `rows` rows was committed. */
   committed(rows: number): void {
     this.#rows += rows;
-    if (this.#rows >= CHECKPOINT_INLINE_ROWS) {
-      this.#run();
-    } else if (this.#rows >= CHECKPOINT_ROWS && this.#due === null) {
-      this.#due = setImmediate(() => this.#run());
+    if (this.#rows >= CHECKPOINT_INLINE_ROWS && this.#background === null) {
+      this.#run(true);
+    } else if (this.#rows >= CHECKPOINT_ROWS && this.#due === null && this.#background === null) {
+      this.#due = setImmediate(() => this.#run(false));
     }
   }
 
-  /** No checkpoint after this (the database is closing). */
-  stop(): void {
-    if (this.#due !== null) clearImmediate(this.#due);
-    this.#due = null;
+  /** Runs a transaction that cannot wait for a checkpoint's syncs (a requeue, a discard) after finishing them here, and counts its rows. */
+  written<T>(write: () => T, rows: (result: T) => number): T {
+    this.settleNow();
+    const result = write();
+    this.committed(rows(result));
+    return result;
   }
 
-  #run(): void {
-    this.stop();
+  /** Finishes a checkpoint whose syncs run in the background now, on this thread: for a write that cannot wait. */
+  settleNow(): void {
+    const background = this.#background;
+    if (background === null) return;
+    this.#background = null;
+    const files = this.#files as { wal: number; db: number };
+    try {
+      if (background.stage === 'wal') {
+        fsyncSync(files.wal);
+        this.#copy();
+      }
+      fsyncSync(files.db);
+    } catch (error) {
+      log('store (sqlite): checkpoint failed: %s', messageOf(error));
+    }
+    this.#ended(background, 'inline');
+  }
+
+  /** No checkpoint after this (the database is closing): one in the background is finished first. */
+  stop(): void {
+    this.settleNow();
+    if (this.#due !== null) clearImmediate(this.#due);
+    this.#due = null;
+    this.#generation += 1;
+  }
+
+  /**
+   * Closes the descriptors, once the database is closed: closing any descriptor of a file
+   * drops the POSIX locks the process holds on it, SQLite's exclusive lock among them.
+   */
+  close(): void {
+    if (this.#files === null) return;
+    closeSync(this.#files.wal);
+    closeSync(this.#files.db);
+    this.#files = null;
+  }
+
+  #run(inline: boolean): void {
+    if (this.#due !== null) clearImmediate(this.#due);
+    this.#due = null;
+    if (!this.#db.open || this.#background !== null) return;
     const rows = this.#rows;
     this.#rows = 0;
-    if (!this.#db.open) return;
+    const files = inline ? null : this.#openFiles();
+    if (files === null) {
+      this.#inline(rows);
+      return;
+    }
+    const background: Background = { generation: (this.#generation += 1), stage: 'wal', rows, started: performance.now() };
+    this.#background = background;
+    fsync(files.wal, (error) => this.#walSynced(background, error));
+  }
+
+  #walSynced(background: Background, error: Error | null): void {
+    if (this.#background?.generation !== background.generation) return;
+    try {
+      if (error !== null) throw error;
+      this.#copy();
+    } catch (copyError) {
+      this.#background = null;
+      log('store (sqlite): checkpoint failed: %s', messageOf(copyError));
+      this.#onWritable();
+      return;
+    }
+    background.stage = 'db';
+    fsync((this.#files as { db: number }).db, (syncError) => {
+      if (this.#background?.generation !== background.generation) return;
+      this.#background = null;
+      if (syncError !== null) log('store (sqlite): checkpoint failed: %s', messageOf(syncError));
+      this.#ended(background, 'background');
+      this.#onWritable();
+    });
+  }
+
+  /** Copies the WAL's pages into the database file without SQLite's own syncs (the caller makes them). */
+  #copy(): void {
+    const synchronous = (this.#synchronous ??= this.#db.pragma('synchronous', { simple: true }) as number);
+    this.#db.pragma('synchronous = OFF');
+    try {
+      this.#db.pragma('wal_checkpoint(PASSIVE)');
+    } finally {
+      this.#db.pragma(`synchronous = ${synchronous}`);
+    }
+  }
+
+  /** A checkpoint with SQLite's own syncs, on this thread (a database in memory, a caller that never yields, files that cannot be opened). */
+  #inline(rows: number): void {
     try {
       const started = performance.now();
-      const cpu = process.cpuUsage();
       this.#db.pragma('wal_checkpoint(PASSIVE)');
-      const used = process.cpuUsage(cpu);
-      // The wall time is mostly the WAL's and the file's fsync, which the event loop waits for.
-      log('store (sqlite): checkpoint after %d rows took %d ms (%d ms cpu)', rows, Math.round(performance.now() - started), Math.round((used.user + used.system) / 1000));
+      log('store (sqlite): checkpoint after %d rows took %d ms, inline', rows, Math.round(performance.now() - started));
     } catch (error) {
       // The WAL keeps every commit; the next checkpoint tries again.
       log('store (sqlite): checkpoint failed: %s', messageOf(error));
     }
   }
-}
 
+  #ended(background: Background, how: string): void {
+    log('store (sqlite): checkpoint after %d rows took %d ms, syncs %s', background.rows, Math.round(performance.now() - background.started), how);
+  }
+
+  #openFiles(): { readonly wal: number; readonly db: number } | null {
+    if (this.#files !== null || this.#db.memory) return this.#files;
+    let wal: number | null = null;
+    try {
+      wal = openSync(`${this.#db.name}-wal`, 'r+');
+      this.#files = { wal, db: openSync(this.#db.name, 'r+') };
+    } catch (error) {
+      if (wal !== null) closeSync(wal);
+      log('store (sqlite): checkpoints run inline, the files could not be opened for their syncs: %s', messageOf(error));
+    }
+    return this.#files;
+  }
+}

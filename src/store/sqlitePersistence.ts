@@ -73,7 +73,8 @@ export class SqlitePersistence<R> implements Persistence<R> {
    */
   constructor(db: Database, intakePath: string | null, sync: boolean) {
     this.#db = db;
-    this.#checkpoints = new SqliteCheckpoints(db);
+    // Writes wait while a checkpoint syncs its files: they go on when it has ended.
+    this.#checkpoints = new SqliteCheckpoints(db, () => this.commit());
 
     const insertDelivery = db.prepare<[number, string, string, string, string, number, Buffer, string | null, string | null]>(
       `INSERT OR IGNORE INTO deliveries (seq, delivery_id, event_id, endpoint, key, accepted_at, event, request, stripped_headers)
@@ -287,6 +288,7 @@ export class SqlitePersistence<R> implements Persistence<R> {
   /** Moves the unapplied deliveries into the database on their own (no progress writes, no callbacks). */
   #applyNow(): void {
     if (this.#unapplied.length === 0) return;
+    this.#checkpoints.settleNow();
     this.#db.transaction(() => this.#applyInserts(this.#unapplied))();
     this.#applied();
   }
@@ -338,13 +340,12 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 
   /**
-   * One transaction for every delivery's progress gathered since the last one (the store
-   * commits after the I/O callbacks of one turn of the event loop): a commit costs its WAL
-   * frames and system calls however few rows it holds, so that several answers in one turn
-   * share one (measured in bench section a, SQLite row).
+   * One transaction for every delivery's progress gathered since the last one (after the I/O
+   * callbacks of one turn of the event loop; later while a checkpoint syncs): a commit costs
+   * its WAL frames and system calls however few rows it holds (bench section a, SQLite row).
    */
   commit(): void {
-    if (this.#writes.length === 0 && this.#unapplied.length === 0) return;
+    if ((this.#writes.length === 0 && this.#unapplied.length === 0) || !this.#checkpoints.writable) return;
     const writes = this.#writes;
     const waiting = this.#waiting;
     this.#writes = [];
@@ -376,18 +377,15 @@ export class SqlitePersistence<R> implements Persistence<R> {
   }
 
   requeue(deliveryIds: readonly string[]): readonly PersistedDelivery<R>[] {
-    const rows = this.#requeue(deliveryIds);
-    this.#checkpoints.committed(rows.length);
-    return rows;
+    return this.#checkpoints.written(() => this.#requeue(deliveryIds), (rows) => rows.length);
   }
 
   discard(deliveryIds: readonly string[]): number {
-    const discarded = this.#discard(deliveryIds);
-    this.#checkpoints.committed(discarded);
-    return discarded;
+    return this.#checkpoints.written(() => this.#discard(deliveryIds), (discarded) => discarded);
   }
 
   close(): void {
+    this.#checkpoints.settleNow();
     this.commit();
     this.#checkpoints.stop();
     if (this.#unapplied.length === 0) this.#intake.reset();
@@ -396,5 +394,6 @@ export class SqlitePersistence<R> implements Persistence<R> {
       this.#db.close();
       log('store (sqlite): closed');
     }
+    this.#checkpoints.close();
   }
 }

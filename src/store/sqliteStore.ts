@@ -72,7 +72,7 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
 }
 
 /**
- * The embedded durable store, on SQLite (better-sqlite3 12, an optional dependency to
+ * The embedded durable store, on SQLite (better-sqlite3 13, an optional dependency to
  * install beside this library). `journal` appends the event's deliveries to the intake log
  * (`<path>-intake`) before it returns, and the database (WAL mode) takes them in with the
  * next commit, after the caller's turn; plans and attempts are recorded before the request

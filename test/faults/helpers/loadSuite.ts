@@ -11,8 +11,8 @@
  * apart by the CPU time the event-loop thread used during the stall; only stalls in which it
  * worked 100 ms or more count against the library. Both figures are printed. A blocking system call looks
  * like starvation: the memory and Redis paths make none, but the SQLite store writes
- * synchronously on the event loop (its WAL checkpoints wait for the disk), so its
- * off-CPU stalls include the store's own disk waits.
+ * synchronously on the event loop (its commits; its checkpoints' fsyncs run on libuv's
+ * threads), so its off-CPU stalls may include the store's own disk waits.
  *
  * Run with each store (load.memory, load.sqlite, load.redis). FAULTS_LOAD_EVENTS changes the
  * number of events.
