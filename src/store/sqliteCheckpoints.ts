@@ -1,4 +1,5 @@
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { messageOf } from '../util/describeValue.js';
 import { logger } from '../util/log.js';
@@ -46,6 +47,8 @@ type Background = { readonly generation: number; stage: 'wal' | 'db'; readonly r
 export class SqliteCheckpoints {
   readonly #db: BetterSqlite3.Database;
   readonly #onWritable: () => void;
+  /** The database file, resolved when the store opened it; null for a database in memory. */
+  readonly #path: string | null;
   /** Rows written since the last checkpoint, and the checkpoint waiting for the caller's turn to end. */
   #rows = 0;
   #due: NodeJS.Immediate | null = null;
@@ -61,6 +64,7 @@ export class SqliteCheckpoints {
   constructor(db: BetterSqlite3.Database, onWritable: () => void) {
     this.#db = db;
     this.#onWritable = onWritable;
+    this.#path = db.memory ? null : resolve(db.name);
   }
 
   /** Whether the store may write now: no checkpoint waits for a file sync. */
@@ -188,11 +192,11 @@ export class SqliteCheckpoints {
   }
 
   #openFiles(): { readonly wal: number; readonly db: number } | null {
-    if (this.#files !== null || this.#db.memory) return this.#files;
+    if (this.#files !== null || this.#path === null) return this.#files;
     let wal: number | null = null;
     try {
-      wal = openSync(`${this.#db.name}-wal`, 'r+');
-      this.#files = { wal, db: openSync(this.#db.name, 'r+') };
+      wal = openSync(`${this.#path}-wal`, 'r+');
+      this.#files = { wal, db: openSync(this.#path, 'r+') };
     } catch (error) {
       if (wal !== null) closeSync(wal);
       log('store (sqlite): checkpoints run inline, the files could not be opened for their syncs: %s', messageOf(error));
