@@ -17,8 +17,8 @@ const CHECKPOINT_ROWS = 8_192;
 /** Rows after which a checkpoint runs inline, when the caller has not yielded since one was due. */
 const CHECKPOINT_INLINE_ROWS = 65_536;
 
-/** A checkpoint whose file syncs run on libuv's threads: `wal` before the copy, `db` after it. */
-type Background = { readonly generation: number; stage: 'wal' | 'db'; readonly rows: number; readonly started: number };
+/** A checkpoint whose file syncs run on libuv's threads: `wal` before the copy, `db` after it. A sync that ends after its checkpoint was settled inline or stopped finds another one (or none) in place, and does nothing. */
+type Background = { stage: 'wal' | 'db'; readonly rows: number; readonly started: number };
 
 /**
  * When and how the SQLite store copies its WAL back into the database file (automatic
@@ -53,18 +53,17 @@ export class SqliteCheckpoints {
   #rows = 0;
   #due: NodeJS.Immediate | null = null;
   #background: Background | null = null;
-  /** Counts checkpoints, so that a sync finishing after its checkpoint was settled inline or stopped does nothing. */
-  #generation = 0;
   /** The WAL's and the database file's descriptors, for the syncs; opened at the first checkpoint, kept until close (see {@link close}). */
   #files: { readonly wal: number; readonly db: number } | null = null;
   /** The store's `synchronous` setting, restored after each copy. */
-  #synchronous: number | null = null;
+  readonly #synchronous: number;
 
   /** `onWritable` runs when a background checkpoint has ended and writes may go on. */
   constructor(db: BetterSqlite3.Database, onWritable: () => void) {
     this.#db = db;
     this.#onWritable = onWritable;
     this.#path = db.memory ? null : resolve(db.name);
+    this.#synchronous = db.pragma('synchronous', { simple: true }) as number;
   }
 
   /** Whether the store may write now: no checkpoint waits for a file sync. */
@@ -75,9 +74,11 @@ export class SqliteCheckpoints {
   /** A transaction that wrote `rows` rows was committed. */
   committed(rows: number): void {
     this.#rows += rows;
-    if (this.#rows >= CHECKPOINT_INLINE_ROWS && this.#background === null) {
+    // During a checkpoint's syncs the rows wait for the next commit after it.
+    if (this.#background !== null) return;
+    if (this.#rows >= CHECKPOINT_INLINE_ROWS) {
       this.#run(true);
-    } else if (this.#rows >= CHECKPOINT_ROWS && this.#due === null && this.#background === null) {
+    } else if (this.#rows >= CHECKPOINT_ROWS && this.#due === null) {
       this.#due = setImmediate(() => this.#run(false));
     }
   }
@@ -113,7 +114,6 @@ export class SqliteCheckpoints {
     this.settleNow();
     if (this.#due !== null) clearImmediate(this.#due);
     this.#due = null;
-    this.#generation += 1;
   }
 
   /**
@@ -130,7 +130,7 @@ export class SqliteCheckpoints {
   #run(inline: boolean): void {
     if (this.#due !== null) clearImmediate(this.#due);
     this.#due = null;
-    if (!this.#db.open || this.#background !== null) return;
+    if (!this.#db.open) return;
     const rows = this.#rows;
     this.#rows = 0;
     const files = inline ? null : this.#openFiles();
@@ -138,40 +138,43 @@ export class SqliteCheckpoints {
       this.#inline(rows);
       return;
     }
-    const background: Background = { generation: (this.#generation += 1), stage: 'wal', rows, started: performance.now() };
+    const background: Background = { stage: 'wal', rows, started: performance.now() };
     this.#background = background;
-    fsync(files.wal, (error) => this.#walSynced(background, error));
+    fsync(files.wal, (error) => this.#walSynced(background, files.db, error));
   }
 
-  #walSynced(background: Background, error: Error | null): void {
-    if (this.#background?.generation !== background.generation) return;
-    try {
-      if (error !== null) throw error;
-      this.#copy();
-    } catch (copyError) {
-      this.#background = null;
-      log('store (sqlite): checkpoint failed: %s', messageOf(copyError));
-      this.#onWritable();
-      return;
+  #walSynced(background: Background, db: number, error: unknown): void {
+    if (this.#background !== background) return;
+    if (error === null) {
+      try {
+        this.#copy();
+        background.stage = 'db';
+        fsync(db, (syncError) => {
+          if (this.#background === background) this.#finish(background, syncError);
+        });
+        return;
+      } catch (copyError) {
+        error = copyError;
+      }
     }
-    background.stage = 'db';
-    fsync((this.#files as { db: number }).db, (syncError) => {
-      if (this.#background?.generation !== background.generation) return;
-      this.#background = null;
-      if (syncError !== null) log('store (sqlite): checkpoint failed: %s', messageOf(syncError));
-      this.#ended(background, 'background');
-      this.#onWritable();
-    });
+    this.#finish(background, error);
+  }
+
+  /** The background checkpoint ended (`error` null) or failed: writes go on. */
+  #finish(background: Background, error: unknown): void {
+    this.#background = null;
+    if (error === null) this.#ended(background, 'background');
+    else log('store (sqlite): checkpoint failed: %s', messageOf(error));
+    this.#onWritable();
   }
 
   /** Copies the WAL's pages into the database file without SQLite's own syncs (the caller makes them). */
   #copy(): void {
-    const synchronous = (this.#synchronous ??= this.#db.pragma('synchronous', { simple: true }) as number);
     this.#db.pragma('synchronous = OFF');
     try {
       this.#db.pragma('wal_checkpoint(PASSIVE)');
     } finally {
-      this.#db.pragma(`synchronous = ${synchronous}`);
+      this.#db.pragma(`synchronous = ${this.#synchronous}`);
     }
   }
 
