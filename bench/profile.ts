@@ -50,15 +50,16 @@ let pool: pg.Pool | undefined;
 
 type Run = { readonly measure: (count: number) => Promise<Round>; readonly close: () => Promise<void> };
 
-async function provisionerRun(library: Library, url: string, kind: string, dir: string): Promise<Run> {
+/** `label` names the run's store: two runs of one kind (two builds) must not share a database file, or be two instances of one shared store. */
+async function provisionerRun(library: Library, url: string, kind: string, dir: string, label: string): Promise<Run> {
   const create = library.createProvisioner;
   if (create === undefined) throw new Error('Expected dist/ to export createProvisioner: run npm run build');
   let store: BenchStore | undefined;
-  if (kind === 'sqlite') store = library.createSqliteStore?.({ path: join(dir, 'profile.db') });
-  else if (kind === 'redis') store = await library.createRedisStore?.({ url: REDIS_URL, prefix: REDIS_PREFIX, maxQueue: 100_000 });
+  if (kind === 'sqlite') store = library.createSqliteStore?.({ path: join(dir, `profile-${label}.db`) });
+  else if (kind === 'redis') store = await library.createRedisStore?.({ url: REDIS_URL, prefix: REDIS_PREFIX, name: `profile-${label}`, maxQueue: 100_000 });
   else if (kind === 'postgres') {
     pool ??= new pg.Pool({ connectionString: DATABASE_URL, max: 30 });
-    store = await library.createPostgresStore?.({ pool, schema: PG_SCHEMA, name: 'profile' });
+    store = await library.createPostgresStore?.({ pool, schema: PG_SCHEMA, name: `profile-${label}` });
   }
   const provisioner: BenchProvisioner = create({
     events: publishConfig(url, searchDocument()),
@@ -114,7 +115,7 @@ try {
   for (const run of runs) {
     const [kind = run, builtInto] = run.split('@');
     const built = builtInto === undefined ? library : await loadLibrary(pathToFileURL(resolve(builtInto, 'index.js')).href);
-    started.push([run, CLIENT_RUNS.has(kind) ? clientRun(built, url, kind) : await provisionerRun(built, url, kind, dir)]);
+    started.push([run, CLIENT_RUNS.has(kind) ? clientRun(built, url, kind) : await provisionerRun(built, url, kind, dir, String(started.length))]);
   }
   for (const [, run] of started) await run.measure(2_000);
   for (let round = 0; round < rounds; round += 1) {
@@ -128,7 +129,8 @@ try {
   for (const [, run] of started) await run.close();
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
-  if (runs.includes('redis')) await removeKeys(REDIS_PREFIX);
+  // A run written `redis@dir` uses the store too.
+  if (runs.some((run) => run.split('@')[0] === 'redis')) await removeKeys(REDIS_PREFIX);
   if (pool !== undefined) {
     await pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
     await pool.end();
