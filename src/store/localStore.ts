@@ -160,30 +160,35 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
   }
 
   deadLetters(filter: DeadLetterFilter = {}): Promise<readonly DeadLetter<R>[]> {
-    try {
-      return Promise.resolve(this.#persistence.deadLetters(filter));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new ProvisionerError(messageOf(error)));
-    }
+    return this.#answer(() => this.#persistence.deadLetters(filter));
   }
 
   requeue(deliveryIds: readonly string[]): Promise<readonly string[]> {
     if (this.#closed !== null) return Promise.reject(new ClosedError(`Expected an open ${this.kind} store to requeue dead letters, got a closed one`));
-    try {
+    return this.#answer(() => {
       const room = Math.max(0, this.#maxQueue - this.#total);
       const existing = this.#persistence.deadLetters({ deliveryIds, limit: deliveryIds.length }).map((letter) => letter.deliveryId);
       const rows = this.#persistence.requeue(existing.slice(0, room));
+      // A write outside the commit cycle may finish a checkpoint's syncs inline (SQLite): what waited for them commits after this turn.
+      this.#commits.soon();
       for (const row of rows) this.#accept(laneItemOf(row));
       log('store (%s): %d dead letters requeued', this.kind, rows.length);
-      return Promise.resolve(rows.map((row) => row.deliveryId));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new ProvisionerError(messageOf(error)));
-    }
+      return rows.map((row) => row.deliveryId);
+    });
   }
 
   discard(deliveryIds: readonly string[]): Promise<number> {
+    return this.#answer(() => {
+      const discarded = this.#persistence.discard(deliveryIds);
+      this.#commits.soon(); // as in requeue
+      return discarded;
+    });
+  }
+
+  /** What `read` answers, as a promise; what it throws, as a rejection. */
+  #answer<T>(read: () => T): Promise<T> {
     try {
-      return Promise.resolve(this.#persistence.discard(deliveryIds));
+      return Promise.resolve(read());
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new ProvisionerError(messageOf(error)));
     }
@@ -208,17 +213,12 @@ export class LocalStore<R = AppRecord> implements DeliveryStore<R> {
       this.#total = 0;
     }
     this.#inMemory.clear();
-    let failure: unknown = null;
-    try {
-      this.#persistence.close();
-    } catch (error) {
-      failure = error;
-    }
+    const closed = this.#answer(() => this.#persistence.close());
     this.#outcomes.complete();
     for (const resolve of this.#drainWaiters) resolve();
     this.#drainWaiters = [];
-    this.#closed = failure === null ? Promise.resolve() : Promise.reject(failure instanceof Error ? failure : new ProvisionerError(messageOf(failure)));
-    return this.#closed;
+    this.#closed = closed;
+    return closed;
   }
 
   /** A recorded delivery: into memory when nothing older waits in persistence and there is room. */
