@@ -3,7 +3,7 @@
  * receiver, without the bench's other contenders, so that `node --cpu-prof` sees the
  * client's work per delivery.
  *
- *   npm run build && node --import tsx [--cpu-prof --cpu-prof-dir /tmp/prof] bench/profile.ts [deliveries] [runs] [rounds] [outstanding]
+ *   npm run build && node --import tsx [--cpu-prof --cpu-prof-dir /tmp/prof] bench/profile.ts [deliveries] [runs] [rounds] [outstanding] [records]
  *
  * `runs` is a comma-separated list, measured in interleaved rounds:
  * - `memory`: `createProvisioner` with the default memory store and effect;
@@ -18,7 +18,9 @@
  * so that it finds node_modules): `memory@.tmp/dist-before,memory` compares two builds in one
  * process, on the same machine state.
  * `outstanding` is how many hook calls wait for their outcome at once (default 2 × 16; section f
- * journals a whole round at once). Prints deliveries/s and CPU per delivery of each round.
+ * journals a whole round at once). `records` is how many distinct records a round's deliveries
+ * cycle through (section f: 500; default, a record each). Prints deliveries/s and CPU per
+ * delivery of each round.
  */
 import './nodeVersion.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +43,8 @@ const runs = (process.argv[3] ?? 'memory').split(',');
 const rounds = Number(process.argv[4] ?? 1);
 const CONCURRENCY = 16;
 const outstanding = Number(process.argv[5] ?? 2 * CONCURRENCY);
+/** Distinct records a round publishes to, cycling (section f: 500, so each record's deliveries follow each other); default one a delivery. */
+const records = Number(process.argv[6] ?? 0);
 /** The Redis store's keys, removed at the end. */
 const REDIS_PREFIX = `rap-profile-${process.pid}`;
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -79,7 +83,7 @@ async function provisionerRun(library: Library, url: string, kind: string, dir: 
     async measure(count) {
       const start = offset;
       offset += count;
-      const run = await drivePublishes(provisioner, count, outstanding, (n) => recordWithId(base, recordId(start + n)), 120_000);
+      const run = await drivePublishes(provisioner, count, outstanding, (n) => recordWithId(base, recordId(start + (records > 0 ? n % records : n))), 120_000);
       return { done: run.tally.delivered, wallNs: run.wallNs, cpuUs: run.cpuUs };
     },
     close: () => provisioner.close(),

@@ -71,6 +71,18 @@ describe('postgres store', () => {
     expect(receiver.requests.findIndex((a) => a.recordId === 'rec-b')).toBeLessThan(2);
   });
 
+  it('resolves drain() as the last delivery in flight ends, not at its next poll', async () => {
+    receiver = await startReceiver({ delayMs: 5 });
+    const store = await createPostgresStore(options({ drainPollMs: 60_000 }));
+    open.push(store);
+    store.start(testHandlers());
+    store.journal(['rec-a', 'rec-b', 'rec-c'].flatMap((record) => [1, 2].map((revision) => ({ event: publishEvent(record, revision), endpoints: [receiver.url()] }))));
+    // With only the minute-long poll, drain() would outlast the test's 30 s.
+    await store.drain();
+    expect(receiver.requests).toHaveLength(6);
+    expect(store.pending()).toBe(0);
+  });
+
   it('writes the outcome of a completed job naming the job, not repeating its event (longer retention than pg-boss keeps jobs: the event in full)', async () => {
     receiver = await startReceiver();
     const rows = (name: string): Promise<{ event: string; eventJob: string | null; job: string | null }[]> =>

@@ -12,7 +12,7 @@ import { logger } from '../../util/log.js';
 import { sleep } from '../waits.js';
 import type { BossExecutor, PostgresContext } from './postgresContext.js';
 import { nextBatch } from '../journalBatch.js';
-import { INSERT_BATCH, journalPayload, type NewJob } from './postgresJob.js';
+import { FIRST_INSERT_BATCH, INSERT_BATCH, journalPayload, type NewJob } from './postgresJob.js';
 
 const log = logger('delivery');
 
@@ -94,15 +94,18 @@ export class PostgresJournal {
     if (this.#writing) return;
     this.#writing = true;
     let failingSince: number | null = null;
+    // The first write of a burst is small: its deliveries can start while the rest is written.
+    let limits: typeof INSERT_BATCH | typeof FIRST_INSERT_BATCH = FIRST_INSERT_BATCH;
     try {
       while (this.#buffer.length > 0) {
-        const batch = nextBatch(this.#buffer, (job) => job.data.event.length, INSERT_BATCH);
+        const batch = nextBatch(this.#buffer, (job) => job.data.event.length, limits);
         try {
           await this.#beforeWrite();
           await this.insert(batch, this.#context.boss.getDb());
           failingSince = null;
           this.#buffer.splice(0, batch.length);
           this.#wrote(batch.length);
+          limits = INSERT_BATCH;
         } catch (error) {
           failingSince ??= Date.now();
           const retryMs = this.#context.options.journalRetryMs ?? 30_000;

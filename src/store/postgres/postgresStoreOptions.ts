@@ -33,7 +33,7 @@ export type PostgresStoreOptions = {
   readonly journalRetryMs?: number;
   /** How often workers look for due deliveries without a notification (retries coming due, missed notifications). @default 1000 */
   readonly pollIntervalMs?: number;
-  /** How often `drain()` counts the unsettled deliveries. @default 50 */
+  /** How often `drain()` counts the unsettled deliveries; it counts at once when the last delivery in flight here ends. @default 50 */
   readonly drainPollMs?: number;
   /**
    * How long outcomes stay in the outcome table for the other instances. Up to an hour (as long
