@@ -5,6 +5,7 @@
  * @internal
  * @packageDocumentation
  */
+import { InFlightDeliveries } from './inFlightDeliveries.js';
 
 /**
  * The claimed deliveries, by delivery id (each with the controller that aborts its attempt),
@@ -21,7 +22,7 @@
  */
 export class ClaimedDeliveries {
   /** The attempt's controller of each claimed delivery, by delivery id. */
-  readonly inFlight = new Map<string, AbortController>();
+  readonly inFlight = new InFlightDeliveries();
   readonly #lanes = new Map<string, number>();
 
   /** A delivery of `lane` was fetched here. */

@@ -54,8 +54,6 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
   readonly #heartbeat: Heartbeat;
   #worker: PostgresWorker<R> | null = null;
   #closed: Promise<void> | null = null;
-  /** drain() calls waiting for their next count: called when nothing is in flight here any more. */
-  readonly #idleWaiters = new Set<() => void>();
 
   constructor(parts: PostgresStoreParts) {
     this.#parts = parts;
@@ -165,9 +163,6 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       onRoom: () => {
         if (this.#closed === null && this.#outbox.holdsCommitted) void this.#outbox.move();
       },
-      onIdle: () => {
-        for (const waiter of this.#idleWaiters) waiter();
-      },
     });
     this.#worker.wake();
     // Outbox rows a crashed instance committed and never moved; those of units of work never told they committed (a move's NOTIFY wakes the worker).
@@ -199,21 +194,8 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
         for (const deliveryId of counted) this.#unsettled.settled(deliveryId);
         return;
       }
-      await this.#idleOr(poll);
+      await (this.#worker?.inFlight.emptiedOr(poll) ?? sleep(poll));
     }
-  }
-
-  /** Resolves after `ms`, or as soon as nothing is in flight here any more: drain's next count may then find nothing (a poll alone made it wait half a poll on average after the last outcome). */
-  #idleOr(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#idleWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#idleWaiters.add(done);
-    });
   }
 
   /** Deliveries of the store not settled yet, in every instance: its jobs, and its outbox rows (one snapshot: a move between the two counts is not missed). */

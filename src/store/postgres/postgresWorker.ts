@@ -52,8 +52,6 @@ export type WorkerParts<R> = {
   readonly journaledEvent: (deliveryId: string) => ServiceEvent<R> | undefined;
   /** A delivery ended here and its endpoint has room: its lane, and perhaps a slot, are free (held outbox rows may move). */
   readonly onRoom: () => void;
-  /** Nothing is claimed here any more: the last delivery in flight ended or went back to its lane. */
-  readonly onIdle: () => void;
 };
 
 /** A fetched delivery waiting for a slot of its endpoint. */
@@ -185,7 +183,6 @@ export class PostgresWorker<R> {
       )
       .catch((error: unknown) => log('store (postgres): could not give back %d fetched deliveries (they are taken over after the lock): %s', ready.length, messageOf(error)));
     for (const { job } of ready) this.#claims.release(job.data.deliveryId, job.data.key);
-    if (this.inFlight.size === 0) this.#parts.onIdle();
   }
 
   /** Looks again after `ms` (retries coming due; notifications missed) unless woken earlier. */
@@ -272,7 +269,6 @@ export class PostgresWorker<R> {
       if (!this.#settling.delete(job.data.deliveryId)) this.#attemptEnded(job.data.endpoint);
       else if (!this.#parts.closing.aborted) this.#startReady();
       this.#claims.release(job.data.deliveryId, job.data.key);
-      if (this.inFlight.size === 0) this.#parts.onIdle();
       // Its lane is free: its next delivery may be due, and fetched if its endpoint has room.
       if (this.#held(job.data.endpoint) < this.#heldLimit) {
         this.#parts.onRoom();
