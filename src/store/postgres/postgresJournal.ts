@@ -95,7 +95,7 @@ export class PostgresJournal {
     this.#writing = true;
     let failingSince: number | null = null;
     // The first write of a burst is small: its deliveries can start while the rest is written.
-    let limits: typeof INSERT_BATCH | typeof FIRST_INSERT_BATCH = FIRST_INSERT_BATCH;
+    let limits: { readonly maxJobs: number; readonly maxBytes: number } = FIRST_INSERT_BATCH;
     try {
       while (this.#buffer.length > 0) {
         const batch = nextBatch(this.#buffer, (job) => job.data.event.length, limits);
