@@ -131,26 +131,24 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
   const userBeforeRequest = userHooks?.beforeRequest ?? [];
   // Requests that a user's beforeRequest hook put in place of ky's: their body is theirs, not ours.
   const replacedRequests = new WeakSet<Request>();
+  const hasUserHooks = userBeforeRequest.length > 0 || (userHooks?.afterResponse?.length ?? 0) > 0 || (userHooks?.beforeError?.length ?? 0) > 0;
   const userHookList: KyOptions['hooks'] = {
-    beforeRequest:
-      userBeforeRequest.length === 0
-        ? []
-        : [
-            // With another fetch the headers go through ky's own option, as usual.
-            ...(leanFetch === undefined ? [] : [putHeadersOnRequest]),
-            ...userBeforeRequest.map(
-              (hook): BeforeRequestHook =>
-                async (state) => {
-                  const result = await hook(state);
-                  if (result instanceof Request) replacedRequests.add(result);
-                  return result;
-                },
-            ),
-          ],
+    beforeRequest: [
+      // Any hook of the user's sees ky's Request with the headers sent (afterResponse and
+      // beforeError get it too); with another fetch they go through ky's own option, as usual.
+      ...(leanFetch === undefined || !hasUserHooks ? [] : [putHeadersOnRequest]),
+      ...userBeforeRequest.map(
+        (hook): BeforeRequestHook =>
+          async (state) => {
+            const result = await hook(state);
+            if (result instanceof Request) replacedRequests.add(result);
+            return result;
+          },
+      ),
+    ],
     afterResponse: [...(userHooks?.afterResponse ?? [])],
     beforeError: [...(userHooks?.beforeError ?? [])],
   };
-  const hasUserHooks = userBeforeRequest.length > 0 || (userHooks?.afterResponse?.length ?? 0) > 0 || (userHooks?.beforeError?.length ?? 0) > 0;
 
   // ky calls its `fetch` with its Request and the options it does not know (`lean` among them).
   // Chosen once: the lean fetch itself, or, when a user's beforeRequest hook may have changed
@@ -246,8 +244,8 @@ export function createKyEffect(options: KyEffectOptions = {}): KyEffect {
 }
 
 /**
- * The first beforeRequest hook when a user gave some: puts the request's headers on ky's
- * `Request`, where the user's hooks see (and may change) them. Given to ky as its `headers`
+ * The first beforeRequest hook when a user gave hooks: puts the request's headers on ky's
+ * `Request`, where the user's hooks see (and a beforeRequest hook may change) them. Given to ky as its `headers`
  * option instead, they would be validated into four `Headers` objects per call (ky merges,
  * checks the content type, and the `Request` copies); here, once.
  */

@@ -139,6 +139,38 @@ describe('createKyEffect with the ky options of a user', () => {
     }
   });
 
+  it('shows afterResponse and beforeError hooks the headers that were sent, without a beforeRequest hook', async () => {
+    const afterResponse: Record<string, string>[] = [];
+    const beforeError: Record<string, string>[] = [];
+    const effect = createKyEffect({
+      ky: {
+        headers: { 'User-Agent': 'records-app/1.4' },
+        hooks: {
+          afterResponse: [({ request }) => void afterResponse.push(Object.fromEntries(request.headers))],
+          beforeError: [({ error, request }) => (beforeError.push(Object.fromEntries(request.headers)), error)],
+        },
+      },
+    });
+    const closedServer = await startReceiver(() => undefined);
+    const refused = closedServer.url('/refused');
+    await closedServer.close();
+    try {
+      const request = deliveryRequest(server.url('/seen'));
+      await firstValueFrom(effect(request));
+      const sent = lastRequest()?.headers ?? {};
+      expect(afterResponse).toHaveLength(1);
+      for (const name of ['user-agent', 'idempotency-key', 'content-type']) expect(afterResponse[0]?.[name]).toBe(sent[name]);
+      expect(afterResponse[0]?.['user-agent']).toBe('records-app/1.4');
+      expect(afterResponse[0]?.['idempotency-key']).toBe(request.deliveryId);
+
+      await expect(firstValueFrom(effect(deliveryRequest(refused)))).rejects.toMatchObject({ name: 'NetworkError' });
+      expect(beforeError).toHaveLength(1);
+      expect(beforeError[0]?.['user-agent']).toBe('records-app/1.4');
+    } finally {
+      await effect.close();
+    }
+  });
+
   it('uses ky headers as defaults under the request\'s own', async () => {
     const effect = createKyEffect({ ky: { headers: { 'User-Agent': 'records-app/1.4', 'Idempotency-Key': 'not-this-one' } } });
     try {
