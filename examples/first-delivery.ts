@@ -1,4 +1,4 @@
-// A first delivery, end to end: `node examples/first-delivery.ts` (Node 22.18+ strips the types).
+// A first delivery, end to end: `node examples/first-delivery.ts` (Node strips the types).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProvisioner, createUnitOfWork, defineConfig, recordUrl, type DeliveryOutcome } from 'remote-api-provisioner';

@@ -20,7 +20,7 @@ const TYPESCRIPT_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.cts
 
 /**
  * Imports a module given on the command line (relative to the working directory). TypeScript
- * modules load through Node's own type stripping (on by default from Node 22.18); when this Node
+ * modules load through Node's own type stripping (on by default in every supported Node); when it
  * cannot strip them, the message says what to do instead. `null` (with the reason on `err`)
  * when the module cannot be loaded.
  */
@@ -41,9 +41,9 @@ function typeScriptHint(modulePath: string, error: unknown): string | undefined 
   if (!TYPESCRIPT_EXTENSIONS.has(extname(modulePath))) return undefined;
   const code = (error as { readonly code?: unknown } | null)?.code;
   if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-    // `process.features.typescript` is false when stripping is turned off, absent before Node 22.10.
+    // `process.features.typescript` is false when stripping is turned off (absent on a Node older than the engines range).
     const stripping = (process.features as { readonly typescript?: unknown }).typescript;
-    const why = stripping === false ? 'has type stripping turned off (--no-experimental-strip-types?)' : 'cannot strip TypeScript types: use Node 22.18 or newer';
+    const why = stripping === false ? 'has type stripping turned off (--no-experimental-strip-types?)' : 'cannot strip TypeScript types: use Node 22.19 or newer';
     return `Node ${process.version} ${why}; or compile the config to .js, or run \`node --import tsx <remote-api-provisioner's dist/cli/main.js> check ${modulePath}\`.`;
   }
   if (code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') {

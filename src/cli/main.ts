@@ -50,8 +50,8 @@ Options:
   -h, --help       show this help
 
 The config module may also export \`resolveOwner\` and \`signing\` (createProvisioner's options).
-Modules may be .js, .mjs or .ts: Node 22.18 and newer load TypeScript by stripping its types
-(no enums or namespaces); on an older Node, compile the config first or run
+Modules may be .js, .mjs or .ts: Node loads TypeScript by stripping its types (no enums or
+namespaces); where stripping is off, compile the config first or run
   node --import tsx node_modules/remote-api-provisioner/dist/cli/main.js check ./provisioner.config.ts
 
 Exit codes: 0 the config is valid, 1 it is invalid or cannot be loaded, 2 wrong usage.

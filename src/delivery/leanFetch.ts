@@ -209,7 +209,7 @@ function dispatchLean(agent: Agent, options: Dispatcher.DispatchOptions, href: s
     let answered = false;
     const onAbort = (): void => {
       abortReason ??= abortReasonOf(signal);
-      // undici then calls onError, which ends the request or its body with this reason.
+      // undici then calls onResponseError, which ends the request or its body with this reason.
       abortConnection?.(abortReason);
     };
     const stopListening = signal === null ? ignore : listenForAbort(signal, onAbort);

@@ -63,20 +63,20 @@ export function bufferedBytes(job: Buffered): number {
   return job.data.event.length + (job.data.request?.length ?? 0);
 }
 
-/** `JSON.rawJSON` where the engine has it (Node 22 does). */
-const rawJSON = (JSON as { readonly rawJSON?: (text: string) => unknown }).rawJSON;
+/** `JSON.rawJSON` (every supported Node has it; TypeScript's lib does not know it yet). */
+const rawJSON = (JSON as unknown as { readonly rawJSON: (text: string) => unknown }).rawJSON;
 
 /**
- * A string as JSON.stringify writes it without scanning it again (`JSON.rawJSON`; the string
- * itself where the engine lacks it), typed as the string it stands for: only JSON.stringify
- * may read it. A job's event is base64 (nothing to escape): BullMQ's add and updateData and the
- * outcome stream would each scan its 3 KB again, which costs more than the rest of the job's
- * JSON. `escape` escapes a string once (a stored request, written twice).
+ * A string as JSON.stringify writes it without scanning it again (`JSON.rawJSON`), typed as
+ * the string it stands for: only JSON.stringify may read it. A job's event is base64 (nothing
+ * to escape): BullMQ's add and updateData and the outcome stream would each scan its 3 KB
+ * again, which costs more than the rest of the job's JSON. `escape` escapes a string once (a
+ * stored request, written twice).
  * @internal
  */
 export function verbatim(value: string, kind: 'base64' | 'escape'): string {
   // Already verbatim: the data of a job this instance added holds what it wrote, not a string.
-  if (rawJSON === undefined || typeof value !== 'string') return value;
+  if (typeof value !== 'string') return value;
   return rawJSON(kind === 'base64' ? `"${value}"` : JSON.stringify(value)) as string;
 }
 
