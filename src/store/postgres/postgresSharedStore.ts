@@ -16,7 +16,7 @@ import type { DeadLetter, DeadLetterFilter, DeliveryHandlers, DeliveryStore, Jou
 import { journaledDeliveries, UnsettledDeliveries } from '../journaledDeliveries.js';
 import { positiveInteger } from '../memoryStore.js';
 import { failedOutcome } from '../storedDelivery.js';
-import { sleep } from '../waits.js';
+import { sleep, withTimeout } from '../waits.js';
 import type { PgListener } from './pgConnection.js';
 import { executorOf, inTransaction, type PostgresContext } from './postgresContext.js';
 import { PostgresDeadLetters } from './postgresDeadLetters.js';
@@ -232,7 +232,8 @@ export class PostgresSharedStore<R> implements DeliveryStore<R>, OutboxSink<NewJ
       const timeoutMs = options.timeoutMs ?? 5_000;
       this.#outcomeTable.close();
       if (this.#outboxPoll !== null) clearInterval(this.#outboxPoll);
-      await Promise.race([this.flush(), sleep(timeoutMs)]);
+      // Timer cleared once the flush is done: a pending one would keep the process alive for timeoutMs.
+      await withTimeout(this.flush(), timeoutMs).catch(() => undefined);
       this.#journal.failBuffered(new ClosedError(`Expected the postgres store to write the journaled deliveries before it closed, it could not within ${timeoutMs} ms`), 'closed');
       // Attempts in flight are aborted and left to the next instance, unsettled.
       this.#closing.abort(new ClosedError('The postgres store closed'));
