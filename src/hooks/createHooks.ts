@@ -207,9 +207,12 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           return;
         }
         let pending = true;
+        let registration: 'inTransaction' | 'onCommit' = 'onCommit';
         try {
           // A transactional outbox journals inside the app's transaction, just before it commits.
-          const register = isOutboxUnitOfWork(uow) ? uow.inTransaction.bind(uow) : uow.onCommit.bind(uow);
+          const outbox = isOutboxUnitOfWork(uow);
+          registration = outbox ? 'inTransaction' : 'onCommit';
+          const register = outbox ? uow.inTransaction.bind(uow) : uow.onCommit.bind(uow);
           register(() => {
             if (!pending) return;
             pending = false;
@@ -222,7 +225,7 @@ export function createHooks<S extends ServiceType, R = AppRecord>(
           reject({
             kind: 'unit-of-work',
             event,
-            error: new ProvisionerError(`Expected \`uow.onCommit\` of ${service}.${method} to accept the event's commit callback, got an error: ${describe(error)}`, { cause: error }),
+            error: new ProvisionerError(`Expected \`uow.${registration}\` of ${service}.${method} to accept the event's ${registration === 'onCommit' ? 'commit' : 'journaling'} callback, got an error: ${describe(error)}`, { cause: error }),
           });
         }
       } catch (error) {

@@ -114,18 +114,28 @@ export type OutboxUnitOfWork = UnitOfWork & {
  * @example
  * ```ts
  * const client = await pool.connect();
- * await client.query('BEGIN');
  * const uow: PgUnitOfWork = createPgUnitOfWork(client);
- * await client.query('UPDATE records SET data = $2 WHERE id = $1', [id, data]);
- * hooks.publish({ identity, record, uow });
- * await uow.commit();
- * client.release();
+ * try {
+ *   await client.query('BEGIN');
+ *   await client.query('UPDATE records SET data = $2 WHERE id = $1', [id, data]);
+ *   hooks.publish({ identity, record, uow });
+ *   await uow.commit();
+ * } catch (error) {
+ *   await uow.rollback(); // nothing is sent (and nothing more happens if commit() rolled back)
+ *   throw error;
+ * } finally {
+ *   client.release();
+ * }
  * ```
  */
 export type PgUnitOfWork = OutboxUnitOfWork & {
-  /** Journals the hook calls through the transaction, sends `COMMIT`, then wakes the pipeline. On an error it sends `ROLLBACK` and rejects. */
+  /**
+   * Journals the hook calls through the transaction, sends `COMMIT`, then wakes the pipeline. On
+   * an error it sends `ROLLBACK` and rejects. A second `commit()`, or one after `rollback()`,
+   * rejects without sending anything (it would end the app's next transaction on the client).
+   */
   commit(): Promise<void>;
-  /** Sends `ROLLBACK`: nothing of the hook calls is kept or sent. */
+  /** Sends `ROLLBACK`: nothing of the hook calls is kept or sent. Does nothing when the unit already rolled back (its `commit()` failed). */
   rollback(): Promise<void>;
 };
 
@@ -170,9 +180,7 @@ export function isOutboxUnitOfWork(value: unknown): value is OutboxUnitOfWork {
  * ```
  */
 export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWork {
-  if (typeof executor !== 'object' || executor === null || typeof executor.query !== 'function') {
-    throw new ProvisionerError(`Expected a SQL executor with a query(text, values) function, got ${executor === null ? 'null' : typeof executor}`);
-  }
+  expectTransactionExecutor(executor);
   let state: UnitOfWorkState = 'open';
   let inTransaction: (() => void)[] = [];
   let commitCallbacks: (() => void)[] = [];
@@ -201,8 +209,11 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
       list.push(...items);
     },
   };
-  /** Runs the hooks' journaling (once): the stores enlist what they write. */
-  const collect = (): boolean => {
+  /**
+   * Runs the hooks' journaling (once): inside the transaction the stores enlist what they write;
+   * outside it (`inside` false) they journal as after any commit.
+   */
+  const collect = (inside = true): boolean => {
     expectOpen('prepare');
     if (prepared) return false;
     prepared = true;
@@ -210,7 +221,7 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
     inTransaction = [];
     // The hooks' events reach the store synchronously: while they run, a transactional store enlists them here.
     const previous = active;
-    active = transaction;
+    active = inside ? transaction : null;
     try {
       runEveryCallback(callbacks, 'inTransaction');
     } finally {
@@ -250,6 +261,9 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
     },
     committed() {
       expectOpen('report a commit');
+      // Hook calls never written into the transaction (no prepare()): journaled now, after the
+      // commit, as with a plain unit of work, rather than lost.
+      if (!prepared) collect(false);
       const callbacks = settle('committed');
       for (const sink of sinks) sink.committed(pending.get(sink) ?? []);
       pending.clear();
@@ -277,6 +291,23 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
 }
 
 /**
+ * Refuses what cannot run the app's transaction: a value without `query`, and a pool (`pg.Pool`
+ * has `query` too, but each of its queries may run on another connection, outside the
+ * transaction, so the hook calls would commit whatever the app's transaction does).
+ */
+function expectTransactionExecutor(executor: unknown): asserts executor is SqlExecutor {
+  if (typeof executor !== 'object' || executor === null || typeof (executor as { query?: unknown }).query !== 'function') {
+    const found = executor === null ? 'null' : typeof executor === 'object' ? 'an object without a query function' : typeof executor;
+    throw new ProvisionerError(`Expected a SQL executor with a query(text, values) function, got ${found}`);
+  }
+  if (typeof (executor as { totalCount?: unknown }).totalCount === 'number' && typeof (executor as { connect?: unknown }).connect === 'function') {
+    throw new ProvisionerError(
+      "Expected the client that runs the app's transaction (const client = await pool.connect(); await client.query('BEGIN')), got a connection pool: its queries may each run on another connection, outside the transaction",
+    );
+  }
+}
+
+/**
  * A unit of work bound to the transaction the app opened (`BEGIN`) on a `pg` client (a
  * `PoolClient` or a `Client`): hook calls made with it are written into that transaction, so
  * with the PostgreSQL store the record and its deliveries commit or roll back together, and
@@ -286,12 +317,15 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
  * @example
  * ```ts
  * const client = await pool.connect();
+ * const uow = createPgUnitOfWork(client);
  * try {
  *   await client.query('BEGIN');
- *   const uow = createPgUnitOfWork(client);
  *   await client.query('UPDATE records SET data = $2 WHERE id = $1', [record.id, record]);
  *   hooks.publish({ identity, record, uow });
  *   await uow.commit();
+ * } catch (error) {
+ *   await uow.rollback(); // the connection goes back to the pool out of the failed transaction
+ *   throw error;
  * } finally {
  *   client.release();
  * }
@@ -299,30 +333,51 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
  */
 export function createPgUnitOfWork(client: SqlExecutor): PgUnitOfWork {
   const uow = createExecutorUnitOfWork(client);
+  let ending: 'commit' | 'rollback' | null = null;
+  /**
+   * Refuses a second end, or one after the first, without a statement: it would end whatever
+   * transaction the app runs next on this client. A rollback of a unit already rolled back
+   * (its commit() failed, say) does nothing: answers `false`.
+   */
+  const mayEnd = (action: 'commit' | 'rollback'): boolean => {
+    if (action === 'rollback' && uow.state === 'rolled-back' && ending === null) return false;
+    const done = uow.state !== 'open' ? `one already ${uow.state}` : ending !== null ? `one whose ${ending}() is running` : null;
+    if (done !== null) throw new ProvisionerError(`Expected an open unit of work to ${action === 'commit' ? 'commit' : 'roll back'}, got ${done}`);
+    ending = action;
+    return true;
+  };
+  const commit = async (): Promise<void> => {
+    try {
+      // A pg client: the hook calls' statements and the COMMIT in one round trip (a simple
+      // query of several statements; should the first fail, the COMMIT is not run).
+      const isPgClient = typeof (client as { escapeLiteral?: unknown }).escapeLiteral === 'function';
+      const prepareAsText = statementsOf.get(uow);
+      let statements: string | null = null;
+      if (isPgClient && prepareAsText !== undefined) statements = await prepareAsText(sqlLiteral);
+      else await uow.prepare();
+      await client.query(statements === null || statements === '' ? 'COMMIT' : `${statements}; COMMIT`);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (uow.state === 'open') uow.rolledBack();
+      throw error;
+    }
+    uow.committed();
+  };
+  const rollback = async (): Promise<void> => {
+    try {
+      await client.query('ROLLBACK');
+    } finally {
+      if (uow.state === 'open') uow.rolledBack();
+    }
+  };
   return Object.assign(uow, {
     async commit(): Promise<void> {
-      try {
-        // A pg client: the hook calls' statements and the COMMIT in one round trip (a simple
-        // query of several statements; should the first fail, the COMMIT is not run).
-        const isPgClient = typeof (client as { escapeLiteral?: unknown }).escapeLiteral === 'function';
-        const prepareAsText = statementsOf.get(uow);
-        let statements: string | null = null;
-        if (isPgClient && prepareAsText !== undefined) statements = await prepareAsText(sqlLiteral);
-        else await uow.prepare();
-        await client.query(statements === null || statements === '' ? 'COMMIT' : `${statements}; COMMIT`);
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (uow.state === 'open') uow.rolledBack();
-        throw error;
-      }
-      uow.committed();
+      mayEnd('commit');
+      await commit().finally(() => (ending = null));
     },
     async rollback(): Promise<void> {
-      try {
-        await client.query('ROLLBACK');
-      } finally {
-        if (uow.state === 'open') uow.rolledBack();
-      }
+      if (!mayEnd('rollback')) return;
+      await rollback().finally(() => (ending = null));
     },
   });
 }

@@ -4,6 +4,7 @@ import {
   METHOD_TABLES,
   ProvisionerError,
   SERVICE_TYPES,
+  createExecutorUnitOfWork,
   createHooks,
   createUnitOfWork,
   methodsOf,
@@ -333,6 +334,20 @@ describe('createHooks', () => {
       expect(rejections[0]?.error.message).toBe(
         "Expected `uow.onCommit` of rdm_record.publish to accept the event's commit callback, got an error: ProvisionerError: Expected an open unit of work to register an onCommit callback, got one already committed",
       );
+    });
+
+    it('reject the event of a hook called after its outbox unit of work committed, naming the call that refused it', () => {
+      const { hooks, events, rejections } = capture('rdm_record');
+      const uow = createExecutorUnitOfWork({ query: async () => ({ rows: [] }) });
+      uow.committed();
+      hooks.publish({ identity, record: rdmRecord(), uow });
+      expect(events).toEqual([]);
+      expect(rejections.map((rejection) => [rejection.kind, rejection.error.message])).toEqual([
+        [
+          'unit-of-work',
+          "Expected `uow.inTransaction` of rdm_record.publish to accept the event's journaling callback, got an error: ProvisionerError: Expected an open unit of work to register an inTransaction callback, got one already committed",
+        ],
+      ]);
     });
 
     it('emit once even when the app calls the commit callback twice', () => {

@@ -58,7 +58,15 @@ describe('units of work of the transactional outbox', () => {
     const executor: SqlExecutor = { query: async () => ({ rows: [] }) };
     expect(isOutboxUnitOfWork(createExecutorUnitOfWork(executor))).toBe(true);
     expect(isOutboxUnitOfWork(createUnitOfWork())).toBe(false);
-    expect(() => createExecutorUnitOfWork({} as SqlExecutor)).toThrow('Expected a SQL executor with a query(text, values) function, got object');
+    expect(() => createExecutorUnitOfWork({} as SqlExecutor)).toThrow('Expected a SQL executor with a query(text, values) function, got an object without a query function');
+  });
+
+  it('refuses a connection pool, whose queries may run outside the app\'s transaction', () => {
+    for (const create of [createPgUnitOfWork, createExecutorUnitOfWork]) {
+      expect(() => create(pool)).toThrow(
+        "Expected the client that runs the app's transaction (const client = await pool.connect(); await client.query('BEGIN')), got a connection pool: its queries may each run on another connection, outside the transaction",
+      );
+    }
   });
 
   it('writes hook calls in a Kysely transaction through the generic executor: delivered after it commits, never after it rolls back', async () => {
@@ -145,6 +153,56 @@ describe('units of work of the transactional outbox', () => {
       await expect(failing.commit()).rejects.toThrow('disk full');
       expect(failing.state).toBe('rolled-back');
       expect(await recordsLike('pg-c')).toEqual([]);
+      // Rolling back after the failed commit (a catch block that always rolls back) does nothing more.
+      await expect(failing.rollback()).resolves.toBeUndefined();
+    } finally {
+      client.release();
+      await provisioner.close();
+    }
+  });
+
+  it('createPgUnitOfWork: a second commit(), or rollback() after commit(), is refused without ending the next transaction on the client', async () => {
+    const provisioner = await provisionerFor('pg-ended');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const first = createPgUnitOfWork(client);
+      await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('ended-a', '{}')`);
+      await first.commit();
+
+      // The app's next transaction on the same client, while old code still holds the first unit.
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('ended-b', '{}')`);
+      await expect(first.commit()).rejects.toThrow('Expected an open unit of work to commit, got one already committed');
+      await expect(first.rollback()).rejects.toThrow('Expected an open unit of work to roll back, got one already committed');
+      await client.query('COMMIT');
+      expect(await recordsLike('ended-')).toEqual(['ended-a', 'ended-b']);
+
+      await client.query('BEGIN');
+      const twice = createPgUnitOfWork(client);
+      const committing = twice.commit();
+      await expect(twice.commit()).rejects.toThrow('Expected an open unit of work to commit, got one whose commit() is running');
+      await committing;
+      expect(twice.state).toBe('committed');
+    } finally {
+      client.release();
+      await provisioner.close();
+    }
+  });
+
+  it('delivers the hook calls of an executor unit of work told committed() without prepare(), journaled after the commit', async () => {
+    const provisioner = await provisionerFor('unprepared');
+    const hooks = provisioner.hooks('rdm_record');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const uow = createExecutorUnitOfWork(client);
+      await client.query(`INSERT INTO ${schema}.records (id, data) VALUES ('unprepared-a', '{}')`);
+      hooks.publish({ identity: { id: 1 }, record: { id: 'unprepared-a', revision_id: 1, access: { record: 'public' } }, uow });
+      await client.query('COMMIT');
+      uow.committed();
+      await provisioner.drain();
+      expect(arrivalsOf('unprepared-a')).toEqual([1]);
     } finally {
       client.release();
       await provisioner.close();

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryStore } from '../../src/store/deliveryStore.js';
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgresStore.js';
@@ -108,6 +109,19 @@ describe('postgres store', () => {
     const [whole] = await rows(long.name ?? '');
     expect(whole?.eventJob).toBeNull();
     expect(whole?.event.length).toBeGreaterThan(100);
+  });
+
+  it('refuses options it cannot use when it is created, saying what was expected', async () => {
+    await expect(createPostgresStore({ schema, concurrency: 0 })).rejects.toThrow('concurrency: expected an integer >= 1, got 0');
+    await expect(createPostgresStore({ schema, maxQueue: -1 })).rejects.toThrow('maxQueue: expected an integer >= 1, got -1');
+    await expect(createPostgresStore({ schema, drainPollMs: 1.5 })).rejects.toThrow('drainPollMs: expected an integer >= 1, got 1.5');
+    await expect(createPostgresStore({ schema, pool: DATABASE_URL as unknown as pg.Pool })).rejects.toThrow(
+      "Expected the postgres store's pool to be a pg.Pool (new pg.Pool({ connectionString })), got a string (a connection string goes in connectionString)",
+    );
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await expect(createPostgresStore({ schema, pool: client as unknown as pg.Pool })).rejects.toThrow(
+      "Expected the postgres store's pool to be a pg.Pool (new pg.Pool({ connectionString })), got a client, not a pool (one connection cannot serve the store)",
+    );
   });
 
   it('says which database did not answer', async () => {

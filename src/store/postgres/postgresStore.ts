@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { ProvisionerError } from '../../errors.js';
 import type { AppRecord } from '../../events/serviceEvent.js';
-import { messageOf } from '../../util/describeValue.js';
+import { describeValue, messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
 import { redactUrl } from '../../util/redact.js';
 import type { DeliveryStore } from '../deliveryStore.js';
@@ -51,12 +51,18 @@ type BossModule = typeof import('pg-boss');
  * const store = await createPostgresStore({ pool, name: 'search-index' });
  * const provisioner = createProvisioner({ events, store });
  * const client = await pool.connect();
- * await client.query('BEGIN');
  * const uow = createPgUnitOfWork(client);
- * await client.query('UPDATE records SET data = $2 WHERE id = $1', [record.id, record]);
- * provisioner.hooks('rdm_record').publish({ identity, record, uow });
- * await uow.commit();
- * client.release();
+ * try {
+ *   await client.query('BEGIN');
+ *   await client.query('UPDATE records SET data = $2 WHERE id = $1', [record.id, record]);
+ *   provisioner.hooks('rdm_record').publish({ identity, record, uow });
+ *   await uow.commit();
+ * } catch (error) {
+ *   await uow.rollback();
+ *   throw error;
+ * } finally {
+ *   client.release();
+ * }
  * ```
  */
 export async function createPostgresStore<R = AppRecord>(options: PostgresStoreOptions = {}): Promise<DeliveryStore<R>> {
@@ -69,6 +75,12 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
     throw new ProvisionerError(`Expected the postgres store's name to be 1 to 100 letters, digits, '_', '.' or '-', got ${JSON.stringify(name)}`);
   }
+  // Checked here, not when the provisioner starts the store (an error there has no caller to reach).
+  for (const option of ['maxQueue', 'concurrency', 'journalRetryMs', 'pollIntervalMs', 'drainPollMs', 'outcomeRetentionMs'] as const) {
+    const value = options[option];
+    if (value !== undefined) positiveInteger(option, value);
+  }
+  if (options.pool !== undefined) expectPool(options.pool);
   const [pg, boss] = await Promise.all([loadOptional<PgModule>('pg', () => import('pg')), loadOptional<BossModule>('pg-boss', () => import('pg-boss'))]);
   const ownPool = options.pool === undefined;
   const connectionString = options.connectionString ?? process.env['DATABASE_URL'] ?? 'postgres://127.0.0.1:5432/postgres';
@@ -116,4 +128,22 @@ async function loadOptional<M>(name: string, load: () => Promise<M>): Promise<M>
   } catch (error) {
     throw new ProvisionerError(`Expected the optional dependency ${name} to be installed for the PostgreSQL store, but loading it failed: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/**
+ * Refuses a `pool` that is not a `pg.Pool`: a connection string belongs in `connectionString`,
+ * and a single connected `pg.Client` cannot serve the store's queries, its LISTEN and its moves
+ * at once.
+ */
+function expectPool(pool: unknown): void {
+  const candidate = pool as { readonly query?: unknown; readonly connect?: unknown; readonly totalCount?: unknown } | null;
+  const isPool = typeof candidate === 'object' && candidate !== null && typeof candidate.query === 'function' && typeof candidate.connect === 'function' && typeof candidate.totalCount === 'number';
+  if (isPool) return;
+  const found =
+    typeof pool === 'string'
+      ? 'a string (a connection string goes in connectionString)'
+      : typeof candidate === 'object' && candidate !== null && typeof candidate.query === 'function'
+        ? 'a client, not a pool (one connection cannot serve the store)'
+        : describeValue(pool);
+  throw new ProvisionerError(`Expected the postgres store's pool to be a pg.Pool (new pg.Pool({ connectionString })), got ${found}`);
 }
