@@ -2,10 +2,12 @@ import type { Emitter } from 'mitt';
 import { asyncScheduler, type Observable } from 'rxjs';
 import { createEventBus, type BusEvents } from './bus/eventBus.js';
 import { configuredMethods } from './config/configIndex.js';
-import { parseConfig } from './config/decodeConfig.js';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { decodeConfig } from './config/decodeConfig.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
+import { ConfigError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { ServiceType } from './events/methodTables.js';
 import type { DeliveryAttempt } from './events/deliveryAttempt.js';
@@ -13,9 +15,10 @@ import type { EndpointStatus } from './events/endpointStatus.js';
 import type { CallbackOutcome, DeliveryOutcome } from './events/outcomes.js';
 import type { AppRecord, ServiceEvent } from './events/serviceEvent.js';
 import { createHooks, type HookRejection, type ServiceHooks } from './hooks/createHooks.js';
+import { describeKind } from './util/describeValue.js';
 import { logger } from './util/log.js';
 import { backfillThrough, type BackfillOptions, type BackfillProgress } from './pipeline/backfill.js';
-import { checkOptions, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
+import { optionIssues, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
 import { startPipeline } from './pipeline/pipeline.js';
 import type { DeadLetter, DeadLetterFilter } from './store/deliveryStore.js';
 import { createMemoryStore } from './store/memoryStore.js';
@@ -85,7 +88,9 @@ export type Provisioner<R = AppRecord> = {
   /** Resolves when every event accepted so far has all its outcomes and callback outcomes. */
   drain(): Promise<void>;
   /**
-   * Stops accepting events (later hook calls give `failed` outcomes with reason `closed`),
+   * Stops accepting events (hook calls while it runs give `failed` outcomes with reason
+   * `closed`; once it resolved, `outcomes$` has completed, and a hook call emits one process
+   * warning, code `RAP_HOOK_AFTER_CLOSE`, and is dropped),
    * waits for the accepted work up to `timeoutMs`, fails what is left with reason `closed`,
    * completes the streams and closes the default effect's connections. Calling it again
    * returns the same promise.
@@ -136,8 +141,14 @@ export type Provisioner<R = AppRecord> = {
  * ```
  */
 export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>): Provisioner<R> {
-  const config = parseConfig<R>(options.events);
-  checkOptions(config, options);
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError([`options: expected an object { events, ...options }, got ${describeKind(options)}`]);
+  }
+  // The config's issues and the options' in one error: fixing one does not reveal the other.
+  const decoded = decodeConfig<R>(options.events);
+  const issues = [...(isLeft(decoded) ? decoded.left.issues : []), ...optionIssues(isLeft(decoded) ? null : decoded.right, options)];
+  if (isLeft(decoded) || issues.length > 0) throw new ConfigError(issues);
+  const config = decoded.right;
   const http = options.http ?? {};
   const scheduler = options.scheduler ?? asyncScheduler;
 
@@ -184,7 +195,20 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     isOpen: () => state === 'open',
   });
 
+  let warnedAfterClose = false;
   const onRejected = (rejection: HookRejection<R>): void => {
+    const { serviceType, method, eventId } = rejection.event;
+    if (state === 'closed') {
+      // outcomes$ has completed: a failed outcome would reach nobody, so the app hears of it here.
+      log('%s.%s after close(): event %s dropped', serviceType, method, eventId);
+      if (!warnedAfterClose) {
+        warnedAfterClose = true;
+        process.emitWarning(`remote-api-provisioner: ${serviceType}.${method} was called after provisioner.close() resolved; its event (and any later one) is dropped, as outcomes$ has completed`, {
+          code: 'RAP_HOOK_AFTER_CLOSE',
+        });
+      }
+      return;
+    }
     // An unusable `uow` argument makes the event's arguments unusable: as with an argument
     // that cannot be copied, its deliveries fail with reason payload.
     pipeline.failUnaccepted(rejection.event, rejection.kind === 'closed' ? 'closed' : 'payload', rejection.error);

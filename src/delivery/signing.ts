@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { defer } from 'rxjs';
+import { suggest } from '../config/suggest.js';
 import { ConfigError } from '../errors.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { RequestDescriptor } from '../events/request.js';
+import { describeKind } from '../util/describeValue.js';
 
 /** The prefix of Standard Webhooks secrets. */
 const SECRET_PREFIX = 'whsec_';
@@ -79,7 +81,35 @@ function signWithKeys(request: RequestDescriptor, keys: readonly SigningKey[], t
   return { ...request, headers };
 }
 
+/**
+ * What is wrong with a `signing` option, as config issues (never showing a secret): not an
+ * object `{ secret }`, an unknown key, or a secret that {@link withSigning} would refuse.
+ *
+ * @example
+ * ```ts
+ * signingIssues('whsec_…'); // ['signing: expected an object { secret }, got a string']
+ * ```
+ * @internal
+ */
+export function signingIssues(signing: unknown): string[] {
+  if (typeof signing !== 'object' || signing === null || Array.isArray(signing)) {
+    return [`signing: expected an object { secret }, got ${describeKind(signing)}`];
+  }
+  const issues = Object.keys(signing)
+    .filter((key) => key !== 'secret')
+    .map((key) => `signing.${key}: expected one of secret, got an unknown key${suggest(key, ['secret']) === undefined ? '' : ' (did you mean "secret"?)'}`);
+  try {
+    decodeSecrets((signing as { readonly secret?: unknown }).secret as string | readonly string[]);
+  } catch (error) {
+    issues.push(...(error instanceof ConfigError ? error.issues : [String(error)]));
+  }
+  return issues;
+}
+
 function decodeSecrets(secrets: string | readonly string[]): SigningKey[] {
+  if (typeof secrets !== 'string' && !Array.isArray(secrets)) {
+    throw new ConfigError([`signing.secret: expected a whsec_… secret or a non-empty list of them, got ${describeKind(secrets)}`]);
+  }
   const list = typeof secrets === 'string' ? [secrets] : secrets;
   if (list.length === 0) {
     throw new ConfigError(['signing.secret: expected a whsec_… secret or a non-empty list of them, got an empty list']);

@@ -8,10 +8,11 @@ import { suggest } from '../config/suggest.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import type { CircuitBreakerOptions, EndpointLimits } from '../delivery/endpointPolicy.js';
 import type { KyClientOptions } from '../delivery/kyEffect.js';
-import { ConfigError } from '../errors.js';
+import { signingIssues } from '../delivery/signing.js';
 import type { HttpEffect } from '../events/httpEffect.js';
 import type { RetryOptions } from '../events/request.js';
 import type { AppRecord } from '../events/serviceEvent.js';
+import { describeKind, describeValue } from '../util/describeValue.js';
 import { redactUrl } from '../util/redact.js';
 import type { IsPublic, ResolveOwner } from '../operators/toRequests.js';
 import type { DeliveryStore } from '../store/deliveryStore.js';
@@ -174,20 +175,20 @@ const HTTP_OPTION_KEYS = {
 } as const satisfies Record<keyof ProvisionerHttpOptions, true>;
 
 /**
- * Rejects what would otherwise fail later or be ignored: unknown option keys, owners without
- * a resolver, out-of-range numbers, a store or effect that is not one.
- *
- * @throws {ConfigError} listing every problem at once.
+ * What would otherwise fail later or be ignored: unknown option keys, owners without a
+ * resolver, out-of-range numbers, a store, effect or signing option that is not one. With
+ * `config` `null` (the config itself is broken) the issues that depend on it are left out, so
+ * that one `ConfigError` lists the config's issues and the options' together.
  *
  * @example
  * ```ts
- * checkOptions(parseConfig(options.events), options);
+ * optionIssues(null, { events, http: { concurrency: 0 } }); // ['http.concurrency: expected a positive integer, got 0']
  * ```
  * @internal
  */
-export function checkOptions<R>(config: ProvisionerConfig<R>, options: ProvisionerOptions<R>): void {
-  const issues: string[] = [...unknownKeys('', options, OPTION_KEYS), ...unknownKeys('http.', options.http ?? {}, HTTP_OPTION_KEYS)];
-  if (configNeedsOwner(config) && typeof options.resolveOwner !== 'function') {
+export function optionIssues<R>(config: ProvisionerConfig<R> | null, options: ProvisionerOptions<R>): string[] {
+  const issues: string[] = [...unknownKeys('', options, OPTION_KEYS), ...unknownKeys('http.', options.http === undefined ? {} : options.http, HTTP_OPTION_KEYS)];
+  if (config !== null && configNeedsOwner(config) && typeof options.resolveOwner !== 'function') {
     const paths: string[] = [];
     for (const service of ['rdm_record', 'community'] as const) {
       for (const [endpoint, methods] of Object.entries(config[service] ?? {})) {
@@ -200,6 +201,10 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
       `resolveOwner: expected a function, because ${paths.join(', ')} ${paths.length === 1 ? 'sets' : 'set'} with_record_owner, got ${options.resolveOwner === undefined ? 'none' : typeof options.resolveOwner}`,
     );
   }
+  else if (options.resolveOwner !== undefined && typeof options.resolveOwner !== 'function') {
+    issues.push(`resolveOwner: expected a function ({ record, identity }) => owner, got ${describeKind(options.resolveOwner)}`);
+  }
+  if (options.signing !== undefined) issues.push(...signingIssues(options.signing));
   if (options.isPublic !== undefined && typeof options.isPublic !== 'function') {
     issues.push(`isPublic: expected a function ({ serviceType, record, draft }) => boolean, got ${options.isPublic === null ? 'null' : typeof options.isPublic}`);
   }
@@ -214,11 +219,15 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
   positive('http.maxQueue', options.http?.maxQueue, true);
   positive('http.maxResponseBytes', options.http?.maxResponseBytes, true);
   positive('http.maxDeliveryAgeMs', options.http?.maxDeliveryAgeMs, false);
-  issues.push(...endpointOptionIssues(config, options.http ?? {}));
+  if (config !== null) issues.push(...endpointOptionIssues(config, options.http ?? {}));
   positive('ownerTimeoutMs', options.ownerTimeoutMs, false);
   positive('payloadTimeoutMs', options.payloadTimeoutMs, false);
   positive('callbackTimeoutMs', options.callbackTimeoutMs, false);
-  for (const [key, value] of Object.entries(options.http?.retry ?? {})) {
+  const retry: unknown = options.http?.retry;
+  if (retry !== undefined && (typeof retry !== 'object' || retry === null || Array.isArray(retry))) {
+    issues.push(`http.retry: expected an object { ${RETRY_KEYS.join('?, ')}? }, got ${describeValue(retry)}`);
+  }
+  for (const [key, value] of Object.entries(typeof retry === 'object' && retry !== null ? retry : {})) {
     if (!RETRY_KEYS.includes(key)) {
       const near = suggest(key, RETRY_KEYS);
       issues.push(`http.retry.${key}: expected one of ${RETRY_KEYS.join(', ')}, got an unknown key${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
@@ -238,7 +247,7 @@ export function checkOptions<R>(config: ProvisionerConfig<R>, options: Provision
   if (options.http?.effect !== undefined && typeof options.http.effect !== 'function') {
     issues.push(`http.effect: expected a function (request) => Observable<ProvisionerResponse>, got ${typeof options.http.effect}`);
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  return issues;
 }
 
 /** The keys of `http.retry`. */

@@ -103,7 +103,7 @@ function loadBetterSqlite3(): DatabaseConstructor {
     return createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
   } catch (error) {
     throw new ProvisionerError(
-      `Expected the optional dependency better-sqlite3 (12.x) to be installed for the SQLite store, but loading it failed: ${error instanceof Error ? error.message : String(error)}`,
+      `Expected the optional dependency better-sqlite3 (13.x) to be installed for the SQLite store, but loading it failed: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }
@@ -116,8 +116,10 @@ function openDatabase(options: SqliteStoreOptions): Database {
   try {
     db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 2_000 });
   } catch (error) {
+    // The rebuild hint only for an addon built for another Node.js (its ABI), not for a missing directory.
+    const otherNode = /NODE_MODULE_VERSION|compiled against a different Node\.js version/.test(messageOf(error));
     throw new ProvisionerError(
-      `Expected to open the SQLite store ${where} with better-sqlite3 on Node.js ${process.version}, but it failed (an addon built for another Node.js version needs \`npm rebuild better-sqlite3\`): ${messageOf(error)}`,
+      `Expected to open the SQLite store ${where} with better-sqlite3 on Node.js ${process.version}, but it failed${otherNode ? ' (an addon built for another Node.js version needs `npm rebuild better-sqlite3`)' : ''}: ${messageOf(error)}`,
       { cause: error },
     );
   }

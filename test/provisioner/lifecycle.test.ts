@@ -99,6 +99,34 @@ describe('createProvisioner options', () => {
     ]);
   });
 
+  it('lists the config\'s issues and the options\' in one ConfigError, and says what the options must be', () => {
+    const issuesOf = (create: () => unknown): readonly string[] => {
+      try {
+        create();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).issues;
+      }
+      throw new Error('Expected createProvisioner to throw a ConfigError, it returned');
+    };
+    expect(issuesOf(() => createProvisioner(undefined as never))).toEqual(['options: expected an object { events, ...options }, got undefined']);
+    const misspelt = issuesOf(() => createProvisioner({ evnts: events, http: { concurrency: 0 } } as never));
+    expect(misspelt[0]).toMatch(/^\(root\): expected an object with rdm_record and\/or community, got undefined/);
+    expect(misspelt.slice(1)).toEqual([
+      'evnts: expected one of events, resolveOwner, isPublic, signing, http, ownerTimeoutMs, payloadTimeoutMs, callbackTimeoutMs, store, scheduler, got an unknown key (did you mean "events"?)',
+      'http.concurrency: expected a positive integer, got 0',
+    ]);
+    expect(issuesOf(() => createProvisioner({ events, http: null as never }))).toEqual(['http: expected an object, got null']);
+    expect(issuesOf(() => createProvisioner({ events, http: { retry: 3 as never } }))).toEqual(['http.retry: expected an object { limit?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs? }, got 3']);
+    expect(issuesOf(() => createProvisioner({ events, http: { retry: 'abc' as never } }))).toEqual(['http.retry: expected an object { limit?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs? }, got "abc"']);
+    expect(issuesOf(() => createProvisioner({ events, resolveOwner: 'x' as never }))).toEqual(['resolveOwner: expected a function ({ record, identity }) => owner, got a string']);
+    expect(issuesOf(() => createProvisioner({ events, signing: 'whsec_c2VjcmV0' as never }))).toEqual(['signing: expected an object { secret }, got a string']);
+    expect(issuesOf(() => createProvisioner({ events, signing: null as never }))).toEqual(['signing: expected an object { secret }, got null']);
+    const secrets = issuesOf(() => createProvisioner({ events, signing: { secrets: 'whsec_c2VjcmV0' } as never }));
+    expect(secrets).toEqual(['signing.secrets: expected one of secret, got an unknown key (did you mean "secret"?)', 'signing.secret: expected a whsec_… secret or a non-empty list of them, got undefined']);
+    expect(secrets.join(' ')).not.toContain('c2VjcmV0');
+  });
+
   it('rejects a scheduler that is not one, and store options out of range, as ConfigErrors', () => {
     expect(() => createProvisioner({ events, scheduler: {} as never })).toThrow(ConfigError);
     expect(() => createMemoryStore({ maxQueue: 0 })).toThrow(ConfigError);
@@ -181,6 +209,24 @@ describe('units of work', () => {
     uow.commit();
     await closing;
     expect(outcomes.map(kindOf)).toEqual(['failed closed']);
+  });
+
+  it('warns once, through a process warning, of hook calls after close() resolved, when outcomes$ has completed', async () => {
+    const provisioner = createProvisioner({ events, http: { effect: effectAfter(0) } });
+    await provisioner.close();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      expect(() => provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() })).not.toThrow();
+      provisioner.hooks('rdm_record').publish({ identity, record: rdmRecord() });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((warning) => [(warning as Error & { code?: string }).code, warning.message])).toEqual([
+      ['RAP_HOOK_AFTER_CLOSE', 'remote-api-provisioner: rdm_record.publish was called after provisioner.close() resolved; its event (and any later one) is dropped, as outcomes$ has completed'],
+    ]);
   });
 });
 

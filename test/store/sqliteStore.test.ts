@@ -151,6 +151,19 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
         `Expected to be the only process using the SQLite store ${file}, but another process holds it: run one process per store file, or use the Redis store to share work between instances`,
       );
     });
+
+    it('says why a file cannot be opened, without the rebuild hint that only an addon of another Node.js needs', () => {
+      const missing = path.join(path.dirname(file), 'no-such-directory', 'store.db');
+      let thrown: unknown;
+      try {
+        createSqliteStore({ path: missing });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as Error).message).toBe(
+        `Expected to open the SQLite store ${missing} with better-sqlite3 on Node.js ${process.version}, but it failed: Cannot open database because the directory does not exist`,
+      );
+    });
   });
 });
 
