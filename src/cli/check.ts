@@ -20,8 +20,8 @@ type EndpointOptions = {
 };
 
 /**
- * `check <config module>`: loads the module, validates its config (and its `http` export's
- * endpoint limits, when it has one) as `createProvisioner` would, and prints every issue
+ * `check <config module>`: loads the module, validates its config and its `resolveOwner`,
+ * `signing` and `http` exports as `createProvisioner` would, and prints every issue
  * (exit 1) or a summary of what is sent where, with each endpoint's effective limits (exit 0).
  */
 export async function check(modulePath: string, output: Output): Promise<number> {
@@ -35,10 +35,15 @@ export async function check(modulePath: string, output: Output): Promise<number>
 
   // Loaded here, not at the top: usage errors and --help answer without loading the library.
   const { decodeConfig, SERVICE_TYPES } = await import('../index.js');
-  const { endpointOptionIssues } = await import('../pipeline/endpointOptions.js');
-  const decoded = decodeConfig(exports[exportName]);
+  const { optionIssues } = await import('../pipeline/options.js');
+  const { provisionerOptionsOf } = await import('./durableCommands.js');
+  const options = provisionerOptionsOf(exports, exportName);
+  const decoded = decodeConfig(options.events);
   const http = httpOptionsOf(exports['http']);
-  const issues = decoded._tag === 'Left' ? decoded.left.issues : endpointOptionIssues(decoded.right, http);
+  // As createProvisioner checks them: the config, then the module's resolveOwner, signing and http exports.
+  // A module without resolveOwner leaves it to the app's code: only an exported one is checked.
+  const checked = options.resolveOwner === undefined ? { ...options, resolveOwner: (() => null) as never } : options;
+  const issues = [...(decoded._tag === 'Left' ? decoded.left.issues : []), ...optionIssues(decoded._tag === 'Left' ? null : decoded.right, checked)];
   if (decoded._tag === 'Left' || issues.length > 0) {
     output.out(`✗ ${modulePath}: the config is invalid (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'})`);
     for (const issue of issues) output.out(`  - ${issue}`);

@@ -1,4 +1,5 @@
-import type { BackfillProgress, DeadLetterFilter, DeliveryOutcome, DeliveryStore, FailureReason, ProvisionerConfig } from '../index.js';
+import type { BackfillProgress, DeadLetterFilter, DeliveryOutcome, DeliveryStore, FailureReason, ProvisionerConfig, ProvisionerOptions } from '../index.js';
+import { ConfigError } from '../errors.js';
 import { redactUrl } from '../util/redact.js';
 import { configExportOf, loadModule, noConfigMessage } from './configModule.js';
 import { plural, type Output } from './output.js';
@@ -18,6 +19,35 @@ export type CommandLine = {
 };
 
 type Library = typeof import('../index.js');
+
+/** The failure reasons a dead letter can have (`--reason`). */
+const FAILURE_REASONS: readonly FailureReason[] = ['http-status', 'network', 'timeout', 'redirect', 'payload', 'url', 'owner', 'overflow', 'closed', 'expired'];
+
+/** What is wrong with `--store` for `command` (a usage error), or `null`. */
+function storeSpecIssue(spec: string, command: 'replay' | 'backfill'): string | null {
+  if (spec === 'memory') return command === 'replay' ? 'Expected --store to be the app\'s durable store for replay (the memory store of a new process holds no dead letters), got memory.' : null;
+  if (spec.startsWith('sqlite:')) return spec.length > 'sqlite:'.length ? null : 'Expected a file after --store sqlite:, got none.';
+  if (/^(rediss?|postgres(ql)?):\/\//.test(spec)) return null;
+  return `Expected --store to be sqlite:<path>, redis://host:port, postgres://host/database${command === 'backfill' ? ' or memory' : ''}, got ${JSON.stringify(redactUrl(spec))}.`;
+}
+
+/** What is wrong with replay's filters (a usage error), or `null`. */
+function replayFilterIssue(values: CommandLine['values']): string | null {
+  if (values.reason !== undefined && !(FAILURE_REASONS as readonly string[]).includes(values.reason)) {
+    return `Expected --reason to be one of ${FAILURE_REASONS.join(', ')}, got ${JSON.stringify(values.reason)}.`;
+  }
+  if (values.endpoint !== undefined && !/^https?:\/\/[^/]/.test(values.endpoint)) {
+    return `Expected --endpoint to be an endpoint URL of the config (http:// or https://), got ${JSON.stringify(redactUrl(values.endpoint))}.`;
+  }
+  return null;
+}
+
+/** Options that `command` does not use: named on stderr rather than ignored in silence. */
+function noteUnused(command: 'replay' | 'backfill', values: CommandLine['values'], output: Output): void {
+  const used = command === 'replay' ? ['store', 'reason', 'endpoint', 'record'] : ['store', 'service', 'method', 'concurrency'];
+  const unused = Object.entries(values).filter(([name, value]) => value !== undefined && !used.includes(name)).map(([name]) => `--${name}`);
+  if (unused.length > 0) output.err(`note: ${command} does not use ${unused.join(', ')}; ignored.`);
+}
 
 /** A store from `--store`: `sqlite:<path>`, `redis://…` / `rediss://…`, `postgres://…`, or `memory`. */
 async function openStore(spec: string, library: Library): Promise<DeliveryStore> {
@@ -46,6 +76,7 @@ async function openStore(spec: string, library: Library): Promise<DeliveryStore>
     url.searchParams.delete('name');
     return library.createPostgresStore({ connectionString: url.href, ...(schema !== null ? { schema } : {}), ...(name !== null ? { name } : {}) });
   }
+  // storeSpecIssue refused anything else before.
   throw new Error(`Expected --store to be sqlite:<path>, redis://host:port, postgres://host/database or memory, got ${JSON.stringify(redactUrl(spec))}`);
 }
 
@@ -59,18 +90,29 @@ async function provisionerFor(modulePath: string, storeSpec: string, output: Out
     return null;
   }
   const library = await import('../index.js');
+  const options = provisionerOptionsOf(exports, exportName);
+  // Checked before the store opens: a broken config leaves no store file or schema behind.
+  const { optionIssues } = await import('../pipeline/options.js');
+  const decoded = library.decodeConfig(options.events);
+  const issues = [...(decoded._tag === 'Left' ? decoded.left.issues : []), ...optionIssues(decoded._tag === 'Left' ? null : decoded.right, options)];
+  if (issues.length > 0) throw new ConfigError(issues);
   const store = await openStore(storeSpec, library);
   try {
-    return library.createProvisioner({
-      events: exports[exportName] as ProvisionerConfig,
-      store,
-      ...(typeof exports['resolveOwner'] === 'function' ? { resolveOwner: exports['resolveOwner'] as never } : {}),
-      ...(exports['signing'] !== undefined ? { signing: exports['signing'] as { readonly secret: string } } : {}),
-    });
+    return library.createProvisioner({ ...options, store });
   } catch (error) {
     await store.close();
     throw error;
   }
+}
+
+/** The provisioner options a config module gives: its config, and its `resolveOwner`, `signing` and `http` exports. */
+export function provisionerOptionsOf(exports: Readonly<Record<string, unknown>>, exportName: string): ProvisionerOptions {
+  return {
+    events: exports[exportName] as ProvisionerConfig,
+    ...(exports['resolveOwner'] !== undefined ? { resolveOwner: exports['resolveOwner'] as never } : {}),
+    ...(exports['signing'] !== undefined ? { signing: exports['signing'] as never } : {}),
+    ...(exports['http'] !== undefined ? { http: exports['http'] as never } : {}),
+  };
 }
 
 /** `replay <config module> --store S`: requeues the store's dead letters and waits for their outcomes. */
@@ -82,6 +124,12 @@ export async function replay(line: CommandLine, output: Output, usage: string): 
     output.err(usage);
     return 2;
   }
+  const wrong = storeSpecIssue(storeSpec, 'replay') ?? replayFilterIssue(line.values);
+  if (wrong !== null) {
+    output.err(wrong);
+    return 2;
+  }
+  noteUnused('replay', line.values, output);
   const provisioner = await provisionerFor(modulePath, storeSpec, output);
   if (provisioner === null) return 1;
   const outcomes: DeliveryOutcome[] = [];
@@ -124,6 +172,12 @@ export async function backfill(line: CommandLine, output: Output, usage: string)
     output.err(`Expected --service to be rdm_record or community, got ${JSON.stringify(service)}.`);
     return 2;
   }
+  const wrongStore = storeSpecIssue(line.values.store ?? 'memory', 'backfill');
+  if (wrongStore !== null) {
+    output.err(wrongStore);
+    return 2;
+  }
+  noteUnused('backfill', line.values, output);
   const recordsModule = await loadModule(recordsPath, output);
   if (recordsModule === null) return 1;
   let source: unknown = recordsModule['default'] ?? recordsModule['records'];

@@ -46,10 +46,14 @@ Options:
                    &partitions= as the app's createRedisStore options, or postgres://host/database
                    with ?schema=, &name= as the app's createPostgresStore options; backfill:
                    memory by default
+  --reason R       replay: dead letters of this failure reason only (http-status, network, …)
+  --endpoint URL   replay: dead letters of this endpoint only
+  --record ID      replay: dead letters of this record only
   --concurrency N  backfill: records in the pipeline at once (default 16)
   -h, --help       show this help
 
-The config module may also export \`resolveOwner\` and \`signing\` (createProvisioner's options).
+The config module may also export \`resolveOwner\`, \`signing\` and \`http\` (createProvisioner's
+options): \`check\` validates them, \`replay\` and \`backfill\` use them.
 Modules may be .js, .mjs or .ts: Node loads TypeScript by stripping its types (no enums or
 namespaces); where stripping is off, compile the config first or run
   node --import tsx node_modules/remote-api-provisioner/dist/cli/main.js check ./provisioner.config.ts
@@ -117,6 +121,12 @@ async function main(argv: readonly string[], output: Output): Promise<number> {
   }
   return check(modulePath, output);
 }
+
+// A reader that went away (`check … | head -1`) ends the output, not the process with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
 
 main(process.argv.slice(2), { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) }).then(
   (code) => {

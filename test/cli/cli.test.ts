@@ -69,6 +69,30 @@ describe('remote-api-provisioner check', () => {
     );
   });
 
+  it('checks the module\'s http, signing and resolveOwner exports as createProvisioner does', async () => {
+    const { code, stdout } = await run('check', fixture('bad-options.config.mjs'));
+    expect(code).toBe(1);
+    expect(stdout).toContain('  - http.maxQeue: expected one of ');
+    expect(stdout).toContain('(did you mean "maxQueue"?)');
+    expect(stdout).toContain('  - http.concurrency: expected a positive integer, got 0');
+    expect(stdout).toContain('  - signing: expected an object { secret }, got a string');
+    expect(stdout).not.toContain('do_not_print_me');
+  });
+
+  it('ends quietly when its reader goes away (check … | head -1)', async () => {
+    const result = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [cli, 'check', fixture('valid.config.mjs')], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+      let stderr = '';
+      // Gone before the first line is written.
+      child.stdout.destroy();
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(result.stderr).not.toContain('EPIPE');
+    expect(result.code).toBe(0);
+  });
+
   it('never prints the auth token or secret-looking header values', async () => {
     const { stdout } = valid;
     expect(stdout).toContain('publish: Authorization: Bearer ***; headers X-Api-Key: ***, X-Source: works');

@@ -170,5 +170,32 @@ describe('remote-api-provisioner backfill', () => {
     const result = await run({}, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Expected `backfill <config module> <records module> --service S --method M`');
+    const store = await run({}, 'backfill', fixture('receiver.config.mjs'), fixture('records.mjs'), '--service', 'rdm_record', '--method', 'publish', '--store', 'mysql://db/x');
+    expect(store.code).toBe(2);
+    expect(store.stderr).toContain('Expected --store to be sqlite:<path>, redis://host:port, postgres://host/database or memory, got "mysql://db/x".');
+  });
+});
+
+describe('remote-api-provisioner replay, wrong usage', () => {
+  const env = { RECEIVER_URL: 'http://127.0.0.1:9/hooks' };
+  it.each([
+    [['--store', 'bogus'], 'Expected --store to be sqlite:<path>, redis://host:port, postgres://host/database, got "bogus".'],
+    [['--store', 'memory'], "Expected --store to be the app's durable store for replay (the memory store of a new process holds no dead letters), got memory."],
+    [['--store', 'sqlite:'], 'Expected a file after --store sqlite:, got none.'],
+    [['--store', 'sqlite:x.db', '--reason', 'htpp'], 'Expected --reason to be one of http-status, network, timeout, redirect, payload, url, owner, overflow, closed, expired, got "htpp".'],
+    [['--store', 'sqlite:x.db', '--endpoint', 'not-a-url'], 'Expected --endpoint to be an endpoint URL of the config (http:// or https://), got "not-a-url".'],
+  ])('exits 2 for %j, saying what was expected', async (args, message) => {
+    const result = await run(env, 'replay', fixture('receiver.config.mjs'), ...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(existsSync(path.join(root, 'x.db'))).toBe(false);
+  });
+
+  it('checks the config module before it opens the store: a broken config leaves no store file behind', async () => {
+    const file = path.join(dir, 'untouched.db');
+    const result = await run({}, 'replay', fixture('invalid.config.mjs'), '--store', `sqlite:${file}`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Invalid remote API provisioner config');
+    expect(existsSync(file)).toBe(false);
   });
 });
