@@ -1,5 +1,5 @@
 import type { AppRecord } from '../events/serviceEvent.js';
-import { ProvisionerError } from '../errors.js';
+import { ConfigError, ProvisionerError } from '../errors.js';
 import { logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
 import type { DeliveryStore } from './deliveryStore.js';
@@ -104,25 +104,41 @@ const DEFAULT_OUTCOME_STREAM_LENGTH = 10_000;
  * ```
  */
 export async function createRedisStore<R = AppRecord>(options: RedisStoreOptions = {}): Promise<DeliveryStore<R>> {
+  // Every option checked before connecting: a bad one later left the connection (and the process) open, or crashed a worker.
   const partitions = positiveInteger('partitions', options.partitions ?? DEFAULT_REDIS_PARTITIONS);
+  const maxQueue = positiveInteger('maxQueue', options.maxQueue ?? DEFAULT_REDIS_MAX_QUEUE);
+  const outcomeStreamLength = positiveInteger('outcomeStreamLength', options.outcomeStreamLength ?? DEFAULT_OUTCOME_STREAM_LENGTH);
+  const lockDurationMs = positiveInteger('lockDurationMs', options.lockDurationMs ?? 30_000);
+  const stalledIntervalMs = positiveInteger('stalledIntervalMs', options.stalledIntervalMs ?? 30_000);
+  const drainPollMs = positiveInteger('drainPollMs', options.drainPollMs ?? 100);
+  const discoveryIntervalMs = positiveInteger('discoveryIntervalMs', options.discoveryIntervalMs ?? 10_000);
+  const timeoutMs = positiveInteger('connectTimeoutMs', options.connectTimeoutMs ?? 5_000);
+  const maxStalledCount = options.maxStalledCount ?? 10;
+  if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0) {
+    throw new ConfigError([`maxStalledCount: expected an integer >= 0, got ${typeof maxStalledCount === 'number' ? String(maxStalledCount) : JSON.stringify(maxStalledCount)}`]);
+  }
   const url = options.url ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-  const timeoutMs = options.connectTimeoutMs ?? 5_000;
+  if (typeof url !== 'string') throw new ConfigError([`url: expected a redis:// or rediss:// URL, got ${typeof url}`]);
   const [bull, { Redis: RedisClient }] = await Promise.all([loadOptional<BullModule>('bullmq', () => import('bullmq')), loadOptional('ioredis', () => import('ioredis'))]);
   const connection = new RedisClient(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: (times) => Math.min(times * 200, 2_000) });
-  connection.on('error', (error: Error) => log('store (redis): connection error: %s', error.message));
+  // The connection's own error says why (ECONNREFUSED…); the failed command only says it closed.
+  let connectionError: Error | undefined;
+  connection.on('error', (error: Error) => {
+    connectionError = error;
+    log('store (redis): connection error: %s', error.message);
+  });
   coalesceWrites(connection);
   try {
     await withTimeout(connection.connect(), timeoutMs);
     await withTimeout(connection.ping(), timeoutMs);
   } catch (error) {
     connection.disconnect();
-    throw new ProvisionerError(`Expected Redis at ${redactUrl(url)} to answer within ${timeoutMs} ms, it did not: ${messageOf(error)}`, { cause: error });
+    const cause = connectionError ?? error;
+    throw new ProvisionerError(`Expected Redis at ${redactUrl(url)} to answer within ${timeoutMs} ms, it did not: ${messageOf(cause)}`, { cause });
   }
   const prefix = options.prefix ?? 'rap';
   const name = options.name ?? 'deliveries';
   const metaKey = `${prefix}:${name}:meta`;
-  const maxQueue = positiveInteger('maxQueue', options.maxQueue ?? DEFAULT_REDIS_MAX_QUEUE);
-  const outcomeStreamLength = positiveInteger('outcomeStreamLength', options.outcomeStreamLength ?? DEFAULT_OUTCOME_STREAM_LENGTH);
   await connection.hsetnx(metaKey, 'partitions', String(partitions));
   const recorded = Number(await connection.hget(metaKey, 'partitions'));
   if (recorded !== partitions) {
@@ -136,12 +152,12 @@ export async function createRedisStore<R = AppRecord>(options: RedisStoreOptions
     prefix,
     name,
     partitions,
-    lockDurationMs: options.lockDurationMs ?? 30_000,
-    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
-    maxStalledCount: options.maxStalledCount ?? 10,
+    lockDurationMs,
+    stalledIntervalMs,
+    maxStalledCount,
     maxQueue,
-    drainPollMs: options.drainPollMs ?? 100,
-    discoveryIntervalMs: options.discoveryIntervalMs ?? 10_000,
+    drainPollMs,
+    discoveryIntervalMs,
     outcomeStreamLength,
     streamStart,
   });

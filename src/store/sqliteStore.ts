@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { ProvisionerError } from '../errors.js';
+import { ConfigError, ProvisionerError } from '../errors.js';
 import type { AppRecord } from '../events/serviceEvent.js';
 import { redactText } from '../util/redact.js';
 import type { DeliveryStore } from './deliveryStore.js';
@@ -23,9 +23,9 @@ export type SqliteStoreOptions = {
   /** The database file (created when missing), with `<path>-wal` and `<path>-intake` beside it. One process at a time may open it. */
   readonly path: string;
   /**
-   * `normal`: a journaled event survives a crash of the process (SQLite's WAL is written
-   * before `journal` returns); the last ones may be lost if the machine loses power.
-   * `full`: they survive that too, at the cost of an fsync on every journal.
+   * `normal`: a journaled event survives a crash of the process (`journal` writes it to the
+   * intake log, `<path>-intake`, before it returns); the last ones may be lost if the machine
+   * loses power. `full`: they survive that too, at the cost of an fsync on every journal.
    * @default 'normal'
    */
   readonly synchronous?: 'normal' | 'full';
@@ -92,8 +92,17 @@ export function sqliteStoreAvailability(): { readonly available: true; readonly 
  * ```
  */
 export function createSqliteStore<R = AppRecord>(options: SqliteStoreOptions): DeliveryStore<R> {
+  if (typeof options !== 'object' || options === null || typeof options.path !== 'string' || options.path === '') {
+    const path = typeof options === 'object' && options !== null ? (options as { readonly path?: unknown }).path : undefined;
+    throw new ConfigError([`path: expected the database file's path, got ${path === '' ? 'an empty string' : typeof path}`]);
+  }
   const maxQueue = positiveInteger('maxQueue', options.maxQueue ?? DEFAULT_SQLITE_MAX_QUEUE);
   const maxInMemory = positiveInteger('maxInMemory', options.maxInMemory ?? DEFAULT_SQLITE_MAX_IN_MEMORY);
+  if (options.busyTimeoutMs !== undefined) positiveInteger('busyTimeoutMs', options.busyTimeoutMs);
+  // A power-loss guarantee asked for with another spelling must not quietly become 'normal'.
+  if (options.synchronous !== undefined && options.synchronous !== 'normal' && options.synchronous !== 'full') {
+    throw new ConfigError([`synchronous: expected 'normal' or 'full', got ${JSON.stringify(options.synchronous) ?? String(options.synchronous)}`]);
+  }
   const persistence = new SqlitePersistence<R>(openDatabase(options), intakePathOf(options.path), options.synchronous === 'full');
   return new LocalStore<R>({ kind: 'sqlite', persistence, maxQueue, maxInMemory, failOnClose: false });
 }

@@ -76,8 +76,20 @@ describe('redis store', () => {
     );
   });
 
-  it('says which Redis did not answer', async () => {
-    await expect(createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^Expected Redis at redis:\/\/127\.0\.0\.1:1 to answer within 500 ms, it did not/);
+  it('says which Redis did not answer, and why', async () => {
+    await expect(createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^Expected Redis at redis:\/\/127\.0\.0\.1:1 to answer within 500 ms, it did not: .*ECONNREFUSED/);
+  });
+
+  it('refuses options it cannot use before it connects, saying what was expected', async () => {
+    // An unreachable Redis: each option is refused before any connection is tried (one left open kept the process alive).
+    const at = { url: 'redis://127.0.0.1:1' };
+    await expect(createRedisStore({ ...at, maxQueue: 0 })).rejects.toThrow('maxQueue: expected an integer >= 1, got 0');
+    await expect(createRedisStore({ ...at, outcomeStreamLength: 1.5 })).rejects.toThrow('outcomeStreamLength: expected an integer >= 1, got 1.5');
+    await expect(createRedisStore({ ...at, connectTimeoutMs: -1 })).rejects.toThrow('connectTimeoutMs: expected an integer >= 1, got -1');
+    await expect(createRedisStore({ ...at, lockDurationMs: 0 })).rejects.toThrow('lockDurationMs: expected an integer >= 1, got 0');
+    await expect(createRedisStore({ ...at, stalledIntervalMs: 0 })).rejects.toThrow('stalledIntervalMs: expected an integer >= 1, got 0');
+    await expect(createRedisStore({ ...at, discoveryIntervalMs: '10' as never })).rejects.toThrow('discoveryIntervalMs: expected an integer >= 1, got "10"');
+    await expect(createRedisStore({ ...at, maxStalledCount: -1 })).rejects.toThrow('maxStalledCount: expected an integer >= 0, got -1');
   });
 
   it('resolves drain() only once the outcomes of what it settled are out, however late a worker hears back from Redis', async () => {

@@ -152,6 +152,13 @@ describe.skipIf(!sqlite.available)(`sqlite store${suffix}`, () => {
       );
     });
 
+    it('refuses options it cannot use, saying what was expected: a power-loss guarantee is never quietly dropped', () => {
+      expect(() => createSqliteStore({ path: file, synchronous: 'FULL' as never })).toThrow(`synchronous: expected 'normal' or 'full', got "FULL"`);
+      expect(() => createSqliteStore({ path: file, busyTimeoutMs: -1 })).toThrow('busyTimeoutMs: expected an integer >= 1, got -1');
+      expect(() => createSqliteStore({} as never)).toThrow("path: expected the database file's path, got undefined");
+      expect(() => createSqliteStore({ path: 42 } as never)).toThrow("path: expected the database file's path, got number");
+    });
+
     it('says why a file cannot be opened, without the rebuild hint that only an addon of another Node.js needs', () => {
       const missing = path.join(path.dirname(file), 'no-such-directory', 'store.db');
       let thrown: unknown;
