@@ -33,6 +33,10 @@ import { createCoalescing } from './coalescing.js';
 import { storeHandlers } from './storeHandlers.js';
 import { withoutSecretHeaders } from './outcomeHeaders.js';
 
+/** The least and the most time a store gets to close, out of what is left of close()'s deadline. */
+const STORE_CLOSE_MIN_MS = 1_000;
+const STORE_CLOSE_MAX_MS = 5_000;
+
 const log = logger('provisioner');
 
 /** What {@link startPipeline} needs. @internal */
@@ -234,6 +238,7 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
   };
 
   const close = async (timeoutMs: number): Promise<void> => {
+    const deadline = scheduler.now() + timeoutMs;
     const result = await drainedWithin(drain(), timeoutMs);
     closed = true;
     if (result === 'deadline') {
@@ -241,7 +246,8 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
     }
     try {
       // A durable store keeps what is unsettled for the next process; the memory store fails it as closed.
-      await store.close({ timeoutMs: Math.min(timeoutMs, 5_000) });
+      // It gets what is left of the deadline (a second at least, to let go of its connections), not a deadline of its own.
+      await store.close({ timeoutMs: Math.max(STORE_CLOSE_MIN_MS, Math.min(STORE_CLOSE_MAX_MS, deadline - scheduler.now())) });
     } catch (error) {
       log('closing the %s store failed: %s', store.kind, error instanceof Error ? error.message : String(error));
     }

@@ -29,6 +29,7 @@ import { RedisJournalBuffer } from './redisJournalBuffer.js';
 import { instancesKey } from './redisInstances.js';
 import { OutcomeStream } from './redisOutcomeStream.js';
 import { processJob, type ProcessContext, type SettledHere } from './redisProcess.js';
+import { releaseRedis } from './redisRelease.js';
 import { outcomeOfWire, parseWire, wireOutcome, type WireMessage } from './redisWire.js';
 import { sleep, withTimeout } from './waits.js';
 
@@ -224,20 +225,10 @@ export class RedisSharedStore<R> implements DeliveryStore<R> {
     const timeoutMs = options.timeoutMs ?? 5_000;
     if (this.#discovery !== null) clearInterval(this.#discovery);
     this.#closed = (async () => {
+      // One deadline for the whole close, shared by its steps.
+      const deadline = Date.now() + timeoutMs;
       await withTimeout(this.flush(), timeoutMs).catch(() => log('store (redis): %d deliveries not acknowledged by Redis at close', this.#buffer.length));
-      const workers = [...this.#workers.values()];
-      const gentle = await withTimeout(Promise.all(workers.map((worker) => worker.close())), timeoutMs).then(
-        () => true,
-        () => false,
-      );
-      if (!gentle) {
-        // Attempts still running are abandoned: their lock expires and another instance takes them over.
-        for (const abort of this.#inFlight.values()) abort.abort(new ClosedError('The redis store was closed'));
-        await Promise.allSettled(workers.map((worker) => worker.close(true)));
-      }
-      await Promise.allSettled([...this.#queues.values()].map(async (queue) => (await queue).close()));
-      await this.#stream.close();
-      await Promise.allSettled([this.#connection.quit()]);
+      await releaseRedis({ workers: [...this.#workers.values()], queues: [...this.#queues.values()], stream: this.#stream, connection: this.#connection, inFlight: this.#inFlight }, deadline);
       this.#outcomes.complete();
       this.#buffer.release();
     })();

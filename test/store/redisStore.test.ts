@@ -9,6 +9,7 @@ import { collect, describeStoreContract } from './helpers/contract.js';
 import { testHandlers } from './helpers/handlers.js';
 import { describeSharedStoreContract } from './helpers/sharedStoreContract.js';
 import { REDIS_URL, assertRedisReachable, removeKeys, uniquePrefix } from './helpers/redis.js';
+import { startTcpProxy } from './helpers/tcpProxy.js';
 
 // These tests need the real Redis (127.0.0.1:6379 here and in CI, REDIS_URL overrides): when
 // it does not answer they fail with a message saying so, they are not skipped.
@@ -79,6 +80,23 @@ describe('redis store', () => {
   it('says which Redis did not answer, and why', async () => {
     await expect(createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^Expected Redis at redis:\/\/127\.0\.0\.1:1 to answer within 500 ms, it did not: .*ECONNREFUSED/);
   });
+
+  it('closes within its timeout while Redis does not answer (an outage), attempts in flight abandoned to the next instance', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    // A receiver that never answers: an attempt is in flight when Redis goes away.
+    const receiver = await startReceiver({ delayMs: 60_000 });
+    const store = await createRedisStore(options({ url: proxy.url }));
+    try {
+      store.start(testHandlers());
+      store.journal([{ event: publishEvent('rec-outage', 1), endpoints: [receiver.url()] }]);
+      await vi.waitFor(() => expect(receiver.requests).toHaveLength(1), { timeout: 10_000 });
+      await proxy.cut();
+      // Without the bound, close() waited for Redis to come back, however long.
+      await expect(store.close({ timeoutMs: 300 })).resolves.toBeUndefined();
+    } finally {
+      await receiver.close();
+    }
+  }, 20_000);
 
   it('refuses options it cannot use before it connects, saying what was expected', async () => {
     // An unreachable Redis: each option is refused before any connection is tried (one left open kept the process alive).
