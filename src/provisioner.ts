@@ -7,7 +7,7 @@ import { decodeConfig } from './config/decodeConfig.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
-import { ConfigError } from './errors.js';
+import { ClosedError, ConfigError } from './errors.js';
 import type { HttpEffect } from './events/httpEffect.js';
 import type { ServiceType } from './events/methodTables.js';
 import type { DeliveryAttempt } from './events/deliveryAttempt.js';
@@ -225,6 +225,16 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     return serviceHooks;
   };
 
+  /** A closed store that cannot answer any more (its database closed) answers with a ClosedError, not whatever its driver says. */
+  const whileOpen = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      if (state !== 'closed') throw error;
+      throw new ClosedError(`Expected an open provisioner to ${action}, got a closed one (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
+  };
+
   const finishClose = async (timeoutMs: number): Promise<void> => {
     await pipeline.close(timeoutMs);
     state = 'closed';
@@ -241,7 +251,7 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     callbacks$: pipeline.callbacks$,
     attempts$: pipeline.attempts$,
     endpoints$: pipeline.endpoints$,
-    stats: pipeline.stats,
+    stats: () => whileOpen('read the stats', pipeline.stats),
     drain: pipeline.drain,
     close: (closeOptions = {}) => {
       if (closing !== undefined) return closing;
@@ -250,8 +260,8 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
       closing = finishClose(closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
       return closing;
     },
-    deadLetters: (filter) => pipeline.deadLetters(filter),
-    replay: (filter) => pipeline.replay(filter),
+    deadLetters: (filter) => whileOpen('list dead letters', () => pipeline.deadLetters(filter)),
+    replay: (filter) => whileOpen('replay dead letters', () => pipeline.replay(filter)),
     backfill: (source, backfillOptions) => backfillThrough({ config, emit: bus.emit, isClosed, onRejected, outcomes$: pipeline.outcomes$ }, source, backfillOptions),
     get closed() {
       return isClosed();

@@ -1,7 +1,7 @@
-import { Observable, throwError } from 'rxjs';
+import { defer, Observable, throwError } from 'rxjs';
 import { endpointsFor } from '../config/configIndex.js';
 import type { ProvisionerConfig } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ClosedError, ConfigError } from '../errors.js';
 import { SYSTEM_IDENTITY, type Identity } from '../events/identity.js';
 import { isMethodOf, type MethodOf, type ServiceType } from '../events/methodTables.js';
 import type { DeliveryOutcome } from '../events/outcomes.js';
@@ -214,11 +214,13 @@ export function backfillThrough<R, S extends ServiceType>(
         ]),
     );
   }
+  // Closed, the provisioner's outcomes$ completes: the progress would wait for outcomes forever.
+  const closed = (): Observable<never> => throwError(() => new ClosedError(`Expected an open provisioner to backfill ${String(service)}.${String(method)}, got a closed one`));
   let eventId = '';
   const hooks = createHooks<S, R>(service, context.emit, { isClosed: context.isClosed, onRejected: context.onRejected, newEventId: () => eventId });
   const hook = hooks[method] as unknown as (args: unknown) => void;
   const identity = options.identity ?? SYSTEM_IDENTITY;
-  return runBackfill<R>(source, concurrency, options.total, {
+  const progress = runBackfill<R>(source, concurrency, options.total, {
     outcomes$: context.outcomes$,
     prepare: (record) => {
       const id = nextEventId();
@@ -232,5 +234,6 @@ export function backfillThrough<R, S extends ServiceType>(
       };
     },
   });
+  return defer(() => (context.isClosed() ? closed() : progress));
 }
 

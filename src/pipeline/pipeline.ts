@@ -217,7 +217,16 @@ export function startPipeline<R = AppRecord>(options: PipelineOptions<R>): Pipel
   // adds after createProvisioner returns. Events journaled meanwhile wait in their lanes.
   subscriptions.add(
     scheduler.schedule(() => {
-      if (!closed) store.start(handlers);
+      if (closed) return;
+      try {
+        store.start(handlers);
+      } catch (error) {
+        // A store closed already, or started by another provisioner: thrown here it would be an
+        // uncaught exception that ends the app; the app hears of it through a process warning.
+        const message = error instanceof Error ? error.message : String(error);
+        log('the %s store could not be started: %s', store.kind, message);
+        process.emitWarning(`remote-api-provisioner: the ${store.kind} store could not be started (${message}); give each provisioner a store of its own, open`, { code: 'RAP_STORE_START' });
+      }
     }),
   );
 

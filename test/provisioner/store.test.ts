@@ -8,6 +8,7 @@ import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ClosedError,
   createMemoryStore,
   createProvisioner,
   createRedisStore,
@@ -227,6 +228,34 @@ describe('createProvisioner without a store', () => {
     }
   });
 
+  it('answers deadLetters(), replay() and stats() of a closed SQLite store with a ClosedError, not the driver\'s error', async () => {
+    const provisioner = createProvisioner({ events: configFor('https://search.example.org/api/v1/documents'), store: createSqliteStore({ path: path.join(dir, 'closed.db') }) });
+    await provisioner.close();
+    await expect(provisioner.deadLetters()).rejects.toThrow(/^Expected an open provisioner to list dead letters, got a closed one/);
+    await expect(provisioner.replay({})).rejects.toBeInstanceOf(ClosedError);
+    await expect(provisioner.stats()).rejects.toThrow(/^Expected an open provisioner to read the stats, got a closed one/);
+  });
+
+  it('warns, instead of ending the app with an uncaught exception, when the store it was given cannot start', async () => {
+    const store = createMemoryStore();
+    const first = createProvisioner({ events: configFor('https://search.example.org/api/v1/documents'), store });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      // The same store again: it is started already.
+      const second = createProvisioner({ events: configFor('https://search.example.org/api/v1/documents'), store });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(warnings.map((warning) => (warning as Error & { code?: string }).code)).toEqual(['RAP_STORE_START']);
+      expect(warnings[0]?.message).toContain('Expected the memory store to be started once, it was started already');
+      await second.close();
+    } finally {
+      process.off('warning', onWarning);
+      await first.close();
+    }
+  });
+
   it('backfills through the default memory store, and refuses a method without endpoints', async () => {
     const receiver = await startReceiver();
     const provisioner = createProvisioner({ events: configFor(receiver.url()) });
@@ -236,6 +265,11 @@ describe('createProvisioner without a store', () => {
       await expect(lastValueFrom(provisioner.backfill([record('a')], { service: 'rdm_record', method: 'delete_record' }))).rejects.toThrow(
         'expected rdm_record.delete_record to have at least one endpoint in the config, found none',
       );
+      // Made before close(), subscribed after it: refused, not left waiting for outcomes that never come.
+      const late = provisioner.backfill([record('d')], { service: 'rdm_record', method: 'publish' });
+      await provisioner.close();
+      await expect(lastValueFrom(late)).rejects.toThrow('Expected an open provisioner to backfill rdm_record.publish, got a closed one');
+      await expect(lastValueFrom(provisioner.backfill([record('e')], { service: 'rdm_record', method: 'publish' }))).rejects.toBeInstanceOf(ClosedError);
     } finally {
       await provisioner.close();
       await receiver.close();
