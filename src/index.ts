@@ -135,6 +135,7 @@ export { createRedisStore } from './store/redisStore.js';
 export type { RedisStoreOptions } from './store/redisStore.js';
 export { createPostgresStore } from './store/postgres/postgresStore.js';
 export type { PostgresStoreOptions } from './store/postgres/postgresStore.js';
+export type { PostgresPool } from './store/postgres/postgresStoreOptions.js';
 export { deliveryIdOf } from './events/deliveryId.js';
 export type {
   DeliveryStore,

@@ -84,7 +84,8 @@ export async function createPostgresStore<R = AppRecord>(options: PostgresStoreO
   const [pg, boss] = await Promise.all([loadOptional<PgModule>('pg', () => import('pg')), loadOptional<BossModule>('pg-boss', () => import('pg-boss'))]);
   const ownPool = options.pool === undefined;
   const connectionString = options.connectionString ?? process.env['DATABASE_URL'] ?? 'postgres://127.0.0.1:5432/postgres';
-  const pool: Pool = options.pool ?? new (pg.default?.Pool ?? pg.Pool)({ connectionString, max: 20 });
+  // A pg.Pool (checked above): typed structurally in the options only.
+  const pool: Pool = (options.pool as Pool | undefined) ?? new (pg.default?.Pool ?? pg.Pool)({ connectionString, max: 20 });
   if (ownPool) pool.on('error', (error: Error) => log('store (postgres): idle connection error: %s', error.message));
   const listener = new PgListener(pool);
   const expireInSeconds = Math.max(1, Math.ceil(lockDurationMs / 1_000));

@@ -1,4 +1,17 @@
-import type { Pool } from 'pg';
+/**
+ * The app's `pg.Pool`, typed by what the store needs of it, so that the package's types do not
+ * require `@types/pg` of apps that use another store; a `pg.Pool` is one.
+ *
+ * @example
+ * ```ts
+ * const pool: PostgresPool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * ```
+ */
+export type PostgresPool = {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  readonly totalCount: number;
+};
 
 /**
  * Options of {@link createPostgresStore}: the same database, `schema` and `name` in every instance
@@ -14,7 +27,7 @@ export type PostgresStoreOptions = {
   /** The database, when no `pool` is given. @default process.env.DATABASE_URL, else 'postgres://127.0.0.1:5432/postgres' */
   readonly connectionString?: string;
   /** The app's `pg.Pool`: the store queries through it (and holds one of its connections for LISTEN). It is not ended on `close()`. */
-  readonly pool?: Pool;
+  readonly pool?: PostgresPool;
   /** The name of this store's queue: several provisioners share a database under different names. @default 'deliveries' */
   readonly name?: string;
   /** The schema of pg-boss's tables and the store's own (created on start). @default 'remote_api_provisioner' */
