@@ -8,8 +8,11 @@
  * ```
  */
 export type PostgresPool = {
+  /** Runs one statement on any connection of the pool. */
   query(text: string, values?: unknown[]): Promise<unknown>;
+  /** Checks a connection out (the store's LISTEN, its own transactions). */
   connect(): Promise<unknown>;
+  /** The connections it holds: what tells a pool from a single client. */
   readonly totalCount: number;
 };
 
