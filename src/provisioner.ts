@@ -2,8 +2,6 @@ import type { Emitter } from 'mitt';
 import { asyncScheduler, type Observable } from 'rxjs';
 import { createEventBus, type BusEvents } from './bus/eventBus.js';
 import { configuredMethods } from './config/configIndex.js';
-import { isLeft } from 'fp-ts/lib/Either.js';
-import { decodeConfig } from './config/decodeConfig.js';
 import { DEFAULT_CONCURRENCY } from './delivery/keyedQueue.js';
 import { createKyEffect } from './delivery/kyEffect.js';
 import { withSigning } from './delivery/signing.js';
@@ -18,7 +16,7 @@ import { createHooks, type HookRejection, type ServiceHooks } from './hooks/crea
 import { describeKind } from './util/describeValue.js';
 import { logger } from './util/log.js';
 import { backfillThrough, type BackfillOptions, type BackfillProgress } from './pipeline/backfill.js';
-import { optionIssues, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
+import { provisionerIssues, type ProvisionerOptions, type ProvisionerStats } from './pipeline/options.js';
 import { startPipeline } from './pipeline/pipeline.js';
 import type { DeadLetter, DeadLetterFilter } from './store/deliveryStore.js';
 import { createMemoryStore } from './store/memoryStore.js';
@@ -145,10 +143,8 @@ export function createProvisioner<R = AppRecord>(options: ProvisionerOptions<R>)
     throw new ConfigError([`options: expected an object { events, ...options }, got ${describeKind(options)}`]);
   }
   // The config's issues and the options' in one error: fixing one does not reveal the other.
-  const decoded = decodeConfig<R>(options.events);
-  const issues = [...(isLeft(decoded) ? decoded.left.issues : []), ...optionIssues(isLeft(decoded) ? null : decoded.right, options)];
-  if (isLeft(decoded) || issues.length > 0) throw new ConfigError(issues);
-  const config = decoded.right;
+  const { config, issues } = provisionerIssues<R>(options);
+  if (config === null || issues.length > 0) throw new ConfigError(issues);
   const http = options.http ?? {};
   const scheduler = options.scheduler ?? asyncScheduler;
 

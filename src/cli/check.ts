@@ -34,22 +34,21 @@ export async function check(modulePath: string, output: Output): Promise<number>
   }
 
   // Loaded here, not at the top: usage errors and --help answer without loading the library.
-  const { decodeConfig, SERVICE_TYPES } = await import('../index.js');
-  const { optionIssues } = await import('../pipeline/options.js');
+  const { SERVICE_TYPES } = await import('../index.js');
+  const { provisionerIssues } = await import('../pipeline/options.js');
   const { provisionerOptionsOf } = await import('./durableCommands.js');
   const options = provisionerOptionsOf(exports, exportName);
-  const decoded = decodeConfig(options.events);
   const http = httpOptionsOf(exports['http']);
   // As createProvisioner checks them: the config, then the module's resolveOwner, signing and http exports.
   // A module without resolveOwner leaves it to the app's code: only an exported one is checked.
   const checked = options.resolveOwner === undefined ? { ...options, resolveOwner: (() => null) as never } : options;
-  const issues = [...(decoded._tag === 'Left' ? decoded.left.issues : []), ...optionIssues(decoded._tag === 'Left' ? null : decoded.right, checked)];
-  if (decoded._tag === 'Left' || issues.length > 0) {
+  const { config, issues } = provisionerIssues(checked);
+  if (config === null || issues.length > 0) {
     output.out(`✗ ${modulePath}: the config is invalid (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'})`);
     for (const issue of issues) output.out(`  - ${issue}`);
     return 1;
   }
-  for (const line of summarize(modulePath, exportName, decoded.right, SERVICE_TYPES, http)) output.out(line);
+  for (const line of summarize(modulePath, exportName, config, SERVICE_TYPES, http)) output.out(line);
   return 0;
 }
 

@@ -92,9 +92,8 @@ async function provisionerFor(modulePath: string, storeSpec: string, output: Out
   const library = await import('../index.js');
   const options = provisionerOptionsOf(exports, exportName);
   // Checked before the store opens: a broken config leaves no store file or schema behind.
-  const { optionIssues } = await import('../pipeline/options.js');
-  const decoded = library.decodeConfig(options.events);
-  const issues = [...(decoded._tag === 'Left' ? decoded.left.issues : []), ...optionIssues(decoded._tag === 'Left' ? null : decoded.right, options)];
+  const { provisionerIssues } = await import('../pipeline/options.js');
+  const { issues } = provisionerIssues(options);
   if (issues.length > 0) throw new ConfigError(issues);
   const store = await openStore(storeSpec, library);
   try {

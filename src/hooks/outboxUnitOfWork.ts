@@ -291,6 +291,16 @@ export function createExecutorUnitOfWork(executor: SqlExecutor): OutboxUnitOfWor
 }
 
 /**
+ * Whether `value` is a connection pool (`pg.Pool`: `query`, `connect` and a count of its
+ * connections) rather than one connection.
+ * @internal
+ */
+export function isConnectionPool(value: unknown): boolean {
+  const candidate = value as { readonly query?: unknown; readonly connect?: unknown; readonly totalCount?: unknown } | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.query === 'function' && typeof candidate.connect === 'function' && typeof candidate.totalCount === 'number';
+}
+
+/**
  * Refuses what cannot run the app's transaction: a value without `query`, and a pool (`pg.Pool`
  * has `query` too, but each of its queries may run on another connection, outside the
  * transaction, so the hook calls would commit whatever the app's transaction does).
@@ -300,7 +310,7 @@ function expectTransactionExecutor(executor: unknown): asserts executor is SqlEx
     const found = executor === null ? 'null' : typeof executor === 'object' ? 'an object without a query function' : typeof executor;
     throw new ProvisionerError(`Expected a SQL executor with a query(text, values) function, got ${found}`);
   }
-  if (typeof (executor as { totalCount?: unknown }).totalCount === 'number' && typeof (executor as { connect?: unknown }).connect === 'function') {
+  if (isConnectionPool(executor)) {
     throw new ProvisionerError(
       "Expected the client that runs the app's transaction (const client = await pool.connect(); await client.query('BEGIN')), got a connection pool: its queries may each run on another connection, outside the transaction",
     );

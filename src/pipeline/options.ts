@@ -4,6 +4,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import { configNeedsOwner } from '../config/configIndex.js';
+import { decodeConfig } from '../config/decodeConfig.js';
 import { suggest } from '../config/suggest.js';
 import type { ProvisionerConfig } from '../config/types.js';
 import type { CircuitBreakerOptions, EndpointLimits } from '../delivery/endpointPolicy.js';
@@ -173,6 +174,23 @@ const HTTP_OPTION_KEYS = {
   circuitBreaker: true,
   maxDeliveryAgeMs: true,
 } as const satisfies Record<keyof ProvisionerHttpOptions, true>;
+
+/**
+ * The config of `options`, when it is valid, and every problem of the config and the options
+ * together, as createProvisioner and the command line report them.
+ *
+ * @example
+ * ```ts
+ * const { config, issues } = provisionerIssues(options);
+ * if (issues.length > 0) throw new ConfigError(issues);
+ * ```
+ * @internal
+ */
+export function provisionerIssues<R>(options: ProvisionerOptions<R>): { readonly config: ProvisionerConfig<R> | null; readonly issues: string[] } {
+  const decoded = decodeConfig<R>(options.events);
+  const config = decoded._tag === 'Left' ? null : decoded.right;
+  return { config, issues: [...(decoded._tag === 'Left' ? decoded.left.issues : []), ...optionIssues(config, options)] };
+}
 
 /**
  * What would otherwise fail later or be ignored: unknown option keys, owners without a

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { ProvisionerError } from '../../errors.js';
+import { isConnectionPool } from '../../hooks/outboxUnitOfWork.js';
 import type { AppRecord } from '../../events/serviceEvent.js';
 import { describeValue, messageOf } from '../../util/describeValue.js';
 import { logger } from '../../util/log.js';
@@ -137,9 +138,8 @@ async function loadOptional<M>(name: string, load: () => Promise<M>): Promise<M>
  * at once.
  */
 function expectPool(pool: unknown): void {
-  const candidate = pool as { readonly query?: unknown; readonly connect?: unknown; readonly totalCount?: unknown } | null;
-  const isPool = typeof candidate === 'object' && candidate !== null && typeof candidate.query === 'function' && typeof candidate.connect === 'function' && typeof candidate.totalCount === 'number';
-  if (isPool) return;
+  if (isConnectionPool(pool)) return;
+  const candidate = pool as { readonly query?: unknown } | null;
   const found =
     typeof pool === 'string'
       ? 'a string (a connection string goes in connectionString)'
